@@ -1,0 +1,271 @@
+//! The admin shell: the outline navigation (mirroring the product's Messenger outline), the
+//! Campus Toolbar that scopes every tool to one school's calendar, and the overview page.
+//!
+//! What must stay true: the shell only renders for district admins and teachers; every tool's
+//! server functions check the role again themselves (the shell is convenience, not security).
+
+pub mod import;
+pub mod people;
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{SignOutButton, UiRole, UserInfo, current_user};
+use crate::error::AppError;
+
+/// A calendar as the toolbar lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarChoice {
+    pub id: String,
+    pub label: String,
+}
+
+/// The calendar chosen in the Campus Toolbar, shared with every tool through context.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope(pub RwSignal<Option<String>>);
+
+/// Every calendar, for the toolbar.
+#[server(endpoint = "list_calendars")]
+pub async fn list_calendars() -> Result<Vec<CalendarChoice>, AppError> {
+    use herald_core::accounts::Role;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let rows = herald_core::directory::calendars(&state.pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| CalendarChoice {
+            id: c.id.to_string(),
+            label: format!("{} · {}", c.school_name, c.name),
+        })
+        .collect())
+}
+
+/// Remembers the toolbar's calendar for this session.
+#[server(endpoint = "choose_calendar")]
+pub async fn choose_calendar(calendar_id: String) -> Result<(), AppError> {
+    use herald_core::accounts::{self, Role};
+    use herald_core::domain::CalendarId;
+    let (state, _, token) =
+        crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let id: CalendarId = calendar_id
+        .parse()
+        .map_err(|_| AppError::Invalid("That calendar id is not valid.".into()))?;
+    if !herald_core::directory::calendar_exists(&state.pool, id).await? {
+        return Err(AppError::NotFound);
+    }
+    accounts::set_session_calendar(&state.pool, &token, id)
+        .await
+        .map_err(|e| AppError::internal("choose calendar", &e))
+}
+
+/// Head counts for the overview page, in the chosen calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headcounts {
+    pub schools: i64,
+    pub students: i64,
+    pub guardians: i64,
+    pub staff: i64,
+    pub calendar_students: Option<i64>,
+}
+
+#[server(endpoint = "load_headcounts")]
+pub async fn load_headcounts(calendar_id: Option<String>) -> Result<Headcounts, AppError> {
+    use herald_core::accounts::Role;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let calendar = calendar_id.and_then(|c| c.parse().ok());
+    let c = herald_core::directory::counts(&state.pool, calendar).await?;
+    Ok(Headcounts {
+        schools: c.schools,
+        students: c.students,
+        guardians: c.guardians,
+        staff: c.staff,
+        calendar_students: c.calendar_students,
+    })
+}
+
+/// The frame around every admin tool.
+#[component]
+pub fn AdminShell() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) if u.role != UiRole::Parent => view! { <Shell user=u /> }.into_any(),
+                    Ok(Some(_)) => view! { <Redirect path="/portal" /> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/sign-in" /> }.into_any(),
+                    Err(e) => view! { <p class="error centered" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(user: UserInfo) -> impl IntoView {
+    let scope = Scope(RwSignal::new(user.calendar_id.clone()));
+    provide_context(scope);
+    view! {
+        <div class="admin">
+            <header class="topbar">
+                <a class="brand" href="/admin">"Herald"</a>
+                <CampusToolbar />
+                <span class="who">{user.name.clone()} " · " {user.role.label()}</span>
+                <SignOutButton />
+            </header>
+            <nav class="outline" aria-label="Tools">
+                <OutlineNav />
+            </nav>
+            <main class="tool">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+/// The school / calendar selector that scopes every tool.
+#[component]
+fn CampusToolbar() -> impl IntoView {
+    let Scope(scope) = expect_context::<Scope>();
+    let calendars = Resource::new(|| (), |_| list_calendars());
+    let choose = ServerAction::<ChooseCalendar>::new();
+    view! {
+        <label class="toolbar">
+            <span>"Calendar"</span>
+            <select
+                aria-label="School and calendar"
+                on:change=move |ev| {
+                    let id = event_target_value(&ev);
+                    scope.set(Some(id.clone()));
+                    choose.dispatch(ChooseCalendar { calendar_id: id });
+                }
+            >
+                <Suspense fallback=|| view! { <option>"Loading…"</option> }>
+                    {move || Suspend::new(async move {
+                        let list = calendars.await.unwrap_or_default();
+                        if list.is_empty() {
+                            return view! { <option value="">"No calendars yet: import a roster"</option> }.into_any();
+                        }
+                        let current = scope.get_untracked();
+                        view! {
+                            <option value="" disabled selected=current.is_none()>"Choose a school and calendar"</option>
+                            {list.into_iter().map(|c| {
+                                let selected = current.as_deref() == Some(c.id.as_str());
+                                view! { <option value=c.id selected=selected>{c.label}</option> }
+                            }).collect_view()}
+                        }.into_any()
+                    })}
+                </Suspense>
+            </select>
+        </label>
+    }
+}
+
+/// The outline, as in the product documents.
+#[component]
+fn OutlineNav() -> impl IntoView {
+    view! {
+        <ul>
+            <li><A href="/admin">"Overview"</A></li>
+            <li><A href="/admin/people">"People"</A></li>
+            <li>
+                <span class="group">"Messenger"</span>
+                <ul>
+                    <li><A href="/admin/messenger/sent-messages">"Sent Messages"</A></li>
+                    <li><A href="/admin/messenger/missing-assignment-scheduler">"Missing Assignment Scheduler"</A></li>
+                    <li><A href="/admin/messenger/failing-assignment-scheduler">"Failing Assignment Scheduler"</A></li>
+                    <li>
+                        <span class="group">"Reports"</span>
+                        <ul>
+                            <li><A href="/admin/messenger/reports/dialer-activity">"Dialer Activity"</A></li>
+                            <li><A href="/admin/messenger/reports/utilization">"Utilization"</A></li>
+                        </ul>
+                    </li>
+                </ul>
+            </li>
+            <li>
+                <span class="group">"Surveys"</span>
+                <ul><li><A href="/admin/surveys/survey-messenger">"Survey Messenger"</A></li></ul>
+            </li>
+            <li><A href="/admin/contact-preferences-batch">"Contact Preferences Batch"</A></li>
+            <li>
+                <span class="group">"Preferences"</span>
+                <ul>
+                    <li><A href="/admin/preferences/email">"Email Preferences"</A></li>
+                    <li><A href="/admin/preferences/dialer">"Dialer Preferences"</A></li>
+                </ul>
+            </li>
+            <li><A href="/admin/roster-import">"Roster Import"</A></li>
+        </ul>
+    }
+}
+
+/// `/admin`: the district at a glance, in the chosen calendar.
+#[component]
+pub fn Overview() -> impl IntoView {
+    let Scope(scope) = expect_context::<Scope>();
+    let counts = Resource::new(move || scope.get(), load_headcounts);
+    view! {
+        <h1>"Overview"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match counts.await {
+                    Ok(c) => view! {
+                        <dl class="stats">
+                            <div><dt>"Schools"</dt><dd>{c.schools}</dd></div>
+                            <div><dt>"Students"</dt><dd>{c.students}</dd></div>
+                            <div><dt>"Guardians"</dt><dd>{c.guardians}</dd></div>
+                            <div><dt>"Staff"</dt><dd>{c.staff}</dd></div>
+                            {c.calendar_students.map(|n| view! {
+                                <div><dt>"Enrolled in this calendar"</dt><dd>{n}</dd></div>
+                            })}
+                        </dl>
+                        {(c.students == 0).then(|| view! {
+                            <p>"No roster yet. " <a href="/admin/roster-import">"Import a OneRoster file"</a> " to begin."</p>
+                        })}
+                    }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A tool of the outline that a later release builds; says so plainly.
+#[component]
+pub fn NotBuiltYet() -> impl IntoView {
+    let params = use_params_map();
+    let tool = move || params.read().get("tool").unwrap_or_default();
+    let name = move || {
+        let t = tool();
+        let (name, what) = match t.as_str() {
+            "messenger/sent-messages" => {
+                ("Sent Messages", "the message pipeline and delivery reports")
+            }
+            "messenger/missing-assignment-scheduler" => {
+                ("Missing Assignment Scheduler", "the grade-book schedulers")
+            }
+            "messenger/failing-assignment-scheduler" => {
+                ("Failing Assignment Scheduler", "the grade-book schedulers")
+            }
+            "messenger/reports/dialer-activity" => ("Dialer Activity", "the phone dialer"),
+            "messenger/reports/utilization" => ("Utilization Report", "the reports"),
+            "surveys/survey-messenger" => ("Survey Messenger", "surveys"),
+            "contact-preferences-batch" => (
+                "Contact Preferences Batch",
+                "the contact preferences wizard",
+            ),
+            "preferences/email" => ("Email Preferences", "the message pipeline"),
+            "preferences/dialer" => ("Dialer Preferences", "the phone dialer"),
+            _ => ("This page", "a later release"),
+        };
+        (name, what)
+    };
+    view! {
+        <h1>{move || name().0}</h1>
+        <p class="not-built">
+            {move || format!("{} is not built yet. It arrives with {}.", name().0, name().1)}
+        </p>
+    }
+}

@@ -1,0 +1,285 @@
+//! People search: find a student, guardian or staff member and see their household, relations,
+//! district assignments, contact methods and per-reason contact preferences.
+//!
+//! What must stay true: only district admins and teachers can search; results are capped so a
+//! one-letter query stays fast on a 100,000-student district.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::Scope;
+use crate::error::AppError;
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub detail: String,
+}
+
+/// A contact method with its preferences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodRow {
+    pub label: String,
+    pub kind: String,
+    pub household_phone: bool,
+    pub sms_capable: bool,
+    pub preferences: Vec<(String, bool)>,
+}
+
+/// One person in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonInfo {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub summary: String,
+    pub active: bool,
+    pub household: Option<String>,
+    pub members: Vec<PersonRow>,
+    pub relations: Vec<(PersonRow, bool)>,
+    pub assignments: Vec<String>,
+    pub methods: Vec<MethodRow>,
+}
+
+#[server(endpoint = "search_people")]
+pub async fn search_people(
+    query: String,
+    calendar_id: Option<String>,
+) -> Result<Vec<PersonRow>, AppError> {
+    use herald_core::accounts::Role;
+    /// Enough to pick from; a one-letter query stays cheap on a large district.
+    const MAX_HITS: i64 = 25;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    if query.trim().chars().count() < 2 {
+        return Ok(Vec::new());
+    }
+    let calendar = calendar_id.and_then(|c| c.parse().ok());
+    let hits =
+        herald_core::directory::search_people(&state.pool, &query, calendar, MAX_HITS).await?;
+    Ok(hits.into_iter().map(ssr::row).collect())
+}
+
+#[server(endpoint = "person_card")]
+pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
+    use herald_core::accounts::Role;
+    use herald_core::directory::Relation;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let p = herald_core::directory::person_detail(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let summary = [
+        p.grade_level.as_ref().map(|g| format!("Grade {g}")),
+        p.identifier.as_ref().map(|i| format!("#{i}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    Ok(PersonInfo {
+        id: p.id.to_string(),
+        kind: ssr::kind(p.kind).into(),
+        name: p.name,
+        summary,
+        active: p.active,
+        household: p.household_name,
+        members: p.household_members.into_iter().map(ssr::row).collect(),
+        relations: p
+            .relations
+            .into_iter()
+            .map(
+                |Relation {
+                     id,
+                     name,
+                     relationship,
+                     messenger_contact,
+                 }| {
+                    (
+                        PersonRow {
+                            id: id.to_string(),
+                            kind: String::new(),
+                            name,
+                            detail: relationship,
+                        },
+                        messenger_contact,
+                    )
+                },
+            )
+            .collect(),
+        assignments: p.assignments,
+        methods: p
+            .contact_methods
+            .into_iter()
+            .map(|m| MethodRow {
+                label: m.email.clone().or(m.phone.clone()).unwrap_or_default(),
+                kind: match (&m.email, m.phone_kind) {
+                    (Some(_), _) => "Email".into(),
+                    (None, Some(k)) => k.label().into(),
+                    (None, None) => "Phone".into(),
+                },
+                household_phone: m.household_phone,
+                sms_capable: m.sms_capable,
+                preferences: m
+                    .preferences
+                    .into_iter()
+                    .map(|(r, on)| (r.label().to_string(), on))
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use herald_core::directory::PersonHit;
+    use herald_core::domain::PersonKind;
+
+    use super::PersonRow;
+
+    pub fn kind(k: PersonKind) -> &'static str {
+        match k {
+            PersonKind::Student => "Student",
+            PersonKind::Guardian => "Guardian",
+            PersonKind::Staff => "Staff",
+        }
+    }
+
+    pub fn row(h: PersonHit) -> PersonRow {
+        PersonRow {
+            id: h.id.to_string(),
+            kind: kind(h.kind).into(),
+            name: h.name,
+            detail: h.detail,
+        }
+    }
+}
+
+/// `/admin/people` and `/admin/people/:id`.
+#[component]
+pub fn PeoplePage() -> impl IntoView {
+    let Scope(scope) = expect_context::<Scope>();
+    let params = use_params_map();
+    let query = RwSignal::new(String::new());
+    let hits = Resource::new(
+        move || (query.get(), scope.get()),
+        |(q, cal)| search_people(q, cal),
+    );
+    let selected = move || params.read().get("id");
+    view! {
+        <h1>"People"</h1>
+        <div class="people">
+            <section class="search" aria-label="Search">
+                <input
+                    type="search"
+                    placeholder="Name, student number or email"
+                    aria-label="Search people"
+                    prop:value=query
+                    on:input=move |ev| query.set(event_target_value(&ev))
+                />
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match hits.await {
+                            Ok(list) if list.is_empty() && query.get_untracked().trim().len() >= 2 => {
+                                view! { <p class="muted">"Nobody matches."</p> }.into_any()
+                            }
+                            Ok(list) => view! {
+                                <ul class="hits">
+                                    {list.into_iter().map(|p| view! {
+                                        <li>
+                                            <a href=format!("/admin/people/{}", p.id)>
+                                                <strong>{p.name}</strong>
+                                                <span class="muted">{format!(" {} · {}", p.kind, p.detail)}</span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            {move || selected().map(|id| view! { <PersonView id /> })}
+        </div>
+    }
+}
+
+#[component]
+fn PersonView(id: String) -> impl IntoView {
+    let card = Resource::new(move || id.clone(), person_card);
+    view! {
+        <section class="person" aria-label="Person">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match card.await {
+                        Ok(p) => view! { <PersonDetails p /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn PersonDetails(p: PersonInfo) -> impl IntoView {
+    let reasons: Vec<String> = p
+        .methods
+        .first()
+        .map(|m| m.preferences.iter().map(|(r, _)| r.clone()).collect())
+        .unwrap_or_default();
+    view! {
+        <h2>{p.name.clone()} " " <small class="muted">{p.kind.clone()} " " {p.summary.clone()}</small></h2>
+        {(!p.active).then(|| view! { <p class="warning">"Inactive"</p> })}
+        {p.household.clone().map(|h| view! {
+            <h3>{h}</h3>
+            <ul>{p.members.iter().map(|m| view! {
+                <li><a href=format!("/admin/people/{}", m.id)>{m.name.clone()}</a> <span class="muted">{format!(" {} {}", m.kind, m.detail)}</span></li>
+            }).collect_view()}</ul>
+        })}
+        {(!p.relations.is_empty()).then(|| view! {
+            <h3>{if p.kind == "Student" { "Guardians" } else { "Students" }}</h3>
+            <ul>{p.relations.iter().map(|(r, contact)| view! {
+                <li>
+                    <a href=format!("/admin/people/{}", r.id)>{r.name.clone()}</a>
+                    <span class="muted">{format!(" {}", r.detail)}</span>
+                    {(!contact).then(|| view! { <span class="badge">"not a messenger contact"</span> })}
+                </li>
+            }).collect_view()}</ul>
+        })}
+        {(!p.assignments.is_empty()).then(|| view! {
+            <h3>"District assignments"</h3>
+            <ul>{p.assignments.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+        })}
+        <h3>"Contact methods and preferences"</h3>
+        {if p.methods.is_empty() {
+            view! { <p class="muted">"No email or phone on file."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                <table class="prefs">
+                    <thead><tr><th scope="col">"Method"</th>{reasons.iter().map(|r| view! { <th scope="col">{r.clone()}</th> }).collect_view()}</tr></thead>
+                    <tbody>
+                        {p.methods.iter().map(|m| view! {
+                            <tr>
+                                <th scope="row">
+                                    {m.label.clone()} <span class="muted">{format!(" {}", m.kind)}</span>
+                                    {m.household_phone.then(|| view! { <span class="badge">"household"</span> })}
+                                    {m.sms_capable.then(|| view! { <span class="badge">"SMS"</span> })}
+                                </th>
+                                {m.preferences.iter().map(|(r, on)| view! {
+                                    <td class=if *on { "on" } else { "off" } title=r.clone()>{if *on { "On" } else { "Off" }}</td>
+                                }).collect_view()}
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+            }.into_any()
+        }}
+    }
+}

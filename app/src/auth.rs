@@ -1,0 +1,260 @@
+//! Sign-in, sign-out and who is asking: the session cookie, the role checks every server function
+//! starts with, and the sign-in page.
+//!
+//! What must stay true: the cookie is `HttpOnly`, `SameSite=Lax` (and `Secure` when configured)
+//! and holds only a random token; server functions are POST-only and the server rejects
+//! cross-site POSTs (see the server's `csrf` layer), so a page elsewhere cannot act for a
+//! signed-in user. A parent's server functions only ever see their own household.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What an account may do, as the browser sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UiRole {
+    DistrictAdmin,
+    Teacher,
+    Parent,
+}
+
+impl UiRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::DistrictAdmin => "District admin",
+            Self::Teacher => "Teacher",
+            Self::Parent => "Parent",
+        }
+    }
+
+    /// Where this role lands after signing in.
+    pub fn home(self) -> &'static str {
+        match self {
+            Self::DistrictAdmin | Self::Teacher => "/admin",
+            Self::Parent => "/portal",
+        }
+    }
+}
+
+/// The signed-in user, as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub email: String,
+    pub role: UiRole,
+    pub calendar_id: Option<String>,
+}
+
+/// Who is signed in, if anyone.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
+    Ok(ssr::session().await?.map(|(s, _)| UserInfo {
+        name: s.account.display_name,
+        email: s.account.email,
+        role: ssr::ui_role(s.account.role),
+        calendar_id: s.calendar_id.map(|c| c.to_string()),
+    }))
+}
+
+/// Checks the password, opens a session (cookie) and sends the user to their landing page.
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use herald_core::accounts::{self, AccountError};
+    let state = ssr::state()?;
+    let password = secrecy::SecretString::from(password);
+    match accounts::sign_in(&state.pool, &state.settings.auth, &email, &password).await {
+        Ok((account, token)) => {
+            ssr::set_session_cookie(&token, &state.settings.auth)?;
+            leptos_axum::redirect(ssr::ui_role(account.role).home());
+            Ok(())
+        }
+        Err(AccountError::InvalidCredentials) => Err(AppError::Invalid(
+            "That email and password do not match an account.".into(),
+        )),
+        Err(e @ AccountError::Throttled { .. }) => Err(AppError::Invalid(e.to_string())),
+        Err(e) => Err(AppError::internal("sign in", &e)),
+    }
+}
+
+/// Ends the session and forgets the cookie.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let state = ssr::state()?;
+    if let Some(token) = ssr::session_token().await? {
+        herald_core::accounts::sign_out(&state.pool, &token)
+            .await
+            .map_err(|e| AppError::internal("sign out", &e))?;
+    }
+    ssr::clear_session_cookie()?;
+    leptos_axum::redirect("/sign-in");
+    Ok(())
+}
+
+/// `/`: sends each user to where they belong.
+#[component]
+pub fn Landing() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) => view! { <Redirect path=u.role.home() /> }.into_any(),
+                    _ => view! { <Redirect path="/sign-in" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The sign-in form. Works without JavaScript (a plain form POST) and with it.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    };
+    view! {
+        <main class="sign-in">
+            <h1>"Herald"</h1>
+            <p class="tagline">"Messages for your school district"</p>
+            <ActionForm action>
+                <label>"Email" <input type="email" name="email" autocomplete="username" required /></label>
+                <label>"Password" <input type="password" name="password" autocomplete="current-password" required /></label>
+                {error}
+                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+        </main>
+    }
+}
+
+/// A sign-out button for any page's header.
+#[component]
+pub fn SignOutButton() -> impl IntoView {
+    let action = ServerAction::<SignOut>::new();
+    view! {
+        <ActionForm action attr:class="sign-out">
+            <button type="submit">"Sign out"</button>
+        </ActionForm>
+    }
+}
+
+/// Server-side session handling shared by every server function.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use axum::http::{HeaderMap, HeaderValue, header};
+    use herald_core::accounts::{self, Role, SessionAccount, SessionToken};
+    use herald_core::settings::AuthSettings;
+    use leptos::prelude::*;
+
+    use super::UiRole;
+    use crate::error::AppError;
+    use crate::state::AppState;
+
+    pub const COOKIE: &str = "herald_session";
+
+    pub fn ui_role(role: Role) -> UiRole {
+        match role {
+            Role::DistrictAdmin => UiRole::DistrictAdmin,
+            Role::Teacher => UiRole::Teacher,
+            Role::Parent => UiRole::Parent,
+        }
+    }
+
+    /// The server's shared state, provided as context by the server.
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            AppError::Unavailable
+        })
+    }
+
+    /// The session token in the request's cookie, if any.
+    pub async fn session_token() -> Result<Option<SessionToken>, AppError> {
+        let headers: HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::internal("reading request headers", &e))?;
+        Ok(cookie_value(&headers, COOKIE).map(|v| SessionToken::from_cookie(&v)))
+    }
+
+    /// The signed-in account and its token, if the cookie names a live session.
+    pub async fn session() -> Result<Option<(SessionAccount, SessionToken)>, AppError> {
+        let Some(token) = session_token().await? else {
+            return Ok(None);
+        };
+        let state = state()?;
+        let account = accounts::session_account(&state.pool, &token)
+            .await
+            .map_err(|e| AppError::internal("reading the session", &e))?;
+        Ok(account.map(|a| (a, token)))
+    }
+
+    /// The session, if its role is one of `roles`; the error says which check failed.
+    pub async fn require(
+        roles: &[Role],
+    ) -> Result<(AppState, SessionAccount, SessionToken), AppError> {
+        let state = state()?;
+        let (account, token) = session().await?.ok_or(AppError::NotSignedIn)?;
+        if !roles.contains(&account.account.role) {
+            return Err(AppError::Forbidden);
+        }
+        Ok((state, account, token))
+    }
+
+    pub fn set_session_cookie(token: &SessionToken, auth: &AuthSettings) -> Result<(), AppError> {
+        let secure = if auth.secure_cookies { "; Secure" } else { "" };
+        let value = format!(
+            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            token.expose(),
+            auth.session_hours * 3600
+        );
+        set_cookie(value)
+    }
+
+    pub fn clear_session_cookie() -> Result<(), AppError> {
+        set_cookie(format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        ))
+    }
+
+    fn set_cookie(value: String) -> Result<(), AppError> {
+        let response =
+            use_context::<leptos_axum::ResponseOptions>().ok_or(AppError::Unavailable)?;
+        let value = HeaderValue::from_str(&value).map_err(|e| AppError::internal("cookie", &e))?;
+        response.append_header(header::SET_COOKIE, value);
+        Ok(())
+    }
+
+    /// The value of cookie `name` in the request headers.
+    pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_session_cookie_is_found_among_others() {
+            let mut h = HeaderMap::new();
+            h.append(
+                header::COOKIE,
+                HeaderValue::from_static("a=1; herald_session=abc; b=2"),
+            );
+            assert_eq!(cookie_value(&h, COOKIE).as_deref(), Some("abc"));
+            assert_eq!(cookie_value(&h, "missing"), None);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! `herald-app`: Herald's pages, as Leptos components, and the server functions beside the
+//! components that call them. Compiled twice: with `ssr` into the server (rendering HTML and
+//! running server functions against PostgreSQL through `herald_core`), and with `hydrate` into
+//! the WASM bundle that makes the same pages interactive in the browser.
+//!
+//! What must stay true: every server function checks the caller's session and role before it
+//! touches data (see [`auth::ssr`]), and answers with an [`error::AppError`] a person can read —
+//! causes are logged on the server, never sent.
+//!
+//! # Layout
+//! - [`error`]: the user-facing error type of every server function.
+//! - [`auth`]: sign-in / sign-out, the current user, role checks.
+//! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
+//! - [`portal`]: the parent portal.
+//! - [`state`] (`ssr`): what the server hands every request (pool, settings).
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod portal;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{ParentRoute, Redirect, Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The router: sign-in, the admin shell and its tools, the parent portal.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/herald.css" />
+        <Title text="Herald" />
+        <Router>
+            <Routes fallback=|| view! { <main class="centered"><h1>"Page not found"</h1><a href="/">"Go to Herald"</a></main> }>
+                <Route path=path!("/") view=auth::Landing />
+                <Route path=path!("/sign-in") view=auth::SignInPage />
+                <ParentRoute path=path!("/admin") view=admin::AdminShell>
+                    <Route path=path!("") view=admin::Overview />
+                    <Route path=path!("people") view=admin::people::PeoplePage />
+                    <Route path=path!("people/:id") view=admin::people::PeoplePage />
+                    <Route path=path!("roster-import") view=admin::import::ImportPage />
+                    <Route path=path!("*tool") view=admin::NotBuiltYet />
+                </ParentRoute>
+                <Route path=path!("/portal") view=portal::PortalPage />
+                <Route path=path!("/home") view=|| view! { <Redirect path="/" /> } />
+            </Routes>
+        </Router>
+    }
+}
+
+/// The WASM entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+    // Lets tests (and curious people) see that the page is interactive now.
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

@@ -1,0 +1,125 @@
+//! The parent portal: what a guardian sees after signing in — their household, and (with the
+//! message pipeline) their notices.
+//!
+//! What must stay true: a parent's server functions derive everything from the session's own
+//! person; no argument can point them at another household.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::people::{MethodRow, PersonRow};
+use crate::auth::{SignOutButton, UiRole, current_user};
+use crate::error::AppError;
+
+/// The signed-in guardian's household as the portal shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdInfo {
+    pub guardian: String,
+    pub household: Option<String>,
+    pub students: Vec<PersonRow>,
+    pub methods: Vec<MethodRow>,
+}
+
+#[server(endpoint = "my_household")]
+pub async fn my_household() -> Result<HouseholdInfo, AppError> {
+    use herald_core::accounts::Role;
+    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
+    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let p = herald_core::directory::person_detail(&state.pool, person)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HouseholdInfo {
+        guardian: p.name,
+        household: p.household_name,
+        students: p
+            .relations
+            .into_iter()
+            .filter(|r| r.messenger_contact)
+            .map(|r| PersonRow {
+                id: r.id.to_string(),
+                kind: "Student".into(),
+                name: r.name,
+                detail: r.relationship,
+            })
+            .collect(),
+        methods: p
+            .contact_methods
+            .into_iter()
+            .map(|m| MethodRow {
+                label: m.email.clone().or(m.phone.clone()).unwrap_or_default(),
+                kind: match (&m.email, m.phone_kind) {
+                    (Some(_), _) => "Email".into(),
+                    (None, Some(k)) => k.label().into(),
+                    (None, None) => "Phone".into(),
+                },
+                household_phone: m.household_phone,
+                sms_capable: m.sms_capable,
+                preferences: m
+                    .preferences
+                    .into_iter()
+                    .map(|(r, on)| (r.label().to_string(), on))
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+/// `/portal`.
+#[component]
+pub fn PortalPage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) if u.role == UiRole::Parent => view! { <Portal name=u.name /> }.into_any(),
+                    Ok(Some(_)) => view! { <Redirect path="/admin" /> }.into_any(),
+                    _ => view! { <Redirect path="/sign-in" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Portal(name: String) -> impl IntoView {
+    let household = Resource::new(|| (), |_| my_household());
+    view! {
+        <div class="portal">
+            <header class="topbar">
+                <span class="brand">"Herald"</span>
+                <span class="who">{name}</span>
+                <SignOutButton />
+            </header>
+            <main>
+                <h1>"User Notices"</h1>
+                <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match household.await {
+                            Ok(h) => view! {
+                                <h2>{h.household.unwrap_or_else(|| "My household".into())}</h2>
+                                <ul class="students">{h.students.into_iter().map(|s| view! {
+                                    <li>{s.name} <span class="muted">{format!(" ({})", s.detail)}</span></li>
+                                }).collect_view()}</ul>
+                                <h2>"How we reach you"</h2>
+                                <ul class="methods">{h.methods.into_iter().map(|m| {
+                                    let off: Vec<String> = m.preferences.iter().filter(|(_, on)| !on).map(|(r, _)| r.clone()).collect();
+                                    view! {
+                                        <li>
+                                            <strong>{m.label}</strong> <span class="muted">{format!(" {}", m.kind)}</span>
+                                            {m.household_phone.then(|| view! { <span class="badge">"household phone"</span> })}
+                                            <div class="muted">{if off.is_empty() { "All messages".to_string() } else { format!("Not for: {}", off.join(", ")) }}</div>
+                                        </li>
+                                    }
+                                }).collect_view()}</ul>
+                            }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </main>
+        </div>
+    }
+}

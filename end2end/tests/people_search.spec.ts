@@ -1,0 +1,41 @@
+// User action: an admin looks somebody up, and the Campus Toolbar scopes the tools.
+import { test, expect } from "@playwright/test";
+import { ADMIN, signIn, expectSignedInAsAdmin, hydrated } from "./helpers";
+
+test("typing a name finds the person and shows household, contacts and preferences", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await page.getByRole("link", { name: "People" }).click();
+  await hydrated(page);
+  // The demo parent's own email finds them; the search runs in the browser (WASM) and asks the
+  // server, which reads PostgreSQL.
+  await page.getByLabel("Search people").fill("parent@demo");
+  const hit = page.locator(".hits a").first();
+  await expect(hit).toContainText("Guardian");
+  await hit.click();
+  const person = page.getByRole("region", { name: "Person" });
+  await expect(person.getByRole("heading", { name: "Contact methods and preferences" })).toBeVisible();
+  await expect(person.locator("table.prefs")).toContainText("parent@demo.herald.test");
+  await expect(person.getByRole("heading", { name: "Students" })).toBeVisible();
+});
+
+test("choosing a calendar in the toolbar is remembered across pages", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await hydrated(page);
+  const select = page.getByLabel("School and calendar");
+  const options = select.locator("option:not([disabled])");
+  await expect(options.first()).toBeAttached();
+  const value = await options.nth(1).getAttribute("value");
+  await select.selectOption(value!);
+  await expect(page.locator(".stats")).toContainText("Enrolled in this calendar");
+  await page.reload();
+  await expect(page.getByLabel("School and calendar")).toHaveValue(value!);
+});
+
+test("a tool that is not built yet says so plainly", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await page.getByRole("link", { name: "Dialer Activity" }).click();
+  await expect(page.locator(".not-built")).toContainText("Dialer Activity is not built yet");
+});

@@ -1,0 +1,41 @@
+// User action: signing in and out, as a district admin and as a parent.
+import { test, expect } from "@playwright/test";
+import { ADMIN, PARENT, signIn, expectSignedInAsAdmin, hydrated } from "./helpers";
+
+test("an admin signs in and sees the overview with the messenger outline", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  const nav = page.getByRole("navigation", { name: "Tools" });
+  for (const tool of ["Sent Messages", "Missing Assignment Scheduler", "Failing Assignment Scheduler",
+    "Dialer Activity", "Utilization", "Survey Messenger", "Contact Preferences Batch"]) {
+    await expect(nav.getByRole("link", { name: tool })).toBeVisible();
+  }
+  await expect(page.locator(".stats")).toContainText("Students");
+});
+
+test("a wrong password is refused with a message and no session", async ({ page }) => {
+  await signIn(page, { email: ADMIN.email, password: "not-the-password" });
+  await expect(page.getByRole("alert")).toContainText("do not match");
+  await page.goto("/admin");
+  await expect(page).toHaveURL(/\/sign-in$/);
+});
+
+test("a parent signs in to the portal and cannot open the admin shell", async ({ page }) => {
+  await signIn(page, PARENT);
+  await expect(page).toHaveURL(/\/portal$/);
+  await expect(page.getByRole("heading", { name: "User Notices" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "How we reach you" })).toBeVisible();
+  await expect(page.locator(".methods")).toContainText(PARENT.email);
+  await page.goto("/admin");
+  await expect(page).toHaveURL(/\/portal$/);
+});
+
+test("signing out ends the session", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await page.goto("/admin");
+  await expect(page).toHaveURL(/\/sign-in$/);
+});

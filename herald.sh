@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Herald's two set-up commands live here, so that README, CI and a newcomer all run the same thing.
+#
+#   ./herald.sh run    installs what is missing, starts a private PostgreSQL (when DATABASE_URL is
+#                      unset), migrates, imports the demo district, starts maildev, the server and
+#                      one worker, and prints the URLs and demo sign-ins.
+#   ./herald.sh test   installs what is missing, starts the same private PostgreSQL, and runs every
+#                      test: fmt, clippy, the sqlx offline-data check, unit and Postgres integration
+#                      tests, and the end-to-end tests in headless Chromium.
+#
+# Every install step checks first and skips what is already there.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DIR="$ROOT/target/pg"
+PG_PORT=${HERALD_PG_PORT:-55432}
+WASM_BINDGEN_VERSION=0.2.117
+SQLX_CLI_VERSION=0.8.6
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  # apt_install PACKAGE... : installs the Debian packages that are not installed yet.
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_system() {
+  [ -x "$PG_BIN/postgres" ] || apt_install postgresql-15
+  apt_install mold
+}
+
+ensure_rust_tools() {
+  rustup target list --installed | grep -q wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo-leptos cannot download it here)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --debug
+  fi
+  if ! command -v cargo-leptos >/dev/null; then
+    log "installing cargo-leptos (needs a nightly rustc to build; --debug keeps it quick)"
+    rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+    cargo +nightly install cargo-leptos --locked --debug
+  fi
+  if ! sqlx --version 2>/dev/null | grep -q "$SQLX_CLI_VERSION"; then
+    log "installing sqlx-cli $SQLX_CLI_VERSION"
+    cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --locked --debug \
+      --no-default-features --features postgres,rustls
+  fi
+}
+
+ensure_npm() {
+  # end2end/ holds Playwright (driving Debian's Chromium) and maildev (the SMTP server with a web UI).
+  if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules ]; then
+    log "installing end2end npm packages"
+    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+ensure_chromium() { [ -x /usr/bin/chromium ] || apt_install chromium; }
+
+pg() {
+  # Runs a PostgreSQL binary as the postgres user when we are root (initdb and postgres refuse root).
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  # With DATABASE_URL set we use that server; otherwise a private cluster under target/pg.
+  if [ -n "${DATABASE_URL:-}" ]; then return 0; fi
+  mkdir -p "$PG_DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR"; fi
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    log "creating a private PostgreSQL cluster in $PG_DIR"
+    pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+      -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >/dev/null
+  fi
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/herald"
+}
+
+create_database() {
+  sqlx database create
+  sqlx migrate run --source worker/migrations
+}
+
+cmd_test() {
+  ensure_system
+  ensure_rust_tools
+  ensure_chromium
+  ensure_npm
+  start_postgres
+  create_database
+  log "format and lint (server and browser builds)"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  cargo clippy -p herald-app --features hydrate --target wasm32-unknown-unknown -- -D warnings
+  log "sqlx offline data (.sqlx/) matches the queries"
+  cargo sqlx prepare --workspace --check -- --all-targets
+  log "unit and PostgreSQL integration tests"
+  cargo test --workspace
+  log "end-to-end tests in headless Chromium"
+  run_e2e
+}
+
+run_e2e() {
+  # A fresh database with the demo district, a debug build of the site, the server on :3100,
+  # then Playwright. The server is stopped however the tests end.
+  local e2e_url="${DATABASE_URL%/*}/herald_e2e" dir="$ROOT/target/e2e"
+  rm -rf "$dir" && mkdir -p "$dir"
+  DATABASE_URL="$e2e_url" sqlx database drop -y >/dev/null
+  DATABASE_URL="$e2e_url" sqlx database create
+  cargo leptos build
+  cargo build -p herald-worker
+  local worker="$ROOT/target/debug/herald-worker"
+  "$worker" demo --students 150 --out "$dir/demo" >/dev/null
+  DATABASE_URL="$e2e_url" "$worker" import "$dir/demo" >/dev/null
+  DATABASE_URL="$e2e_url" "$worker" demo-accounts >/dev/null
+  python3 - "$dir" <<'PY'
+import csv, io, pathlib, sys, zipfile
+d = pathlib.Path(sys.argv[1])
+with zipfile.ZipFile(d / "roster.zip", "w") as z:
+    for f in sorted((d / "demo").glob("*.csv")):
+        z.write(f, f.name)
+# The same roster with one bad email on line 4 of users.csv: the import must refuse it whole.
+with zipfile.ZipFile(d / "roster-bad.zip", "w") as z:
+    for f in sorted((d / "demo").glob("*.csv")):
+        text = f.read_text()
+        if f.name == "users.csv":
+            rows = list(csv.reader(io.StringIO(text)))
+            rows[3][rows[0].index("email")] = "not-an-address"
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            text = out.getvalue()
+        z.writestr(f.name, text)
+PY
+  DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR=127.0.0.1:3100 LEPTOS_SITE_ROOT=target/site \
+    "$ROOT/target/debug/herald-server" >"$dir/server.log" 2>&1 &
+  local server=$!
+  trap 'kill $server 2>/dev/null || true' RETURN
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in && break
+    sleep 0.2
+  done
+  (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_DIR="$dir" npx playwright test) \
+    || { echo "--- server log ---"; tail -n 50 "$dir/server.log"; return 1; }
+}
+
+cmd_run() {
+  ensure_system
+  ensure_rust_tools
+  ensure_npm
+  start_postgres
+  create_database
+  log "building Herald"
+  cargo leptos build --release
+  cargo build --release -p herald-worker
+  local demo="$ROOT/target/demo-district"
+  if [ ! -f "$demo/users.csv" ]; then
+    ./target/release/herald-worker demo --out "$demo"
+  fi
+  ./target/release/herald-worker import "$demo"
+  local pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null; exit 0' INT TERM EXIT
+  npx --prefix end2end maildev --smtp 1025 --web 1080 --ip 127.0.0.1 >"$ROOT/target/maildev.log" 2>&1 &
+  pids+=($!)
+  HERALD__SMTP__PORT=1025 ./target/release/herald-worker run &
+  pids+=($!)
+  LEPTOS_SITE_ROOT=target/site ./target/release/herald-server &
+  pids+=($!)
+  cat <<EOF
+
+  Herald        http://127.0.0.1:3000
+  Mail (maildev) http://127.0.0.1:1080
+  Database      $DATABASE_URL
+
+  Sign in as admin@demo.herald.test / herald-admin (district admin)
+  or any guardian shown under People search, password herald-parent.
+  Ctrl-C stops everything.
+
+EOF
+  wait
+}
+
+case "${1:-}" in
+  run) cmd_run ;;
+  test) cmd_test ;;
+  pg) start_postgres; echo "$DATABASE_URL" ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,91 @@
+//! The Herald web server: axum serving the Leptos pages (server-rendered, then hydrated), the
+//! server functions under `/api`, and the compiled site assets.
+//!
+//! What must stay true: the database is migrated before the first request is served; every
+//! state-changing request from another site is refused ([`csrf`]); the server holds no state
+//! that a second server would need (sessions live in PostgreSQL).
+//!
+//! # Layout
+//! - [`run`]: connect, migrate, build the router, serve until Ctrl-C / SIGTERM.
+//! - [`router`]: the axum router, also used by the integration tests.
+//! - [`csrf`]: the cross-site request guard.
+#![recursion_limit = "256"]
+
+pub mod csrf;
+
+use anyhow::Context;
+use axum::Router;
+use herald_app::{App, shell, state::AppState};
+use herald_core::settings::Settings;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+/// Builds the router for `state` and the site `options`.
+pub fn router(state: AppState, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let fn_state = state.clone();
+    Router::new()
+        .route(
+            "/api/{*fn_name}",
+            axum::routing::post(move |req| {
+                let state = fn_state.clone();
+                leptos_axum::handle_server_fns_with_context(
+                    move || provide_context(state.clone()),
+                    req,
+                )
+            }),
+        )
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::from_fn(csrf::reject_cross_site))
+        .with_state(options)
+}
+
+/// Runs the server until it is told to stop.
+pub async fn run(settings: Settings, options: LeptosOptions) -> anyhow::Result<()> {
+    let pool = herald_core::db::connect(&settings.database)
+        .await
+        .context("connecting to PostgreSQL")?;
+    herald_core::db::migrate(&pool)
+        .await
+        .context("migrating the database")?;
+    let addr = options.site_addr;
+    let state = AppState::new(pool, settings);
+    let app = router(state, options);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!("Herald is listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,264 @@
+//! The server as a browser meets it: pages rendered on the server, server functions over HTTP,
+//! the session cookie, role checks and the cross-site guard. Each test has its own database
+//! (`#[sqlx::test]`) and drives the real router in memory.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use herald_app::state::AppState;
+use herald_core::accounts::{self, Role};
+use herald_core::domain::{EmailAddress, PersonId};
+use herald_core::settings::Settings;
+use leptos::prelude::LeptosOptions;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+struct TestApp {
+    router: Router,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl TestApp {
+    fn spawn(pool: PgPool) -> Self {
+        let settings = Settings::load_from(|_| None).expect("default settings load");
+        let options = LeptosOptions::builder()
+            .output_name("herald")
+            .site_root("target/site")
+            .site_pkg_dir("pkg")
+            .build();
+        Self {
+            router: herald_server::router(AppState::new(pool, settings), options),
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body reads");
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn call(&self, function: &str, form: &str, cookie: Option<&str>) -> Reply {
+        let mut req = Request::post(format!("/api/{function}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "herald.test")
+            .header(header::ORIGIN, "http://herald.test");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    /// Signs in and returns the `name=value` of the session cookie.
+    async fn sign_in(&self, email: &str, password: &str) -> String {
+        let r = self
+            .call(
+                "sign_in",
+                &format!("email={email}&password={password}"),
+                None,
+            )
+            .await;
+        let set_cookie = r
+            .headers
+            .get(header::SET_COOKIE)
+            .expect("a session cookie is set");
+        set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+}
+
+async fn add_admin(pool: &PgPool) {
+    let email = EmailAddress::parse("admin@district.example").unwrap();
+    accounts::create(
+        pool,
+        &email,
+        "Ada Admin",
+        &SecretString::from("pw-admin".to_string()),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+async fn add_parent(pool: &PgPool) {
+    let person = sqlx::query_scalar!(
+        r#"insert into person (sourced_id, kind, given_name, family_name)
+           values ('g-1', 'guardian', 'Pat', 'Lee') returning id as "id: PersonId""#
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let email = EmailAddress::parse("pat@home.example").unwrap();
+    accounts::create(
+        pool,
+        &email,
+        "Pat Lee",
+        &SecretString::from("pw-parent".to_string()),
+        Role::Parent,
+        Some(person),
+    )
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn signing_in_sets_an_http_only_same_site_cookie_and_redirects_to_the_role_home(
+    pool: PgPool,
+) {
+    add_admin(&pool).await;
+    let app = TestApp::spawn(pool);
+    let r = app
+        .call(
+            "sign_in",
+            "email=admin%40district.example&password=pw-admin",
+            None,
+        )
+        .await;
+    let cookie = r
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("herald_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    let location = r
+        .headers
+        .get(header::LOCATION)
+        .or_else(|| r.headers.get("serverfnredirect"));
+    assert!(
+        location.is_some_and(|l| l.to_str().unwrap().contains("/admin")),
+        "{:?}",
+        r.headers
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_wrong_password_gets_a_readable_error_and_no_cookie(pool: PgPool) {
+    add_admin(&pool).await;
+    let app = TestApp::spawn(pool);
+    let r = app
+        .call(
+            "sign_in",
+            "email=admin%40district.example&password=guess",
+            None,
+        )
+        .await;
+    assert!(r.headers.get(header::SET_COOKIE).is_none());
+    assert!(r.body.contains("do not match an account"), "{}", r.body);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_cross_site_post_is_refused_before_any_server_function_runs(pool: PgPool) {
+    add_admin(&pool).await;
+    let app = TestApp::spawn(pool.clone());
+    let req = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "herald.test")
+        .header(header::ORIGIN, "https://elsewhere.example")
+        .body(Body::from("email=admin%40district.example&password=guess"))
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let failures = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_failure"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, 0, "the sign-in function must not have run");
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn server_functions_refuse_callers_without_a_session(pool: PgPool) {
+    let app = TestApp::spawn(pool);
+    let r = app.call("search_people", "query=lee", None).await;
+    assert!(r.body.contains("NotSignedIn"), "{}", r.body);
+    let r = app.call("my_household", "", None).await;
+    assert!(r.body.contains("NotSignedIn"), "{}", r.body);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_parent_cannot_call_admin_server_functions(pool: PgPool) {
+    add_parent(&pool).await;
+    let app = TestApp::spawn(pool);
+    let cookie = app.sign_in("pat%40home.example", "pw-parent").await;
+    for (function, form) in [
+        ("search_people", "query=lee"),
+        ("person_card", "id=00000000-0000-0000-0000-000000000000"),
+        ("list_calendars", ""),
+        ("load_headcounts", ""),
+        ("import_status", "id=00000000-0000-0000-0000-000000000000"),
+    ] {
+        let r = app.call(function, form, Some(&cookie)).await;
+        assert!(r.body.contains("Forbidden"), "{function}: {}", r.body);
+    }
+    let own = app.call("my_household", "", Some(&cookie)).await;
+    assert!(own.body.contains("Pat Lee"), "{}", own.body);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn an_admin_cannot_use_the_parent_portal_functions(pool: PgPool) {
+    add_admin(&pool).await;
+    let app = TestApp::spawn(pool);
+    let cookie = app.sign_in("admin%40district.example", "pw-admin").await;
+    let r = app.call("my_household", "", Some(&cookie)).await;
+    assert!(r.body.contains("Forbidden"), "{}", r.body);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn signing_out_makes_the_cookie_worthless(pool: PgPool) {
+    add_admin(&pool).await;
+    let app = TestApp::spawn(pool);
+    let cookie = app.sign_in("admin%40district.example", "pw-admin").await;
+    let before = app.call("current_user", "", Some(&cookie)).await;
+    assert!(before.body.contains("Ada Admin"), "{}", before.body);
+    app.call("sign_out", "", Some(&cookie)).await;
+    let after = app.call("current_user", "", Some(&cookie)).await;
+    assert_eq!(after.body.trim(), "null");
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_sign_in_page_is_rendered_on_the_server(pool: PgPool) {
+    let app = TestApp::spawn(pool);
+    let r = app.get("/sign-in", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(r#"name="password""#), "{}", r.body);
+    assert!(
+        r.body.contains("/api/sign_in"),
+        "the form posts to the server function without JS"
+    );
+}

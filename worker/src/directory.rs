@@ -1,0 +1,339 @@
+//! Read-side queries for the admin shell and the portal: schools and calendars for the Campus
+//! Toolbar, the people search, one person's household, contact methods and preferences.
+//!
+//! What must stay true: these functions only read; a contact method with no preference row for a
+//! reason is reported as *on* (the district default), exactly as delivery will treat it.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::domain::{CalendarId, ContactReason, HouseholdId, PersonId, PersonKind, PhoneKind};
+
+/// One calendar (a school year at one school), as the toolbar lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalendarRow {
+    pub id: CalendarId,
+    pub school_name: String,
+    pub name: String,
+    pub school_year: i32,
+}
+
+/// One line of the people search.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonHit {
+    pub id: PersonId,
+    pub kind: PersonKind,
+    pub name: String,
+    pub detail: String,
+}
+
+/// A contact method with its per-reason preferences.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactMethodView {
+    pub id: uuid::Uuid,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub phone_kind: Option<PhoneKind>,
+    pub sms_capable: bool,
+    pub household_phone: bool,
+    /// Every contact reason, in `ContactReason::ALL` order, with whether it is on.
+    pub preferences: Vec<(ContactReason, bool)>,
+}
+
+/// A person linked to the one shown (a guardian's students, a student's guardians).
+#[derive(Debug, Clone, Serialize)]
+pub struct Relation {
+    pub id: PersonId,
+    pub name: String,
+    pub relationship: String,
+    pub messenger_contact: bool,
+}
+
+/// Everything the people search shows about one person.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonDetail {
+    pub id: PersonId,
+    pub kind: PersonKind,
+    pub name: String,
+    pub grade_level: Option<String>,
+    pub identifier: Option<String>,
+    pub active: bool,
+    pub household_id: Option<HouseholdId>,
+    pub household_name: Option<String>,
+    pub household_members: Vec<PersonHit>,
+    pub relations: Vec<Relation>,
+    pub assignments: Vec<String>,
+    pub contact_methods: Vec<ContactMethodView>,
+}
+
+/// Every calendar, newest school year first, then by school name.
+pub async fn calendars(pool: &PgPool) -> Result<Vec<CalendarRow>, sqlx::Error> {
+    sqlx::query_as!(
+        CalendarRow,
+        r#"select c.id as "id: CalendarId", s.name as school_name, c.name, c.school_year
+           from calendar c join school s on s.id = c.school_id
+           order by c.school_year desc, s.name"#
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether a calendar exists.
+pub async fn calendar_exists(pool: &PgPool, id: CalendarId) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from calendar where id = $1) as "e!""#,
+        id as CalendarId
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// People whose name, student number or email matches `query` (case-insensitive substring),
+/// at most `limit`, students and guardians of the calendar first when one is given.
+pub async fn search_people(
+    pool: &PgPool,
+    query: &str,
+    calendar: Option<CalendarId>,
+    limit: i64,
+) -> Result<Vec<PersonHit>, sqlx::Error> {
+    let pattern = format!(
+        "%{}%",
+        query
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = sqlx::query!(
+        r#"select p.id as "id: PersonId", p.kind as "kind: PersonKind",
+                  p.given_name || ' ' || p.family_name as "name!",
+                  coalesce(
+                      case p.kind
+                          when 'student' then 'Grade ' || coalesce(p.grade_level, '?')
+                              || coalesce(' · #' || p.identifier, '')
+                          when 'guardian' then 'Guardian'
+                          else 'Staff'
+                      end, '') as "detail!",
+                  exists (
+                      select 1 from enrollment e
+                      where e.calendar_id = $2
+                        and (e.student_id = p.id or e.student_id in
+                             (select gs.student_id from guardian_student gs where gs.guardian_id = p.id))
+                  ) as "in_calendar!"
+           from person p
+           where lower(p.given_name || ' ' || p.family_name) like $1
+              or lower(p.family_name || ', ' || p.given_name) like $1
+              or lower(coalesce(p.identifier, '')) like $1
+              or exists (select 1 from contact_method cm where cm.person_id = p.id and cm.email like $1)
+           order by 5 desc, p.family_name, p.given_name
+           limit $3"#,
+        pattern,
+        calendar as Option<CalendarId>,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PersonHit {
+            id: r.id,
+            kind: r.kind,
+            name: r.name,
+            detail: r.detail,
+        })
+        .collect())
+}
+
+/// The household a person belongs to.
+pub async fn household_of(
+    pool: &PgPool,
+    person: PersonId,
+) -> Result<Option<HouseholdId>, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        r#"select household_id as "h: HouseholdId" from person where id = $1"#,
+        person as PersonId
+    )
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}
+
+/// The person who has `email` as a contact method, if exactly that address is on file.
+pub async fn person_by_email(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<(PersonId, PersonKind, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select p.id as "id: PersonId", p.kind as "kind: PersonKind",
+                  p.given_name || ' ' || p.family_name as "name!"
+           from contact_method cm join person p on p.id = cm.person_id
+           where cm.email = $1
+           order by p.sourced_id
+           limit 1"#,
+        email
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.id, r.kind, r.name)))
+}
+
+/// One person with household, relations, assignments and contact methods.
+pub async fn person_detail(
+    pool: &PgPool,
+    id: PersonId,
+) -> Result<Option<PersonDetail>, sqlx::Error> {
+    let Some(p) = sqlx::query!(
+        r#"select p.id as "id: PersonId", p.kind as "kind: PersonKind",
+                  p.given_name || ' ' || p.family_name as "name!", p.grade_level, p.identifier,
+                  p.active, p.household_id as "household_id: HouseholdId",
+                  h.name as "household_name?"
+           from person p left join household h on h.id = p.household_id
+           where p.id = $1"#,
+        id as PersonId
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let household_members = match p.household_id {
+        Some(h) => household_members(pool, h).await?,
+        None => Vec::new(),
+    };
+    Ok(Some(PersonDetail {
+        id: p.id,
+        kind: p.kind,
+        name: p.name,
+        grade_level: p.grade_level,
+        identifier: p.identifier,
+        active: p.active,
+        household_id: p.household_id,
+        household_name: p.household_name,
+        household_members,
+        relations: relations(pool, id).await?,
+        assignments: assignments(pool, id).await?,
+        contact_methods: contact_methods(pool, id).await?,
+    }))
+}
+
+async fn household_members(pool: &PgPool, h: HouseholdId) -> Result<Vec<PersonHit>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select id as "id: PersonId", kind as "kind: PersonKind",
+                  given_name || ' ' || family_name as "name!", grade_level
+           from person where household_id = $1 and active
+           order by kind, family_name, given_name"#,
+        h as HouseholdId
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PersonHit {
+            id: r.id,
+            kind: r.kind,
+            name: r.name,
+            detail: r
+                .grade_level
+                .map(|g| format!("Grade {g}"))
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+async fn relations(pool: &PgPool, id: PersonId) -> Result<Vec<Relation>, sqlx::Error> {
+    sqlx::query_as!(
+        Relation,
+        r#"select o.id as "id: PersonId", o.given_name || ' ' || o.family_name as "name!",
+                  gs.relationship, gs.messenger_contact
+           from guardian_student gs
+           join person o on o.id = case when gs.guardian_id = $1 then gs.student_id else gs.guardian_id end
+           where gs.guardian_id = $1 or gs.student_id = $1
+           order by o.family_name, o.given_name"#,
+        id as PersonId
+    )
+    .fetch_all(pool)
+    .await
+}
+
+async fn assignments(pool: &PgPool, id: PersonId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select sa.title || ' · ' || coalesce(s.name, 'District') as "a!"
+           from staff_assignment sa left join school s on s.id = sa.school_id
+           where sa.staff_id = $1 order by 1"#,
+        id as PersonId
+    )
+    .fetch_all(pool)
+    .await
+}
+
+async fn contact_methods(
+    pool: &PgPool,
+    id: PersonId,
+) -> Result<Vec<ContactMethodView>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select cm.id, cm.email, cm.phone, cm.phone_kind as "phone_kind: PhoneKind",
+                  cm.sms_capable, cm.household_id is not null as "household_phone!",
+                  coalesce(array_agg(cp.reason) filter (where not cp.enabled), '{}')
+                      as "off!: Vec<ContactReason>"
+           from contact_method cm
+           left join contact_preference cp on cp.contact_method_id = cm.id
+           where cm.person_id = $1
+              or cm.household_id = (select household_id from person where id = $1)
+           group by cm.id
+           order by cm.email nulls last, cm.phone"#,
+        id as PersonId
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ContactMethodView {
+            id: r.id,
+            email: r.email,
+            phone: r.phone,
+            phone_kind: r.phone_kind,
+            sms_capable: r.sms_capable,
+            household_phone: r.household_phone,
+            preferences: ContactReason::ALL
+                .into_iter()
+                .map(|reason| (reason, !r.off.contains(&reason)))
+                .collect(),
+        })
+        .collect())
+}
+
+/// Head counts for the admin overview.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub schools: i64,
+    pub students: i64,
+    pub guardians: i64,
+    pub staff: i64,
+    /// Students enrolled in the given calendar, when one was given.
+    pub calendar_students: Option<i64>,
+}
+
+/// Active people by kind, schools, and enrollment in `calendar`.
+pub async fn counts(pool: &PgPool, calendar: Option<CalendarId>) -> Result<Counts, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"select
+             (select count(*) from school) as "schools!",
+             count(*) filter (where kind = 'student') as "students!",
+             count(*) filter (where kind = 'guardian') as "guardians!",
+             count(*) filter (where kind = 'staff') as "staff!",
+             case when $1::uuid is null then null
+                  else (select count(*) from enrollment where calendar_id = $1) end as "calendar_students"
+           from person where active"#,
+        calendar as Option<CalendarId>
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Counts {
+        schools: r.schools,
+        students: r.students,
+        guardians: r.guardians,
+        staff: r.staff,
+        calendar_students: r.calendar_students,
+    })
+}

@@ -1,0 +1,23 @@
+//! `herald_core`: everything the Herald server and the Herald worker share — settings, the
+//! database schema and every SQL statement, and the domain types.
+//!
+//! It lives in the `worker` crate as a library target so that the worker binary links it without
+//! Leptos, while the server (through `herald-app`'s `ssr` feature) links the very same code: each
+//! SQL statement exists once, here.
+//!
+//! # Layout
+//! - [`settings`]: typed settings, file defaults plus `HERALD__…` environment overrides.
+//! - [`db`]: the connection pool and the embedded migrations.
+//! - [`domain`]: values that parse rather than validate (`EmailAddress`, `PhoneNumber`, ids,
+//!   contact reasons).
+//! - [`accounts`]: sign-in accounts, argon2id password hashes, server-side sessions, the
+//!   failed-attempt throttle.
+//! - [`roster`]: the OneRoster CSV importer (all-or-nothing) and the demo district generator.
+//! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
+
+pub mod accounts;
+pub mod db;
+pub mod directory;
+pub mod domain;
+pub mod roster;
+pub mod settings;

@@ -1,0 +1,2 @@
+//! Placeholder until the roster helper writes the CLI.
+fn main() {}

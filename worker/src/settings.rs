@@ -1,0 +1,91 @@
+//! Typed settings shared by the server and the worker.
+//!
+//! Defaults come from `herald.toml` at the workspace root, compiled in so a binary runs from any
+//! directory; a file named by `HERALD_CONFIG` is layered on top, then `HERALD__SECTION__KEY`
+//! environment variables, then `DATABASE_URL`. Secrets are [`SecretString`]s: redacted in `Debug`
+//! and never serialised.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../../herald.toml");
+
+/// Everything a Herald process is configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub session_hours: i64,
+    pub max_failures: i64,
+    pub failure_window_minutes: i64,
+    pub secure_cookies: bool,
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Herald settings")]
+pub struct SettingsError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Loads defaults, the optional `HERALD_CONFIG` file and the environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        let env = |k: &str| std::env::var(k).ok();
+        Self::load_from(env)
+    }
+
+    /// Like [`Settings::load`], with the environment given as a lookup (for tests).
+    pub fn load_from(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = env("HERALD_CONFIG") {
+            builder = builder.add_source(config::File::with_name(&path));
+        }
+        let vars: config::Map<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("HERALD__"))
+            .filter_map(|(k, _)| env(&k).map(|v| (k, v)))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("HERALD")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        if let Some(url) = env("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn database_url_from_the_environment_overrides_the_file_default() {
+        let s = Settings::load_from(|k| {
+            (k == "DATABASE_URL").then(|| "postgres://elsewhere/db".to_string())
+        })
+        .unwrap();
+        assert_eq!(s.database.url.expose_secret(), "postgres://elsewhere/db");
+        assert_eq!(s.auth.max_failures, 5);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let s = Settings::load_from(|_| None).unwrap();
+        assert!(!format!("{s:?}").contains("postgres://"));
+    }
+}
