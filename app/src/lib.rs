@@ -13,6 +13,10 @@
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
 //! - [`state`] (`ssr`): what the server hands every request (pool, settings).
+//!
+//! Pages behind sign-in render with `SsrMode::Async`: the server resolves the session before it
+//! sends a byte, so a signed-out visitor gets a real `302` to `/sign-in` and a signed-in one a
+//! complete page that reads well before (or without) the WASM bundle.
 
 pub mod admin;
 pub mod auth;
@@ -24,6 +28,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{ParentRoute, Redirect, Route, Router, Routes},
     path,
 };
@@ -57,16 +62,16 @@ pub fn App() -> impl IntoView {
         <Title text="Herald" />
         <Router>
             <Routes fallback=|| view! { <main class="centered"><h1>"Page not found"</h1><a href="/">"Go to Herald"</a></main> }>
-                <Route path=path!("/") view=auth::Landing />
+                <Route path=path!("/") view=auth::Landing ssr=SsrMode::Async />
                 <Route path=path!("/sign-in") view=auth::SignInPage />
-                <ParentRoute path=path!("/admin") view=admin::AdminShell>
-                    <Route path=path!("") view=admin::Overview />
-                    <Route path=path!("people") view=admin::people::PeoplePage />
-                    <Route path=path!("people/:id") view=admin::people::PeoplePage />
-                    <Route path=path!("roster-import") view=admin::import::ImportPage />
-                    <Route path=path!("*tool") view=admin::NotBuiltYet />
+                <ParentRoute path=path!("/admin") view=admin::AdminShell ssr=SsrMode::Async>
+                    <Route path=path!("") view=admin::Overview ssr=SsrMode::Async />
+                    <Route path=path!("people") view=admin::people::PeoplePage ssr=SsrMode::Async />
+                    <Route path=path!("people/:id") view=admin::people::PeoplePage ssr=SsrMode::Async />
+                    <Route path=path!("roster-import") view=admin::import::ImportPage ssr=SsrMode::Async />
+                    <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
-                <Route path=path!("/portal") view=portal::PortalPage />
+                <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />
                 <Route path=path!("/home") view=|| view! { <Redirect path="/" /> } />
             </Routes>
         </Router>

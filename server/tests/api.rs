@@ -69,7 +69,7 @@ impl TestApp {
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        let mut req = Request::get(path);
+        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
@@ -261,4 +261,37 @@ async fn the_sign_in_page_is_rendered_on_the_server(pool: PgPool) {
         r.body.contains("/api/sign_in"),
         "the form posts to the server function without JS"
     );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_signed_out_visitor_is_sent_to_sign_in_from_every_admin_page(pool: PgPool) {
+    let app = TestApp::spawn(pool);
+    for path in [
+        "/",
+        "/admin",
+        "/admin/people",
+        "/admin/roster-import",
+        "/portal",
+    ] {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{path}");
+        assert_eq!(
+            r.headers.get(header::LOCATION).unwrap(),
+            "/sign-in",
+            "{path}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_parent_opening_the_admin_shell_lands_on_the_portal(pool: PgPool) {
+    add_parent(&pool).await;
+    let app = TestApp::spawn(pool);
+    let cookie = app.sign_in("pat%40home.example", "pw-parent").await;
+    let r = app.get("/admin/people", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/portal");
+    let portal = app.get("/portal", Some(&cookie)).await;
+    assert_eq!(portal.status, StatusCode::OK);
+    assert!(portal.body.contains("User Notices"), "{}", portal.body);
 }
