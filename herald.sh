@@ -60,6 +60,14 @@ ensure_rust_tools() {
   fi
 }
 
+ensure_wasm_opt() {
+  # Release builds run wasm-opt; cargo-leptos would download it, which cannot work here.
+  if ! command -v wasm-opt >/dev/null; then
+    log "installing wasm-opt (binaryen, built from the wasm-opt crate; about 8 minutes)"
+    cargo install wasm-opt --version 0.116.1 --locked
+  fi
+}
+
 ensure_npm() {
   # end2end/ holds Playwright (driving Debian's Chromium) and maildev (the SMTP server with a web UI).
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules ]; then
@@ -163,6 +171,7 @@ PY
 cmd_run() {
   ensure_system
   ensure_rust_tools
+  ensure_wasm_opt
   ensure_npm
   start_postgres
   create_database

@@ -12,7 +12,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let settings = herald_core::settings::Settings::load().context("loading settings")?;
-    let leptos = leptos::prelude::get_configuration(None)
-        .context("reading the Leptos site configuration")?;
-    herald_server::run(settings, leptos.leptos_options).await
+    let mut leptos = leptos::prelude::get_configuration(None)
+        .context("reading the Leptos site configuration")?
+        .leptos_options;
+    // cargo-leptos bakes the bundle's name in; a plain `cargo build` does not.
+    if leptos.output_name.is_empty() {
+        leptos.output_name = "herald".into();
+    }
+    herald_server::run(settings, leptos).await
 }

@@ -14,10 +14,12 @@
 //!   failed-attempt throttle.
 //! - [`roster`]: the OneRoster CSV importer (all-or-nothing) and the demo district generator.
 //! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
+//! - [`service`]: the loop `herald-worker run` executes.
 
 pub mod accounts;
 pub mod db;
 pub mod directory;
 pub mod domain;
 pub mod roster;
+pub mod service;
 pub mod settings;
