@@ -70,6 +70,7 @@ create table person (
     username text,
     identifier text,
     grade_level text,
+    birth_date date,
     household_id uuid references household (id),
     active boolean not null default true,
     updated_at timestamptz not null default now()

@@ -12,14 +12,16 @@
 //!   contact reasons).
 //! - [`accounts`]: sign-in accounts, argon2id password hashes, server-side sessions, the
 //!   failed-attempt throttle.
-//! - [`roster`]: the OneRoster CSV importer (all-or-nothing) and the demo district generator.
+//! - [`oneroster`]: the OneRoster CSV importer (all-or-nothing, set-based, idempotent).
+//! - [`demo`]: the demo district generator, writing OneRoster CSV for the importer.
 //! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
 //! - [`service`]: the loop `herald-worker run` executes.
 
 pub mod accounts;
 pub mod db;
+pub mod demo;
 pub mod directory;
 pub mod domain;
-pub mod roster;
+pub mod oneroster;
 pub mod service;
 pub mod settings;

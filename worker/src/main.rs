@@ -1,2 +1,143 @@
-//! Placeholder until the roster helper writes the CLI.
-fn main() {}
+//! `herald-worker`: the worker process and Herald's command-line tools. Thin: parse the command,
+//! load settings, connect, call into `herald_core`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use herald_core::settings::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "herald-worker",
+    version,
+    about = "Herald's worker and command-line tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the worker loop until SIGTERM or Ctrl-C.
+    Run,
+    /// Import a OneRoster CSV folder or zip (all or nothing).
+    Import {
+        /// A folder of OneRoster CSV files, or a .zip of them.
+        path: PathBuf,
+    },
+    /// Write a generated demo district as OneRoster CSV.
+    Demo {
+        /// Where to write the CSV files.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2027)]
+        seed: u64,
+        #[arg(long, default_value_t = 3)]
+        schools: usize,
+        #[arg(long, default_value_t = 1500)]
+        students: usize,
+    },
+    /// Create the demo district's sign-in accounts (after importing it) and print them.
+    DemoAccounts,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    if let Command::Demo {
+        out,
+        seed,
+        schools,
+        students,
+    } = &cli.command
+    {
+        let opts = herald_core::demo::DemoOptions {
+            seed: *seed,
+            schools: *schools,
+            students: *students,
+        };
+        let stats = herald_core::demo::generate(&opts, out)
+            .with_context(|| format!("writing the demo district to {}", out.display()))?;
+        println!("{stats:?}");
+        return Ok(());
+    }
+    let settings = Settings::load().context("loading settings")?;
+    let pool = herald_core::db::connect(&settings.database)
+        .await
+        .context("connecting to PostgreSQL")?;
+    herald_core::db::migrate(&pool)
+        .await
+        .context("migrating the database")?;
+    match cli.command {
+        Command::Run => {
+            tracing::info!("worker started");
+            herald_core::service::run(pool, settings, Duration::from_secs(60), shutdown_signal())
+                .await
+                .context("running the worker loop")?;
+        }
+        Command::Import { path } => {
+            let progress = |p: herald_core::oneroster::ImportProgress| {
+                tracing::debug!(stage = %p.stage, percent = p.percent, "import progress");
+            };
+            match herald_core::oneroster::import_path(&pool, &path, &progress).await {
+                Ok(summary) => print!("{summary}"),
+                Err(herald_core::oneroster::ImportError::Invalid(rows, more)) => {
+                    for row in &rows {
+                        eprintln!("{row}");
+                    }
+                    if more > 0 {
+                        eprintln!("… and {more} more");
+                    }
+                    anyhow::bail!(
+                        "nothing was imported: {} problem(s) in {}",
+                        rows.len() + more,
+                        path.display()
+                    );
+                }
+                Err(e) => return Err(e).with_context(|| format!("importing {}", path.display())),
+            }
+        }
+        Command::DemoAccounts => {
+            for a in herald_core::accounts::ensure_demo_accounts(&pool)
+                .await
+                .context("creating the demo accounts")?
+            {
+                println!(
+                    "{:<15} {} / {}",
+                    format!("{:?}", a.role),
+                    a.email,
+                    a.password
+                );
+            }
+        }
+        Command::Demo { .. } => {}
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
