@@ -95,7 +95,7 @@ start_postgres() {
   if ! pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
-      -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
       start >/dev/null
   fi
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/herald"
@@ -175,30 +175,41 @@ cmd_run() {
   ensure_npm
   start_postgres
   create_database
-  log "building Herald"
+  log "building Herald (release)"
   cargo leptos build --release
   cargo build --release -p herald-worker
-  local demo="$ROOT/target/demo-district"
+  local worker="$ROOT/target/release/herald-worker" demo="$ROOT/target/demo-district"
   if [ ! -f "$demo/users.csv" ]; then
-    ./target/release/herald-worker demo --out "$demo"
+    log "generating the demo district"
+    "$worker" demo --out "$demo" >/dev/null
   fi
-  ./target/release/herald-worker import "$demo"
+  log "importing the demo district"
+  "$worker" import "$demo" >/dev/null
+  local accounts
+  accounts=$("$worker" demo-accounts)
   local pids=()
-  trap 'kill "${pids[@]}" 2>/dev/null; exit 0' INT TERM EXIT
-  npx --prefix end2end maildev --smtp 1025 --web 1080 --ip 127.0.0.1 >"$ROOT/target/maildev.log" 2>&1 &
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  trap 'exit 0' INT TERM
+  (cd end2end && exec npx maildev --smtp 1025 --web 1080 --ip 127.0.0.1 --web-ip 127.0.0.1) \
+    >"$ROOT/target/maildev.log" 2>&1 &
   pids+=($!)
-  HERALD__SMTP__PORT=1025 ./target/release/herald-worker run &
+  "$worker" run &
   pids+=($!)
-  LEPTOS_SITE_ROOT=target/site ./target/release/herald-server &
+  LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_SITE_ROOT=target/site "$ROOT/target/release/herald-server" &
   pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null http://127.0.0.1:3000/sign-in 2>/dev/null && break
+    sleep 0.2
+  done
   cat <<EOF
 
-  Herald        http://127.0.0.1:3000
-  Mail (maildev) http://127.0.0.1:1080
-  Database      $DATABASE_URL
+  Herald           http://127.0.0.1:3000
+  Mail (maildev)   http://127.0.0.1:1080   (SMTP on 127.0.0.1:1025)
+  Database         $DATABASE_URL
 
-  Sign in as admin@demo.herald.test / herald-admin (district admin)
-  or any guardian shown under People search, password herald-parent.
+  Demo sign-ins (role, email / password):
+$(printf '%s\n' "$accounts" | sed 's/^/    /')
+
   Ctrl-C stops everything.
 
 EOF

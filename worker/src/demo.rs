@@ -420,7 +420,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
             } else {
                 None
             };
-            let sms = rng.gen_bool(0.6).then(|| next_phone());
+            let sms = rng.gen_bool(0.6).then(&mut next_phone);
             let phone = if shared_home {
                 Some((home.clone(), "home"))
             } else if rng.gen_bool(0.1) {
@@ -1015,4 +1015,78 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
     stats.line_items = n_items;
     stats.results = n_results;
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_same_seed_writes_byte_identical_files_and_another_seed_does_not() {
+        let (a, b, c) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let opts = DemoOptions {
+            seed: 5,
+            schools: 3,
+            students: 80,
+        };
+        generate(&opts, a.path()).unwrap();
+        generate(&opts, b.path()).unwrap();
+        generate(&DemoOptions { seed: 6, ..opts }, c.path()).unwrap();
+        assert_eq!(read_all(a.path()), read_all(b.path()));
+        assert_ne!(read_all(a.path()), read_all(c.path()));
+    }
+
+    #[test]
+    fn the_district_has_the_demo_sign_ins_and_realistic_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = generate(&DemoOptions::default(), dir.path()).unwrap();
+        assert_eq!(stats.students, 1500);
+        let users = std::fs::read_to_string(dir.path().join("users.csv")).unwrap();
+        assert!(users.contains("admin@demo.herald.test"));
+        assert!(users.contains("parent@demo.herald.test"));
+        let mut reader = csv::Reader::from_reader(users.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+        let (role, email, phone) = (col("role"), col("email"), col("phone"));
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let guardians: Vec<&csv::StringRecord> = rows
+            .iter()
+            .filter(|r| matches!(&r[role], "parent" | "guardian" | "relative"))
+            .collect();
+        let without_email = guardians.iter().filter(|r| r[email].is_empty()).count();
+        assert!(
+            without_email > 0 && without_email < guardians.len() / 3,
+            "{without_email}"
+        );
+        let mut phones: Vec<&str> = guardians
+            .iter()
+            .map(|r| &r[phone])
+            .filter(|p| !p.is_empty())
+            .collect();
+        let all = phones.len();
+        phones.sort_unstable();
+        phones.dedup();
+        assert!(phones.len() < all, "some guardians share a home phone");
+        let results = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
+        assert!(results.contains("not submitted"), "some work is missing");
+    }
 }

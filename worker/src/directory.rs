@@ -80,12 +80,12 @@ pub async fn calendars(pool: &PgPool) -> Result<Vec<CalendarRow>, sqlx::Error> {
 
 /// Whether a calendar exists.
 pub async fn calendar_exists(pool: &PgPool, id: CalendarId) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select exists(select 1 from calendar where id = $1) as "e!""#,
         id as CalendarId
     )
     .fetch_one(pool)
-    .await?)
+    .await
 }
 
 /// People whose name, student number or email matches `query` (case-insensitive substring),

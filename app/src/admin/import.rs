@@ -82,7 +82,47 @@ pub async fn upload_roster(data: MultipartData) -> Result<String, AppError> {
             outcome: None,
         },
     );
-    let _ = (registry, bytes, state);
+    tokio::spawn(async move {
+        let progress_registry = registry.clone();
+        let progress = move |p: herald_core::oneroster::ImportProgress| {
+            progress_registry.set(
+                id,
+                ImportState {
+                    stage: p.stage,
+                    percent: p.percent,
+                    outcome: None,
+                },
+            );
+        };
+        let outcome =
+            match herald_core::oneroster::import_zip_bytes(&state.pool, &bytes, &progress).await {
+                Ok(summary) => {
+                    ImportOutcome::Loaded(summary.to_string().lines().map(str::to_string).collect())
+                }
+                Err(herald_core::oneroster::ImportError::Invalid(rows, more)) => {
+                    let mut lines: Vec<String> = rows.iter().map(ToString::to_string).collect();
+                    if more > 0 {
+                        lines.push(format!("… and {more} more"));
+                    }
+                    ImportOutcome::Rejected(lines)
+                }
+                Err(e @ herald_core::oneroster::ImportError::Zip(_)) => {
+                    ImportOutcome::Rejected(vec![e.to_string()])
+                }
+                Err(e) => {
+                    let _ = AppError::internal("roster import", &e);
+                    ImportOutcome::Rejected(vec![AppError::Unavailable.to_string()])
+                }
+            };
+        registry.set(
+            id,
+            ImportState {
+                stage: "Finished".into(),
+                percent: 100,
+                outcome: Some(outcome),
+            },
+        );
+    });
     Ok(id.to_string())
 }
 

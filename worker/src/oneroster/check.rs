@@ -111,6 +111,9 @@ pub struct MemberRow {
     pub end: Option<NaiveDate>,
 }
 
+/// A student's first begin date, last end date, and whether any enrollment is open-ended.
+type CalendarSpan = (Option<NaiveDate>, Option<NaiveDate>, bool);
+
 struct Errors(Vec<RowError>);
 
 impl Errors {
@@ -464,10 +467,7 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
 
     // Enrollments → section members, and per-calendar student enrollments.
     let mut member_seen: HashMap<(&str, &str), u64> = HashMap::new();
-    let mut per_calendar: BTreeMap<
-        (String, String, i32),
-        (Option<NaiveDate>, Option<NaiveDate>, bool),
-    > = BTreeMap::new();
+    let mut per_calendar: BTreeMap<(String, String, i32), CalendarSpan> = BTreeMap::new();
     let enrollment_ix = e.index("enrollments.csv", "sourcedId", &p.enrollments.rows, |x| {
         (x.sourced_id.as_str(), x.line)
     });

@@ -23,7 +23,7 @@ type Fut<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Upserted, sqlx::Error>> + Send + 'a>>;
 
 /// Rows per statement for the large tables.
-const CHUNK: usize = 20_000;
+const CHUNK: usize = 50_000;
 
 /// What one upsert statement did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -74,6 +74,9 @@ pub async fn write(
     w.count("household", roster.households.len(), n, 0);
 
     w.chunked("person", &roster.people, person::upsert).await?;
+    // Fresh rows are invisible to autovacuum until commit: give the planner real numbers so the
+    // joins below on sourced_id hash instead of looping.
+    analyze::person(w.conn).await?;
     w.chunked("guardian_student", &roster.links, guardian_student::upsert)
         .await?;
     let removed = guardian_student::remove_stale(w.conn, &roster.people, &roster.links).await?;
@@ -92,6 +95,7 @@ pub async fn write(
         .await?;
     w.chunked("assignment", &roster.line_items, assignment::upsert)
         .await?;
+    analyze::assignment(w.conn).await?;
     w.chunked("score", &roster.results, score::upsert).await?;
 
     report(progress, "Committing", 99);
@@ -157,6 +161,24 @@ impl Writer<'_, '_> {
 
 fn opt_kind(k: Option<crate::domain::PhoneKind>) -> Option<String> {
     k.map(|k| k.label().to_lowercase())
+}
+
+mod analyze {
+    use super::*;
+
+    pub async fn person(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query!("analyze person")
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn assignment(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query!("analyze assignment")
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
 }
 
 mod district {
@@ -539,13 +561,16 @@ mod guardian_student {
         let guardians: Vec<&str> = links.iter().map(|l| l.guardian.as_str()).collect();
         let linked: Vec<&str> = links.iter().map(|l| l.student.as_str()).collect();
         Ok(sqlx::query!(
-            r#"delete from guardian_student gs
+            r#"with keep as (
+                 select g.id as guardian_id, s.id as student_id
+                 from unnest($2::text[], $3::text[]) as r(guardian, student)
+                 join person g on g.sourced_id = r.guardian
+                 join person s on s.sourced_id = r.student)
+               delete from guardian_student gs
                where gs.student_id in (select id from person where sourced_id = any($1::text[]))
-                 and (gs.guardian_id, gs.student_id) not in (
-                     select g.id, s.id
-                     from unnest($2::text[], $3::text[]) as r(guardian, student)
-                     join person g on g.sourced_id = r.guardian
-                     join person s on s.sourced_id = r.student)"#,
+                 and not exists (
+                     select 1 from keep
+                     where keep.guardian_id = gs.guardian_id and keep.student_id = gs.student_id)"#,
             &students as &[&str],
             &guardians as &[&str],
             &linked as &[&str]
@@ -656,19 +681,25 @@ mod contact_method {
                     .unwrap_or_default()
             })
             .collect();
+        let households: Vec<bool> = methods.iter().map(|m| m.person.is_none()).collect();
         Ok(sqlx::query!(
-            r#"delete from contact_method cm
+            r#"with keep as (
+                 select coalesce(p.id, h.id) as owner_id, k.value
+                 from unnest($3::text[], $4::text[], $5::bool[]) as k(owner, value, is_household)
+                 left join person p on not k.is_household and p.sourced_id = k.owner
+                 left join household h on k.is_household and h.key = k.owner)
+               delete from contact_method cm
                where (cm.person_id in (select id from person where sourced_id = any($1::text[]))
                       or cm.household_id in (select id from household where key = any($2::text[])))
-                 and (coalesce(
-                        (select sourced_id from person where id = cm.person_id),
-                        (select key from household where id = cm.household_id)),
-                      coalesce(cm.email, cm.phone))
-                     not in (select * from unnest($3::text[], $4::text[]))"#,
+                 and not exists (
+                     select 1 from keep
+                     where keep.owner_id = coalesce(cm.person_id, cm.household_id)
+                       and keep.value = coalesce(cm.email, cm.phone))"#,
             &person_ids as &[&str],
             &household_keys as &[&str],
             &owners as &[&str],
-            &values as &[&str]
+            &values as &[&str],
+            &households
         )
         .execute(conn)
         .await?
