@@ -161,9 +161,15 @@ PY
   local server=$!
   trap 'kill $server 2>/dev/null || true' RETURN
   for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in && break
+    curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in 2>/dev/null && break
+    kill -0 $server 2>/dev/null || break
     sleep 0.2
   done
+  if ! kill -0 $server 2>/dev/null; then
+    echo "the Herald server for the end-to-end tests did not start:" >&2
+    tail -n 20 "$dir/server.log" >&2
+    return 1
+  fi
   (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_DIR="$dir" npx playwright test) \
     || { echo "--- server log ---"; tail -n 50 "$dir/server.log"; return 1; }
 }
@@ -220,5 +226,6 @@ case "${1:-}" in
   run) cmd_run ;;
   test) cmd_test ;;
   pg) start_postgres; echo "$DATABASE_URL" ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  e2e) ensure_chromium; ensure_npm; start_postgres; run_e2e ;;
+  *) echo "usage: $0 run|test  (also: pg, e2e)" >&2; exit 2 ;;
 esac

@@ -15,7 +15,7 @@ test("re-importing the demo roster shows a progress bar and changes nothing", as
   await expect(page.locator(".import-status progress")).toBeAttached();
   await expect(page.getByRole("heading", { name: "Imported" })).toBeVisible({ timeout: 60_000 });
   const summary = page.locator("pre.summary");
-  await expect(summary).toContainText("users");
+  await expect(summary).toContainText("person");
   // The same files again: every table reports no inserted and no updated rows.
   await expect(summary).not.toContainText(/inserted\s+[1-9]/);
   await expect(summary).not.toContainText(/updated\s+[1-9]/);
