@@ -167,7 +167,7 @@ fn CampusToolbar() -> impl IntoView {
 fn OutlineNav() -> impl IntoView {
     view! {
         <ul>
-            <li><A href="/admin">"Overview"</A></li>
+            <li><A href="/admin" exact=true>"Overview"</A></li>
             <li><A href="/admin/people">"People"</A></li>
             <li>
                 <span class="group">"Messenger"</span>

@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //! - [`error`]: the user-facing error type of every server function.
+//! - [`format`]: how values are shown to people (phone numbers).
 //! - [`auth`]: sign-in / sign-out, the current user, role checks.
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod format;
 pub mod portal;
 #[cfg(feature = "ssr")]
 pub mod state;

@@ -40,14 +40,22 @@ pub async fn my_household() -> Result<HouseholdInfo, AppError> {
                 id: r.id.to_string(),
                 kind: "Student".into(),
                 name: r.name,
-                detail: r.relationship,
+                detail: [r.grade_level.map(|g| format!("Grade {g}")), r.school]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
             })
             .collect(),
         methods: p
             .contact_methods
             .into_iter()
             .map(|m| MethodRow {
-                label: m.email.clone().or(m.phone.clone()).unwrap_or_default(),
+                label: m
+                    .email
+                    .clone()
+                    .or(m.phone.as_deref().map(crate::format::phone))
+                    .unwrap_or_default(),
                 kind: match (&m.email, m.phone_kind) {
                     (Some(_), _) => "Email".into(),
                     (None, Some(k)) => k.label().into(),
@@ -99,9 +107,9 @@ fn Portal(name: String) -> impl IntoView {
                     {move || Suspend::new(async move {
                         match household.await {
                             Ok(h) => view! {
-                                <h2>{h.household.unwrap_or_else(|| "My household".into())}</h2>
+                                <h2>"My students"</h2>
                                 <ul class="students">{h.students.into_iter().map(|s| view! {
-                                    <li>{s.name} <span class="muted">{format!(" ({})", s.detail)}</span></li>
+                                    <li>{s.name} <span class="muted">{format!(" · {}", s.detail)}</span></li>
                                 }).collect_view()}</ul>
                                 <h2>"How we reach you"</h2>
                                 <ul class="methods">{h.methods.into_iter().map(|m| {

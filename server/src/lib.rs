@@ -52,12 +52,9 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
 
 /// Runs the server until it is told to stop.
 pub async fn run(settings: Settings, options: LeptosOptions) -> anyhow::Result<()> {
-    let pool = herald_core::db::connect(&settings.database)
+    let pool = herald_core::db::connect_and_migrate(&settings.database)
         .await
-        .context("connecting to PostgreSQL")?;
-    herald_core::db::migrate(&pool)
-        .await
-        .context("migrating the database")?;
+        .context("connecting to and migrating PostgreSQL")?;
     let addr = options.site_addr;
     let state = AppState::new(pool, settings);
     let app = router(state, options);

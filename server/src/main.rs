@@ -5,12 +5,7 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    herald_core::logging::init();
     let settings = herald_core::settings::Settings::load().context("loading settings")?;
     let mut leptos = leptos::prelude::get_configuration(None)
         .context("reading the Leptos site configuration")?

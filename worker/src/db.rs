@@ -36,3 +36,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     MIGRATOR.run(pool).await.map_err(DbError::Migrate)
 }
+
+/// Connects and applies pending migrations: what every Herald process does first.
+pub async fn connect_and_migrate(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    let pool = connect(settings).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}

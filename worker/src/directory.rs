@@ -47,6 +47,9 @@ pub struct Relation {
     pub name: String,
     pub relationship: String,
     pub messenger_contact: bool,
+    /// For a student: their grade level and the school of their latest calendar.
+    pub grade_level: Option<String>,
+    pub school: Option<String>,
 }
 
 /// Everything the people search shows about one person.
@@ -245,9 +248,17 @@ async fn relations(pool: &PgPool, id: PersonId) -> Result<Vec<Relation>, sqlx::E
     sqlx::query_as!(
         Relation,
         r#"select o.id as "id: PersonId", o.given_name || ' ' || o.family_name as "name!",
-                  gs.relationship, gs.messenger_contact
+                  gs.relationship, gs.messenger_contact, o.grade_level, latest.school as "school?"
            from guardian_student gs
            join person o on o.id = case when gs.guardian_id = $1 then gs.student_id else gs.guardian_id end
+           left join lateral (
+               select s.name as school
+               from enrollment e
+               join calendar c on c.id = e.calendar_id
+               join school s on s.id = c.school_id
+               where e.student_id = o.id
+               order by c.school_year desc
+               limit 1) latest on true
            where gs.guardian_id = $1 or gs.student_id = $1
            order by o.family_name, o.given_name"#,
         id as PersonId

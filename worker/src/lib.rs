@@ -14,6 +14,7 @@
 //!   failed-attempt throttle.
 //! - [`oneroster`]: the OneRoster CSV importer (all-or-nothing, set-based, idempotent).
 //! - [`demo`]: the demo district generator, writing OneRoster CSV for the importer.
+//! - [`logging`]: the `tracing` setup every binary shares.
 //! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
 //! - [`service`]: the loop `herald-worker run` executes.
 
@@ -22,6 +23,7 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod domain;
+pub mod logging;
 pub mod oneroster;
 pub mod service;
 pub mod settings;

@@ -46,12 +46,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    herald_core::logging::init();
     let cli = Cli::parse();
     if let Command::Demo {
         out,
@@ -71,12 +66,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::load().context("loading settings")?;
-    let pool = herald_core::db::connect(&settings.database)
+    let pool = herald_core::db::connect_and_migrate(&settings.database)
         .await
-        .context("connecting to PostgreSQL")?;
-    herald_core::db::migrate(&pool)
-        .await
-        .context("migrating the database")?;
+        .context("connecting to and migrating PostgreSQL")?;
     match cli.command {
         Command::Run => {
             tracing::info!("worker started");

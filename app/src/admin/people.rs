@@ -97,13 +97,23 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
                      name,
                      relationship,
                      messenger_contact,
+                     grade_level,
+                     school,
                  }| {
+                    let detail = match grade_level {
+                        Some(g) => [Some(format!("Grade {g}")), school]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" · "),
+                        None => relationship,
+                    };
                     (
                         PersonRow {
                             id: id.to_string(),
                             kind: String::new(),
                             name,
-                            detail: relationship,
+                            detail,
                         },
                         messenger_contact,
                     )
@@ -115,7 +125,11 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
             .contact_methods
             .into_iter()
             .map(|m| MethodRow {
-                label: m.email.clone().or(m.phone.clone()).unwrap_or_default(),
+                label: m
+                    .email
+                    .clone()
+                    .or(m.phone.as_deref().map(crate::format::phone))
+                    .unwrap_or_default(),
                 kind: match (&m.email, m.phone_kind) {
                     (Some(_), _) => "Email".into(),
                     (None, Some(k)) => k.label().into(),
