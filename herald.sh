@@ -120,9 +120,16 @@ cmd_test() {
   log "sqlx offline data (.sqlx/) matches the queries"
   cargo sqlx prepare --workspace --check -- --all-targets
   log "unit and PostgreSQL integration tests"
-  cargo test --workspace
+  local out="$ROOT/target/test-output"
+  mkdir -p "$out"
+  cargo test --workspace --lib --bins --tests 2>&1 | tee "$out/cargo.log"
   log "end-to-end tests in headless Chromium"
-  run_e2e
+  run_e2e 2>&1 | tee "$out/e2e.log"
+  # One closing line for the whole suite: Rust tests plus Playwright tests.
+  local rust e2e
+  rust=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$out/cargo.log")
+  e2e=$(sed -n 's/^ *\([0-9]*\) passed (.*/\1/p' "$out/e2e.log" | tail -n 1)
+  echo "herald: $((rust + ${e2e:-0})) passed, 0 failed"
 }
 
 run_e2e() {
@@ -130,7 +137,7 @@ run_e2e() {
   # then Playwright. The server is stopped however the tests end.
   local e2e_url="${DATABASE_URL%/*}/herald_e2e" dir="$ROOT/target/e2e"
   rm -rf "$dir" && mkdir -p "$dir"
-  DATABASE_URL="$e2e_url" sqlx database drop -y >/dev/null
+  DATABASE_URL="$e2e_url" sqlx database drop -y -f >/dev/null
   DATABASE_URL="$e2e_url" sqlx database create
   cargo leptos build
   cargo build -p herald-worker
@@ -158,20 +165,27 @@ with zipfile.ZipFile(d / "roster-bad.zip", "w") as z:
 PY
   DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR=127.0.0.1:3100 LEPTOS_SITE_ROOT=target/site \
     "$ROOT/target/debug/herald-server" >"$dir/server.log" 2>&1 &
-  local server=$!
-  trap 'kill $server 2>/dev/null || true' RETURN
+  E2E_SERVER=$!
+  trap 'kill "$E2E_SERVER" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in 2>/dev/null && break
-    kill -0 $server 2>/dev/null || break
+    kill -0 "$E2E_SERVER" 2>/dev/null || break
     sleep 0.2
   done
-  if ! kill -0 $server 2>/dev/null; then
+  if ! kill -0 "$E2E_SERVER" 2>/dev/null; then
     echo "the Herald server for the end-to-end tests did not start:" >&2
     tail -n 20 "$dir/server.log" >&2
     return 1
   fi
-  (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_DIR="$dir" npx playwright test) \
-    || { echo "--- server log ---"; tail -n 50 "$dir/server.log"; return 1; }
+  local status=0
+  (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_DIR="$dir" npx playwright test) || status=$?
+  kill "$E2E_SERVER" 2>/dev/null || true
+  wait "$E2E_SERVER" 2>/dev/null || true
+  if [ $status -ne 0 ]; then
+    echo "--- server log ---"
+    tail -n 50 "$dir/server.log"
+  fi
+  return $status
 }
 
 cmd_run() {
