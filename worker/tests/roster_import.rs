@@ -402,3 +402,26 @@ async fn a_changed_email_replaces_the_old_address_and_a_dropped_link_is_removed(
     .unwrap();
     assert_eq!(links, 0);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_foreign_keys_a_first_bulk_import_drops_and_restores_exist_by_those_names(
+    pool: PgPool,
+) {
+    let names = sqlx::query_scalar!(
+        r#"select conname::text as "name!" from pg_constraint
+           where contype = 'f' and conrelid in ('score'::regclass, 'section_member'::regclass)
+           order by 1"#
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        names,
+        [
+            "score_assignment_id_fkey",
+            "score_student_id_fkey",
+            "section_member_person_id_fkey",
+            "section_member_section_id_fkey"
+        ]
+    );
+}

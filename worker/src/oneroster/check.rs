@@ -5,7 +5,7 @@
 //! What must stay true: every sourcedId a [`Roster`] mentions exists in the roster, so the
 //! store's joins never drop a row; a problem becomes a [`RowError`] naming the referring row.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
@@ -114,16 +114,30 @@ pub struct MemberRow {
 /// A student's first begin date, last end date, and whether any enrollment is open-ended.
 type CalendarSpan = (Option<NaiveDate>, Option<NaiveDate>, bool);
 
-struct Errors(Vec<RowError>);
+struct Errors {
+    errors: Vec<RowError>,
+    /// The sourcedIds of rows that were present but rejected by [`parse`].
+    rejected: HashSet<String>,
+}
 
 impl Errors {
     fn push(&mut self, file: &str, line: u64, field: &str, message: String) {
-        self.0.push(RowError {
+        self.errors.push(RowError {
             file: file.into(),
             line,
             field: field.into(),
             message,
         });
+    }
+
+    /// Records a reference to an unknown `id` — unless a row with that sourcedId was present but
+    /// rejected for a bad field: that row already has its own error, and repeating it at every
+    /// reference (a student's enrollments, results and guardians) would bury the real cause.
+    /// Skipping is safe because the rejected row's error alone fails the import.
+    fn unknown(&mut self, file: &str, line: u64, field: &str, id: &str, message: String) {
+        if !self.rejected.contains(id) {
+            self.push(file, line, field, message);
+        }
     }
 
     /// Records duplicates of a sourcedId within one file; returns the index by id.
@@ -158,7 +172,10 @@ impl Errors {
 
 /// Resolves references and derives calendars, households and enrollments.
 pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
-    let mut e = Errors(std::mem::take(&mut p.errors));
+    let mut e = Errors {
+        errors: std::mem::take(&mut p.errors),
+        rejected: std::mem::take(&mut p.rejected),
+    };
     let mut roster = Roster::default();
 
     // Orgs: exactly one district; schools.
@@ -187,10 +204,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         if let Some(parent) = &o.parent
             && !org_ix.contains_key(parent.as_str())
         {
-            e.push(
+            e.unknown(
                 "orgs.csv",
                 o.line,
                 "parentSourcedId",
+                parent,
                 format!("'{parent}' is not an org in orgs.csv"),
             );
         }
@@ -221,10 +239,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         if let Some(parent) = &s.parent
             && !session_ix.contains_key(parent.as_str())
         {
-            e.push(
+            e.unknown(
                 "academicSessions.csv",
                 s.line,
                 "parentSourcedId",
+                parent,
                 format!("'{parent}' is not a session in academicSessions.csv"),
             );
         }
@@ -239,10 +258,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         if let Some(org) = &c.org
             && !org_ix.contains_key(org.as_str())
         {
-            e.push(
+            e.unknown(
                 "courses.csv",
                 c.line,
                 "orgSourcedId",
+                org,
                 format!("'{org}' is not an org in orgs.csv"),
             );
         }
@@ -279,19 +299,21 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         let mut ok = true;
         if !course_ix.contains_key(c.course.as_str()) && p.courses.present {
             ok = false;
-            e.push(
+            e.unknown(
                 "classes.csv",
                 c.line,
                 "courseSourcedId",
+                &c.course,
                 format!("'{}' is not a course in courses.csv", c.course),
             );
         }
         if !is_school(&c.school) {
             ok = false;
-            e.push(
+            e.unknown(
                 "classes.csv",
                 c.line,
                 "schoolSourcedId",
+                &c.school,
                 format!("'{}' is not a school in orgs.csv", c.school),
             );
         }
@@ -303,10 +325,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
                 }
                 None => {
                     ok = false;
-                    e.push(
+                    e.unknown(
                         "classes.csv",
                         c.line,
                         "termSourcedIds",
+                        t,
                         format!("'{t}' is not a session in academicSessions.csv"),
                     );
                 }
@@ -342,18 +365,20 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
             .collect();
         for r in &p.roles.rows {
             match by_id.get(r.user.as_str()) {
-                None => e.push(
+                None => e.unknown(
                     "roles.csv",
                     r.line,
                     "userSourcedId",
+                    &r.user,
                     format!("'{}' is not a user in users.csv", r.user),
                 ),
                 Some(&i) => {
                     if !org_ix.contains_key(r.org.as_str()) {
-                        e.push(
+                        e.unknown(
                             "roles.csv",
                             r.line,
                             "orgSourcedId",
+                            &r.org,
                             format!("'{}' is not an org in orgs.csv", r.org),
                         );
                     }
@@ -388,10 +413,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         }
         for o in &u.orgs {
             if !org_ix.contains_key(o.as_str()) {
-                e.push(
+                e.unknown(
                     "users.csv",
                     u.line,
                     "orgSourcedIds",
+                    o,
                     format!("'{o}' is not an org in orgs.csv"),
                 );
             }
@@ -409,10 +435,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         for a in &u.agents {
             let Some(agent_kind) = kind_of(a) else {
                 if !user_ix.contains_key(a.as_str()) {
-                    e.push(
+                    e.unknown(
                         "users.csv",
                         u.line,
                         "agentSourcedIds",
+                        a,
                         format!("'{a}' is not a user in users.csv"),
                     );
                 }
@@ -454,10 +481,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
     let mut birth: HashMap<&str, NaiveDate> = HashMap::new();
     for d in &p.demographics.rows {
         if !user_ix.contains_key(d.user.as_str()) {
-            e.push(
+            e.unknown(
                 "demographics.csv",
                 d.line,
                 "sourcedId",
+                &d.user,
                 format!("'{}' is not a user in users.csv", d.user),
             );
         } else if let Some(b) = d.birth_date {
@@ -476,19 +504,21 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         let mut ok = true;
         if !class_ix.contains_key(x.class.as_str()) {
             ok = false;
-            e.push(
+            e.unknown(
                 "enrollments.csv",
                 x.line,
                 "classSourcedId",
+                &x.class,
                 format!("'{}' is not a class in classes.csv", x.class),
             );
         }
         if !is_school(&x.school) {
             ok = false;
-            e.push(
+            e.unknown(
                 "enrollments.csv",
                 x.line,
                 "schoolSourcedId",
+                &x.school,
                 format!("'{}' is not a school in orgs.csv", x.school),
             );
         }
@@ -500,19 +530,22 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
             None => {
                 ok = false;
                 if !user_ix.contains_key(x.user.as_str()) {
-                    e.push(
+                    e.unknown(
                         "enrollments.csv",
                         x.line,
                         "userSourcedId",
+                        &x.user,
                         format!("'{}' is not a user in users.csv", x.user),
                     );
                 }
             }
             Some(k) => {
-                let expected = if role == "student" {
-                    UserKind::Student
-                } else {
-                    UserKind::Staff
+                // OneRoster 1.2 also enrolls parents and guardians in classes; they are checked
+                // against users.csv like everyone else, then skipped (no section membership).
+                let expected = match x.role.as_str() {
+                    "student" => UserKind::Student,
+                    "guardian" | "parent" => UserKind::Guardian,
+                    _ => UserKind::Staff,
                 };
                 if k != expected {
                     ok = false;
@@ -602,10 +635,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
     });
     for l in &p.line_items.rows {
         if !class_ix.contains_key(l.class.as_str()) {
-            e.push(
+            e.unknown(
                 "lineItems.csv",
                 l.line,
                 "classSourcedId",
+                &l.class,
                 format!("'{}' is not a class in classes.csv", l.class),
             );
             continue;
@@ -615,10 +649,11 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
             Some(c) if p.categories.present => match categories.get(c.as_str()) {
                 Some(title) => Some((*title).to_string()),
                 None => {
-                    e.push(
+                    e.unknown(
                         "lineItems.csv",
                         l.line,
                         "categorySourcedId",
+                        c,
                         format!("'{c}' is not a category in categories.csv"),
                     );
                     continue;
@@ -636,19 +671,21 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
         let mut ok = true;
         if !item_ix.contains_key(r.line_item.as_str()) {
             ok = false;
-            e.push(
+            e.unknown(
                 "results.csv",
                 r.line,
                 "lineItemSourcedId",
+                &r.line_item,
                 format!("'{}' is not a line item in lineItems.csv", r.line_item),
             );
         }
         if kind_of(&r.student) != Some(UserKind::Student) {
             ok = false;
-            e.push(
+            e.unknown(
                 "results.csv",
                 r.line,
                 "studentSourcedId",
+                &r.student,
                 format!("'{}' is not a student in users.csv", r.student),
             );
         }
@@ -716,7 +753,7 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
     }
     roster.households = households.rows;
 
-    (roster, e.0)
+    (roster, e.errors)
 }
 
 fn min_opt(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
@@ -875,4 +912,89 @@ fn contact_methods(users: &[parse::User], member_of: &HashMap<String, String>) -
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::Files;
+    use super::*;
+
+    fn roster(files: &[(&str, &str)]) -> Vec<RowError> {
+        let mut f = Files::default();
+        for (name, text) in files {
+            f.0.insert(name.to_lowercase(), text.as_bytes().to_vec());
+        }
+        check(parse::parse_all(&f)).1
+    }
+
+    const ORGS: &str = "sourcedId,name,type,parentSourcedId\nd1,D,district,\ns1,S,school,d1\n";
+    const SESSIONS: &str = "sourcedId,title,type,startDate,endDate,schoolYear\n\
+                            y1,2026-27,schoolYear,2026-08-24,2027-06-04,2027\n";
+    const CLASSES: &str =
+        "sourcedId,title,courseSourcedId,schoolSourcedId,termSourcedIds\nk1,K,c1,s1,y1\n";
+    const COURSES: &str = "sourcedId,title\nc1,C\n";
+
+    #[test]
+    fn a_row_rejected_for_a_bad_field_is_reported_once_not_at_every_reference() {
+        let errors = roster(&[
+            ("orgs.csv", ORGS),
+            ("academicSessions.csv", SESSIONS),
+            ("courses.csv", COURSES),
+            ("classes.csv", CLASSES),
+            (
+                "users.csv",
+                "sourcedId,role,givenName,familyName,email,agentSourcedIds\n\
+                 st1,student,Ana,Lee,ana@,g1\ng1,parent,Pat,Lee,,st1\n",
+            ),
+            (
+                "enrollments.csv",
+                "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role\ne1,k1,s1,st1,student\n\
+                 e2,k1,s1,nobody,student\n",
+            ),
+        ]);
+        let at: Vec<(&str, u64, &str)> = errors
+            .iter()
+            .map(|e| (e.file.as_str(), e.line, e.field.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            vec![
+                ("users.csv", 2, "email"),
+                ("enrollments.csv", 3, "userSourcedId")
+            ],
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn parents_enrolled_in_a_class_are_accepted_and_get_no_section_membership() {
+        let mut f = Files::default();
+        for (name, text) in [
+            ("orgs.csv", ORGS),
+            ("academicSessions.csv", SESSIONS),
+            ("courses.csv", COURSES),
+            ("classes.csv", CLASSES),
+            (
+                "users.csv",
+                "sourcedId,role,givenName,familyName,agentSourcedIds\nst1,student,Ana,Lee,g1\n\
+                 g1,parent,Pat,Lee,st1\nt1,teacher,Tom,Ray,\n",
+            ),
+            (
+                "enrollments.csv",
+                "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role\ne1,k1,s1,st1,student\n\
+                 e2,k1,s1,g1,parent\ne3,k1,s1,t1,parent\n",
+            ),
+        ] {
+            f.0.insert(name.to_lowercase(), text.as_bytes().to_vec());
+        }
+        let (roster, errors) = check(parse::parse_all(&f));
+        let at: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            at,
+            vec![(4, "role")],
+            "only the teacher enrolled as a parent is wrong: {errors:#?}"
+        );
+        let members: Vec<&str> = roster.members.iter().map(|m| m.user.as_str()).collect();
+        assert_eq!(members, vec!["st1"]);
+    }
 }

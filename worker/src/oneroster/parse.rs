@@ -7,7 +7,7 @@
 //! are [`EmailAddress`]es, phones are E.164 [`PhoneNumber`]s); a row with any bad field yields
 //! errors and no record.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
@@ -47,6 +47,9 @@ pub struct ParsedRoster {
     pub results: Parsed<ResultRow>,
     pub demographics: Parsed<Demographic>,
     pub errors: Vec<RowError>,
+    /// The sourcedIds of rows that were present but rejected for a bad field, so that checking
+    /// does not report every reference to them as unknown as well.
+    pub rejected: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +197,10 @@ pub struct Demographic {
 /// Parses every known file present in `files`.
 pub fn parse_all(files: &Files) -> ParsedRoster {
     let mut r = ParsedRoster::default();
-    let e = &mut r.errors;
+    let e = &mut (
+        std::mem::take(&mut r.errors),
+        std::mem::take(&mut r.rejected),
+    );
     r.orgs = parse_file(
         files,
         "orgs.csv",
@@ -307,6 +313,7 @@ pub fn parse_all(files: &Files) -> ParsedRoster {
         e,
         demographic,
     );
+    (r.errors, r.rejected) = std::mem::take(e);
     r
 }
 
@@ -439,7 +446,7 @@ fn parse_file<T>(
     name: &'static str,
     required: bool,
     required_columns: &[&str],
-    errors: &mut Vec<RowError>,
+    (errors, rejected): &mut (Vec<RowError>, HashSet<String>),
     row_fn: fn(&mut Row<'_>) -> Option<T>,
 ) -> Parsed<T> {
     let Some(bytes) = files.get(name) else {
@@ -512,8 +519,14 @@ fn parse_file<T>(
                     ok: true,
                 };
                 let parsed = row_fn(&mut row);
-                if let (Some(t), true) = (parsed, row.ok) {
-                    rows.push(t);
+                match (parsed, row.ok) {
+                    (Some(t), true) => rows.push(t),
+                    (_, false) => {
+                        if let Some(id) = row.text("sourcedId") {
+                            rejected.insert(id.to_string());
+                        }
+                    }
+                    (None, true) => {}
                 }
             }
             Err(e) => {

@@ -91,12 +91,27 @@ pub async fn write(
     w.removed("contact_method", removed);
     w.chunked("enrollment", &roster.enrollments, enrollment::upsert)
         .await?;
+    let bulk_members =
+        roster.members.len() >= BULK && bulk::is_empty_section_member(w.conn).await?;
+    if bulk_members {
+        bulk::drop_section_member_keys(w.conn).await?;
+    }
     w.chunked("section_member", &roster.members, section_member::upsert)
         .await?;
+    if bulk_members {
+        bulk::add_section_member_keys(w.conn).await?;
+    }
     w.chunked("assignment", &roster.line_items, assignment::upsert)
         .await?;
     analyze::assignment(w.conn).await?;
+    let bulk_scores = roster.results.len() >= BULK && bulk::is_empty_score(w.conn).await?;
+    if bulk_scores {
+        bulk::drop_score_keys(w.conn).await?;
+    }
     w.chunked("score", &roster.results, score::upsert).await?;
+    if bulk_scores {
+        bulk::add_score_keys(w.conn).await?;
+    }
 
     report(progress, "Committing", 99);
     let summary = w.summary;
@@ -156,6 +171,77 @@ impl Writer<'_, '_> {
             );
         }
         Ok(())
+    }
+}
+
+/// A district's first import of this many rows into an empty table drops that table's foreign
+/// keys for the write and adds them back (validated in one set-based pass) before commit: the
+/// per-row foreign-key triggers are about half the cost of writing a million scores. It stays
+/// inside the one transaction, so still all or nothing. The price is a lock on the table (and
+/// writes to the referenced tables) until commit, which is why later imports, when people are
+/// using Herald, take the ordinary path.
+const BULK: usize = 100_000;
+
+/// The foreign keys of the bulk tables, exactly as `0001_roster.sql` declares them.
+mod bulk {
+    use super::*;
+
+    pub async fn is_empty_score(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar!(r#"select not exists (select 1 from score) as "empty!""#)
+            .fetch_one(conn)
+            .await
+    }
+
+    pub async fn is_empty_section_member(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar!(r#"select not exists (select 1 from section_member) as "empty!""#)
+            .fetch_one(conn)
+            .await
+    }
+
+    pub async fn drop_score_keys(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "alter table score drop constraint score_assignment_id_fkey,
+                               drop constraint score_student_id_fkey"
+        )
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn add_score_keys(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "alter table score
+               add constraint score_assignment_id_fkey foreign key (assignment_id)
+                 references assignment (id) on delete cascade,
+               add constraint score_student_id_fkey foreign key (student_id)
+                 references person (id) on delete cascade"
+        )
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn drop_section_member_keys(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "alter table section_member drop constraint section_member_section_id_fkey,
+                                        drop constraint section_member_person_id_fkey"
+        )
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn add_section_member_keys(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "alter table section_member
+               add constraint section_member_section_id_fkey foreign key (section_id)
+                 references section (id) on delete cascade,
+               add constraint section_member_person_id_fkey foreign key (person_id)
+                 references person (id) on delete cascade"
+        )
+        .execute(conn)
+        .await
+        .map(|_| ())
     }
 }
 
