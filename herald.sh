@@ -210,7 +210,7 @@ cmd_run() {
   local pids=()
   trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
   trap 'exit 0' INT TERM
-  (cd end2end && exec npx maildev --smtp 1025 --web 1080 --ip 127.0.0.1 --web-ip 127.0.0.1) \
+  "$ROOT/end2end/node_modules/.bin/maildev" --smtp 1025 --web 1080 --ip 127.0.0.1 --web-ip 127.0.0.1 \
     >"$ROOT/target/maildev.log" 2>&1 &
   pids+=($!)
   "$worker" run &
