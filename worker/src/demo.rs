@@ -204,6 +204,14 @@ impl Writers {
     }
 }
 
+/// Flushes a finished CSV file.
+fn finish(mut writer: csv::Writer<BufWriter<File>>, name: &str) -> Result<(), DemoError> {
+    writer.flush().map_err(|source| DemoError::Io {
+        path: name.to_string(),
+        source,
+    })
+}
+
 fn csv_err(name: &str) -> impl Fn(csv::Error) -> DemoError + '_ {
     move |source| DemoError::Csv {
         path: name.to_string(),
@@ -280,10 +288,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
         ])
         .map_err(&e)?;
     }
-    orgs.flush().map_err(|source| DemoError::Io {
-        path: "orgs.csv".into(),
-        source,
-    })?;
+    finish(orgs, "orgs.csv")?;
 
     // Sessions: the 2026-27 school year and its two semesters.
     let mut sessions = w.open(
@@ -338,10 +343,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
     ] {
         sessions.write_record(row).map_err(&e)?;
     }
-    sessions.flush().map_err(|source| DemoError::Io {
-        path: "academicSessions.csv".into(),
-        source,
-    })?;
+    finish(sessions, "academicSessions.csv")?;
 
     // Students in households. Grades are spread evenly over K-12; a grade's students go to the
     // schools of that level in turn.
@@ -564,10 +566,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
             }
         }
     }
-    courses.flush().map_err(|source| DemoError::Io {
-        path: "courses.csv".into(),
-        source,
-    })?;
+    finish(courses, "courses.csv")?;
 
     let mut classes = w.open(
         "classes.csv",
@@ -618,10 +617,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
             ])
             .map_err(&ecl)?;
     }
-    classes.flush().map_err(|source| DemoError::Io {
-        path: "classes.csv".into(),
-        source,
-    })?;
+    finish(classes, "classes.csv")?;
 
     // Users: staff, students, guardians.
     let mut users = w.open(
@@ -816,10 +812,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
             ])
             .map_err(&eu)?;
     }
-    users.flush().map_err(|source| DemoError::Io {
-        path: "users.csv".into(),
-        source,
-    })?;
+    finish(users, "users.csv")?;
 
     // Enrollments.
     let mut enrollments = w.open(
@@ -874,10 +867,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
                 .map_err(&ee)?;
         }
     }
-    enrollments.flush().map_err(|source| DemoError::Io {
-        path: "enrollments.csv".into(),
-        source,
-    })?;
+    finish(enrollments, "enrollments.csv")?;
 
     // Grade book: three line items per class across the fall, results for every student; some
     // missing (not submitted), some failing (under 60 %).
@@ -893,10 +883,7 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
     ] {
         categories.write_record(row).map_err(&ecat)?;
     }
-    categories.flush().map_err(|source| DemoError::Io {
-        path: "categories.csv".into(),
-        source,
-    })?;
+    finish(categories, "categories.csv")?;
     let mut items = w.open(
         "lineItems.csv",
         &[
@@ -998,14 +985,8 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
             }
         }
     }
-    items.flush().map_err(|source| DemoError::Io {
-        path: "lineItems.csv".into(),
-        source,
-    })?;
-    results.flush().map_err(|source| DemoError::Io {
-        path: "results.csv".into(),
-        source,
-    })?;
+    finish(items, "lineItems.csv")?;
+    finish(results, "results.csv")?;
 
     stats.students = students.len();
     stats.guardians = guardians.len();
