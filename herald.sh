@@ -38,7 +38,6 @@ apt_install() {
 
 ensure_system() {
   [ -x "$PG_BIN/postgres" ] || apt_install postgresql-15
-  apt_install mold
 }
 
 ensure_rust_tools() {
