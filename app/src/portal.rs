@@ -40,35 +40,13 @@ pub async fn my_household() -> Result<HouseholdInfo, AppError> {
                 id: r.id.to_string(),
                 kind: "Student".into(),
                 name: r.name,
-                detail: [r.grade_level.map(|g| format!("Grade {g}")), r.school]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" · "),
+                detail: crate::admin::people::ssr::student_detail(r.grade_level, r.school),
             })
             .collect(),
         methods: p
             .contact_methods
             .into_iter()
-            .map(|m| MethodRow {
-                label: m
-                    .email
-                    .clone()
-                    .or(m.phone.as_deref().map(crate::format::phone))
-                    .unwrap_or_default(),
-                kind: match (&m.email, m.phone_kind) {
-                    (Some(_), _) => "Email".into(),
-                    (None, Some(k)) => k.label().into(),
-                    (None, None) => "Phone".into(),
-                },
-                household_phone: m.household_phone,
-                sms_capable: m.sms_capable,
-                preferences: m
-                    .preferences
-                    .into_iter()
-                    .map(|(r, on)| (r.label().to_string(), on))
-                    .collect(),
-            })
+            .map(crate::admin::people::ssr::method_row)
             .collect(),
     })
 }

@@ -101,11 +101,7 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
                      school,
                  }| {
                     let detail = match grade_level {
-                        Some(g) => [Some(format!("Grade {g}")), school]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(" · "),
+                        Some(g) => ssr::student_detail(Some(g), school),
                         None => relationship,
                     };
                     (
@@ -121,38 +117,48 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
             )
             .collect(),
         assignments: p.assignments,
-        methods: p
-            .contact_methods
-            .into_iter()
-            .map(|m| MethodRow {
-                label: m
-                    .email
-                    .clone()
-                    .or(m.phone.as_deref().map(crate::format::phone))
-                    .unwrap_or_default(),
-                kind: match (&m.email, m.phone_kind) {
-                    (Some(_), _) => "Email".into(),
-                    (None, Some(k)) => k.label().into(),
-                    (None, None) => "Phone".into(),
-                },
-                household_phone: m.household_phone,
-                sms_capable: m.sms_capable,
-                preferences: m
-                    .preferences
-                    .into_iter()
-                    .map(|(r, on)| (r.label().to_string(), on))
-                    .collect(),
-            })
-            .collect(),
+        methods: p.contact_methods.into_iter().map(ssr::method_row).collect(),
     })
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
-    use herald_core::directory::PersonHit;
+pub(crate) mod ssr {
+    use herald_core::directory::{ContactMethodView, PersonHit};
     use herald_core::domain::PersonKind;
 
-    use super::PersonRow;
+    use super::{MethodRow, PersonRow};
+
+    /// A contact method as the admin people page and the parent portal show it.
+    pub fn method_row(m: ContactMethodView) -> MethodRow {
+        MethodRow {
+            label: m
+                .email
+                .clone()
+                .or(m.phone.as_deref().map(crate::format::phone))
+                .unwrap_or_default(),
+            kind: match (&m.email, m.phone_kind) {
+                (Some(_), _) => "Email".into(),
+                (None, Some(k)) => k.label().into(),
+                (None, None) => "Phone".into(),
+            },
+            household_phone: m.household_phone,
+            sms_capable: m.sms_capable,
+            preferences: m
+                .preferences
+                .into_iter()
+                .map(|(r, on)| (r.label().to_string(), on))
+                .collect(),
+        }
+    }
+
+    /// "Grade 03 · Lincoln Elementary", from whichever parts are known.
+    pub fn student_detail(grade: Option<String>, school: Option<String>) -> String {
+        [grade.map(|g| format!("Grade {g}")), school]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
 
     pub fn kind(k: PersonKind) -> &'static str {
         match k {
