@@ -4,12 +4,14 @@
 //! Ids are newtypes over `Uuid` (`#[sqlx(transparent)]`) so a person id cannot be passed where a
 //! school id is expected.
 
+mod delivery;
 mod email;
 mod ids;
 mod phone;
 mod reason;
 
+pub use delivery::{AudienceKind, Device, DialWindow, DialWindowError, JobKind, JobStatus};
 pub use email::{EmailAddress, EmailError};
-pub use ids::{AccountId, CalendarId, HouseholdId, PersonId, SchoolId};
+pub use ids::{AccountId, CalendarId, HouseholdId, JobId, MessageId, PersonId, SchoolId};
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};
 pub use reason::{ContactReason, PersonKind, UnknownValue};

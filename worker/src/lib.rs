@@ -16,7 +16,9 @@
 //! - [`demo`]: the demo district generator, writing OneRoster CSV for the importer.
 //! - [`logging`]: the `tracing` setup every binary shares.
 //! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
-//! - [`service`]: the loop `herald-worker run` executes.
+//! - [`messaging`]: the message pipeline: compose, fan-out, the job queue, email and portal
+//!   delivery, unsubscribe links, status reports.
+//! - [`service`]: the loop `herald-worker run` executes: fan-out, delivery lanes, housekeeping.
 
 pub mod accounts;
 pub mod db;
@@ -24,6 +26,7 @@ pub mod demo;
 pub mod directory;
 pub mod domain;
 pub mod logging;
+pub mod messaging;
 pub mod oneroster;
 pub mod service;
 pub mod settings;

@@ -2,7 +2,6 @@
 //! load settings, connect, call into `herald_core`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -71,8 +70,7 @@ async fn main() -> anyhow::Result<()> {
         .context("connecting to and migrating PostgreSQL")?;
     match cli.command {
         Command::Run => {
-            tracing::info!("worker started");
-            herald_core::service::run(pool, settings, Duration::from_secs(60), shutdown_signal())
+            herald_core::service::run(pool, settings, shutdown_signal())
                 .await
                 .context("running the worker loop")?;
         }

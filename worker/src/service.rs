@@ -1,24 +1,57 @@
-//! The long-running worker process: the loop `herald-worker run` executes until it is told to
-//! stop.
+//! The long-running worker process: what `herald-worker run` executes until it is told to stop.
 //!
-//! Today it keeps the sign-in tables tidy (expired sessions, failed attempts older than the
-//! throttle window); the message pipeline adds leasing and delivering jobs to the same loop.
-//! What must stay true: any number of workers can run at once (every statement is safe to run
-//! concurrently), and a stop request ends the loop between two passes, never inside one.
+//! Three loops run side by side:
+//! - the **scheduler** fans out messages whose start time has come, marks finished messages
+//!   (queueing senders' confirmations), and keeps the sign-in tables tidy;
+//! - the **inbox lane** leases inbox jobs in large batches and writes their portal notices;
+//! - the **email lane** leases email jobs and sends them through a pool of SMTP connections.
+//!
+//! What must stay true:
+//! - Any number of workers can run at once: every statement they run is safe concurrently, and
+//!   a job is only delivered by the worker holding its lease.
+//! - On a stop request, each lane finishes what is in flight (an SMTP exchange already started,
+//!   one notice statement), hands back leased jobs it has not started, and exits. A worker killed
+//!   outright loses nothing either: its leases run out and other workers take the jobs over.
+//! - An email is sent only while its lease has at least [`LEASE_MARGIN`] left, so a slow batch
+//!   never sends a job that another worker may already have taken over.
 
-use std::future::Future;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
+use futures::StreamExt;
 use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::accounts;
+use crate::domain::{Device, JobId, JobKind};
+use crate::messaging::delivery::{self, MessageCache};
+use crate::messaging::email::{self, EmailError, Mailer};
+use crate::messaging::fanout;
+use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
+use crate::messaging::unsubscribe::UnsubscribeKey;
 use crate::settings::Settings;
 
-/// Why the worker loop stopped with an error.
+/// How much of a lease must remain for an email to be started.
+pub const LEASE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// How often the scheduler keeps the sign-in tables tidy.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a pass of the worker failed. Passes are retried on the next tick; none of these stops the
+/// worker.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("housekeeping failed")]
     Housekeeping(#[source] accounts::AccountError),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("loading the email settings failed")]
+    Email(#[from] EmailError),
+    #[error("rendering failed")]
+    Render(#[from] delivery::RenderError),
 }
 
 /// One pass of housekeeping; returns how many expired sessions were removed.
@@ -28,30 +61,312 @@ pub async fn housekeeping(pool: &PgPool, settings: &Settings) -> Result<u64, Ser
         .map_err(ServiceError::Housekeeping)
 }
 
-/// Runs passes every `every` until `stop` resolves. A failed pass is logged and retried on the
-/// next tick: the database being briefly unreachable must not kill the worker.
+/// What one worker process shares between its loops.
+pub struct Worker {
+    pool: PgPool,
+    settings: Settings,
+    id: Uuid,
+    cache: MessageCache,
+    key: UnsubscribeKey,
+}
+
+impl Worker {
+    pub async fn new(pool: PgPool, settings: Settings) -> Result<Self, ServiceError> {
+        let key = UnsubscribeKey::load(&pool).await?;
+        Ok(Self {
+            pool,
+            settings,
+            id: Uuid::new_v4(),
+            cache: MessageCache::default(),
+            key,
+        })
+    }
+
+    /// This worker's lease identity (fresh for every process).
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Fans out every due message; returns how many.
+    pub async fn fan_out(&self) -> Result<usize, ServiceError> {
+        let mut n = 0;
+        while let Some(f) = fanout::fan_out_next(&self.pool).await? {
+            tracing::info!(message = ?f.message_id, recipients = f.recipients, email = f.email_jobs,
+                inbox = f.inbox_jobs, phone = f.phone_jobs, unreached = f.unreached, "fanned out");
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// One inbox batch: lease, render, write notices. Returns how many jobs were delivered.
+    pub async fn inbox_pass(&self) -> Result<u64, ServiceError> {
+        let w = &self.settings.worker;
+        let jobs = queue::lease(
+            &self.pool,
+            Device::Inbox,
+            self.id,
+            w.lease_seconds,
+            w.inbox_batch,
+        )
+        .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let portal_url = email::portal_url(&self.pool, &self.settings.smtp).await?;
+        let people = delivery::recipients(&self.pool, &jobs).await?;
+        let mut notices = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let m = self.cache.get(&self.pool, job.message_id).await?;
+            let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
+            notices.push(delivery::notice(&m, job, r, &portal_url));
+        }
+        Ok(queue::deliver_notices(&self.pool, self.id, &notices).await?)
+    }
+
+    /// One email batch through `mailer`. Jobs not started because of `stop` or a lease about to
+    /// run out are handed back. Returns how many emails were sent.
+    pub async fn email_pass(
+        &self,
+        mailer: &Mailer,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<u64, ServiceError> {
+        let w = &self.settings.worker;
+        let jobs = queue::lease(
+            &self.pool,
+            Device::Email,
+            self.id,
+            w.lease_seconds,
+            w.email_batch,
+        )
+        .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let people = delivery::recipients(&self.pool, &jobs).await?;
+        let mut rendered = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let m = self.cache.get(&self.pool, job.message_id).await?;
+            let out = if job.kind == JobKind::Confirmation {
+                delivery::confirmation(&self.pool, &m, &job).await?
+            } else {
+                let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
+                delivery::email(&m, &job, r, mailer.config(), &self.key)
+            };
+            rendered.push((job, out));
+        }
+        let mut results = futures::stream::iter(rendered)
+            .map(|(job, out)| async move {
+                let outcome = if *stop.borrow() || Utc::now() + LEASE_MARGIN > job.lease_until {
+                    None
+                } else {
+                    Some(match email::build(mailer.config(), &out) {
+                        Ok(msg) => mailer.send(&msg).await,
+                        Err(f) => Err(f),
+                    })
+                };
+                (job, outcome)
+            })
+            .buffer_unordered(w.smtp_connections.max(1));
+        let mut sent: Vec<JobId> = Vec::new();
+        let mut unstarted: Vec<JobId> = Vec::new();
+        let mut total = 0;
+        while let Some((job, outcome)) = results.next().await {
+            match outcome {
+                None => unstarted.push(job.id),
+                Some(Ok(())) => {
+                    sent.push(job.id);
+                    if sent.len() >= 50 {
+                        total += queue::mark_sent(&self.pool, self.id, &sent).await?;
+                        sent.clear();
+                    }
+                }
+                Some(Err(failure)) => self.record_failure(&job, &failure).await?,
+            }
+        }
+        total += queue::mark_sent(&self.pool, self.id, &sent).await?;
+        if !unstarted.is_empty() {
+            queue::release(&self.pool, self.id, &unstarted).await?;
+        }
+        Ok(total)
+    }
+
+    async fn record_failure(&self, job: &LeasedJob, failure: &Failure) -> Result<(), ServiceError> {
+        let w = &self.settings.worker;
+        let outcome = queue::fail(
+            &self.pool,
+            self.id,
+            job.id,
+            failure,
+            w.max_attempts,
+            w.backoff_seconds,
+        )
+        .await?;
+        match outcome {
+            FailOutcome::Retrying => {
+                tracing::warn!(job = %job.id, attempt = job.attempts, %failure, "delivery will be retried")
+            }
+            FailOutcome::Failed => tracing::warn!(job = %job.id, %failure, "delivery failed"),
+            FailOutcome::NotHeld => {
+                tracing::warn!(job = %job.id, "lease lost before the failure was recorded")
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks finished messages; returns how many.
+    pub async fn finish(&self) -> Result<usize, ServiceError> {
+        let done = queue::finish_messages(&self.pool).await?;
+        for id in &done {
+            tracing::info!(message = %id, "message finished");
+        }
+        Ok(done.len())
+    }
+}
+
+/// Runs the worker until `stop` resolves.
 pub async fn run(
     pool: PgPool,
     settings: Settings,
-    every: Duration,
-    stop: impl Future<Output = ()>,
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stop);
+    let worker = Arc::new(Worker::new(pool, settings).await?);
+    tracing::info!(worker = %worker.id(), "worker started");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let lanes = [
+        tokio::spawn(scheduler(worker.clone(), stop_rx.clone())),
+        tokio::spawn(inbox_lane(worker.clone(), stop_rx.clone())),
+        tokio::spawn(email_lane(worker.clone(), stop_rx.clone())),
+    ];
+    stop.await;
+    tracing::info!("stop requested; finishing what is in flight");
+    let _ = stop_tx.send(true);
+    for lane in lanes {
+        if let Err(e) = lane.await {
+            tracing::error!(error = %e, "a worker lane panicked");
+        }
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// Sleeps for `d` or until stop; returns true when stopping.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = stop.changed() => true,
+        () = tokio::time::sleep(d) => *stop.borrow(),
+    }
+}
+
+fn log_failure(what: &str, e: &ServiceError) {
+    let mut chain = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    tracing::warn!(error = %e, cause = %chain, "{what} failed; will try again");
+}
+
+async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(worker.settings.worker.poll_ms);
+    let mut last_housekeeping: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            () = &mut stop => {
-                tracing::info!("stop requested; worker exiting");
-                return Ok(());
+        if let Err(e) = worker.fan_out().await {
+            log_failure("fan-out", &e);
+        }
+        if let Err(e) = worker.finish().await {
+            log_failure("finishing messages", &e);
+        }
+        if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
+            last_housekeeping = Some(tokio::time::Instant::now());
+            match housekeeping(&worker.pool, &worker.settings).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "removed expired sessions"),
+                Err(e) => log_failure("housekeeping", &e),
             }
-            _ = tick.tick() => {
-                match housekeeping(&pool, &settings).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sessions = n, "removed expired sessions"),
-                    Err(e) => tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "housekeeping pass failed"),
+        }
+        if pause(&mut stop, poll).await {
+            return;
+        }
+    }
+}
+
+async fn inbox_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(worker.settings.worker.poll_ms);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let idle = match worker.inbox_pass().await {
+            Ok(n) => n == 0,
+            Err(e) => {
+                log_failure("an inbox batch", &e);
+                true
+            }
+        };
+        if idle && pause(&mut stop, poll).await {
+            return;
+        }
+    }
+}
+
+async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(worker.settings.worker.poll_ms);
+    let mut mailer: Option<(chrono::DateTime<Utc>, Mailer)> = None;
+    let mut warned = HashSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // The Email Preferences page may change at any time: rebuild the pool when it does.
+        let stamp = match email::settings_stamp(&worker.pool).await {
+            Ok(s) => s,
+            Err(e) => {
+                log_failure("reading the email settings", &ServiceError::Email(e));
+                if pause(&mut stop, poll).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if mailer.as_ref().is_none_or(|(s, _)| *s != stamp) {
+            if let Some((_, old)) = mailer.take() {
+                old.close().await;
+            }
+            match email::smtp_config(&worker.pool, &worker.settings.smtp).await {
+                Ok(config) => {
+                    mailer = Some((
+                        stamp,
+                        Mailer::new(config, worker.settings.worker.smtp_connections),
+                    ));
+                }
+                Err(e) => {
+                    if warned.insert(stamp) {
+                        log_failure("loading the email settings", &ServiceError::Email(e));
+                    }
+                    if pause(&mut stop, poll).await {
+                        break;
+                    }
+                    continue;
                 }
             }
         }
+        let Some((_, m)) = &mailer else { continue };
+        let idle = match worker.email_pass(m, &stop).await {
+            Ok(n) => n == 0,
+            Err(e) => {
+                log_failure("an email batch", &e);
+                true
+            }
+        };
+        if idle && pause(&mut stop, poll).await {
+            break;
+        }
+    }
+    if let Some((_, m)) = mailer {
+        m.close().await;
     }
 }

@@ -15,6 +15,9 @@ const DEFAULTS: &str = include_str!("../../herald.toml");
 pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub worker: WorkerSettings,
+    #[serde(default)]
+    pub smtp: SmtpOverrides,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +32,33 @@ pub struct AuthSettings {
     pub max_failures: i64,
     pub failure_window_minutes: i64,
     pub secure_cookies: bool,
+}
+
+/// How a worker leases and retries delivery jobs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    pub lease_seconds: i64,
+    pub email_batch: i64,
+    pub inbox_batch: i64,
+    pub max_attempts: i32,
+    pub backoff_seconds: i64,
+    pub poll_ms: u64,
+    pub smtp_connections: usize,
+}
+
+/// Ops overrides for the SMTP settings an admin keeps on the Email Preferences page. A field set
+/// here wins over the page, so a deployment can pin its relay and credentials.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SmtpOverrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub portal_url: Option<String>,
 }
 
 /// Why settings could not be loaded.
@@ -81,6 +111,8 @@ mod tests {
         .unwrap();
         assert_eq!(s.database.url.expose_secret(), "postgres://elsewhere/db");
         assert_eq!(s.auth.max_failures, 5);
+        assert!(s.smtp.host.is_none());
+        assert_eq!(s.worker.max_attempts, 6);
     }
 
     #[test]

@@ -29,7 +29,7 @@ async fn the_worker_removes_expired_sessions_and_stops_when_asked(pool: PgPool) 
     .await
     .unwrap();
     let stop = tokio::time::sleep(Duration::from_millis(300));
-    herald_core::service::run(pool.clone(), settings, Duration::from_millis(50), stop)
+    herald_core::service::run(pool.clone(), settings, stop)
         .await
         .unwrap();
     let remaining = sqlx::query_scalar!(r#"select count(*) as "n!" from auth_session"#)

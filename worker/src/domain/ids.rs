@@ -45,3 +45,20 @@ id_type!(
     /// A row of `household`.
     HouseholdId
 );
+id_type!(
+    /// A row of `message`.
+    MessageId
+);
+
+/// A row of `delivery_job` (an identity column: jobs are many and only ever ordered by creation).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
+#[sqlx(transparent)]
+pub struct JobId(pub i64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

@@ -1,0 +1,290 @@
+//! The delivery queue: leasing jobs, and every transition after that.
+//!
+//! What must stay true:
+//! - A job is in one worker's hands at a time. [`lease`] takes due jobs with `for update skip
+//!   locked` and sets `due_at` to the lease deadline; a job whose worker died is due again when
+//!   that deadline passes, and is leased afresh (with `attempts` counting the lease).
+//! - Every later transition is conditional on `leased_by` and status `leased`: a worker whose
+//!   lease was taken over cannot mark a job it no longer holds.
+//! - The inbox notice and the job's `sent` mark are written by one statement ([`deliver_notices`]),
+//!   and `portal_notice.job_id` is unique: a retried job never makes a second notice.
+//! - `message_tally` moves in the same statement as the jobs it counts. Confirmation jobs are not
+//!   counted: they are about the message, not part of it.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::{Device, JobId, JobKind, JobStatus, MessageId, PersonId};
+
+/// A job in this worker's hands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedJob {
+    pub id: JobId,
+    pub message_id: MessageId,
+    pub kind: JobKind,
+    pub person_id: Option<PersonId>,
+    /// The email address or phone the job goes to came from this contact method (none for the
+    /// inbox, tests and confirmations).
+    pub contact_method_id: Option<Uuid>,
+    pub target: String,
+    /// 1 on the first lease.
+    pub attempts: i32,
+    /// The lease deadline: after it, another worker may take the job.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// Takes up to `limit` due jobs of one device for `worker`, for `lease_seconds`.
+pub async fn lease(
+    pool: &PgPool,
+    device: Device,
+    worker: Uuid,
+    lease_seconds: i64,
+    limit: i64,
+) -> Result<Vec<LeasedJob>, sqlx::Error> {
+    sqlx::query_as!(
+        LeasedJob,
+        r#"with picked as (
+               select id from delivery_job
+               where device = $1 and status in ('queued', 'leased', 'retrying') and due_at <= now()
+               order by due_at
+               limit $4
+               for update skip locked
+           )
+           update delivery_job j
+           set status = 'leased', leased_by = $2, leased_at = now(), attempts = j.attempts + 1,
+               due_at = now() + make_interval(secs => $3)
+           from picked
+           where j.id = picked.id
+           returning j.id as "id: JobId", j.message_id as "message_id: MessageId",
+               j.kind as "kind: JobKind", j.person_id as "person_id: PersonId", j.contact_method_id,
+               j.target,
+               j.attempts, j.due_at as lease_until"#,
+        device as Device,
+        worker,
+        lease_seconds as f64,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks jobs this worker holds as sent; returns how many it still held.
+pub async fn mark_sent(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = sqlx::query_scalar!(
+        r#"with done as (
+               update delivery_job set status = 'sent', sent_at = now()
+               where id = any($2) and leased_by = $1 and status = 'leased'
+               returning message_id, device, kind
+           ), counted as (
+               update message_tally t set sent = t.sent + c.n
+               from (select message_id, device, count(*) as n from done
+                     where kind <> 'confirmation' group by message_id, device) c
+               where t.message_id = c.message_id and t.device = c.device
+               returning 1
+           )
+           select count(*) as "n!" from done"#,
+        worker,
+        ids as &[JobId],
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(n as u64)
+}
+
+/// A rendered portal notice for an inbox job.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub job: JobId,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Writes the notices and marks their jobs sent, in one statement; returns how many jobs this
+/// worker still held (and so delivered).
+pub async fn deliver_notices(
+    pool: &PgPool,
+    worker: Uuid,
+    notices: &[Notice],
+) -> Result<u64, sqlx::Error> {
+    if notices.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<JobId> = notices.iter().map(|n| n.job).collect();
+    let subjects: Vec<&str> = notices.iter().map(|n| n.subject.as_str()).collect();
+    let bodies: Vec<&str> = notices.iter().map(|n| n.body.as_str()).collect();
+    let n = sqlx::query_scalar!(
+        r#"with done as (
+               update delivery_job set status = 'sent', sent_at = now()
+               where id = any($2) and leased_by = $1 and status = 'leased' and device = 'inbox'
+               returning id, message_id, person_id, device, kind
+           ), noticed as (
+               insert into portal_notice (person_id, message_id, job_id, reason, subject, body)
+               select d.person_id, d.message_id, d.id, m.reason, n.subject, n.body
+               from done d
+               join unnest($2::bigint[], $3::text[], $4::text[]) as n (job_id, subject, body)
+                 on n.job_id = d.id
+               join message m on m.id = d.message_id
+               on conflict (job_id) do nothing
+               returning 1
+           ), counted as (
+               update message_tally t set sent = t.sent + c.n
+               from (select message_id, device, count(*) as n from done
+                     where kind <> 'confirmation' group by message_id, device) c
+               where t.message_id = c.message_id and t.device = c.device
+               returning 1
+           )
+           select count(*) as "n!" from done"#,
+        worker,
+        &ids as &[JobId],
+        &subjects as &[&str],
+        &bodies as &[&str],
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(n as u64)
+}
+
+/// Why a delivery attempt did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// Worth trying again later (an SMTP 4xx, a dropped connection).
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// Trying again cannot help (an SMTP 5xx, an address the server refuses).
+    #[error("fatal: {0}")]
+    Fatal(String),
+}
+
+/// How failing an attempt left the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Scheduled for another attempt.
+    Retrying,
+    /// Given up on (fatal, or out of attempts).
+    Failed,
+    /// The job was no longer this worker's to fail.
+    NotHeld,
+}
+
+/// Records a failed attempt: a retry after exponential backoff (`backoff_seconds` × 2^(attempt-1),
+/// at most six hours), or a final failure when the error is fatal or `max_attempts` is reached.
+pub async fn fail(
+    pool: &PgPool,
+    worker: Uuid,
+    job: JobId,
+    failure: &Failure,
+    max_attempts: i32,
+    backoff_seconds: i64,
+) -> Result<FailOutcome, sqlx::Error> {
+    let (fatal, detail) = match failure {
+        Failure::Retryable(d) => (false, d.as_str()),
+        Failure::Fatal(d) => (true, d.as_str()),
+    };
+    let status = sqlx::query_scalar!(
+        r#"with failed as (
+               update delivery_job set
+                   status = case when $3 or attempts >= $4 then 'failed' else 'retrying' end::job_status,
+                   failed_at = case when $3 or attempts >= $4 then now() end,
+                   due_at = case when $3 or attempts >= $4 then due_at
+                                 else now() + make_interval(secs => least($5 * power(2, attempts - 1), 21600)) end,
+                   last_error = $6
+               where id = $2 and leased_by = $1 and status = 'leased'
+               returning id, attempts, status, message_id, device, kind
+           ), attempt as (
+               insert into delivery_attempt (job_id, attempt, outcome, detail)
+               select id, attempts, status, $6 from failed
+               on conflict (job_id, attempt) do nothing
+               returning 1
+           ), counted as (
+               update message_tally t set failed = t.failed + 1
+               from failed f
+               where f.status = 'failed' and f.kind <> 'confirmation'
+                 and t.message_id = f.message_id and t.device = f.device
+               returning 1
+           )
+           select status as "status!: JobStatus" from failed"#,
+        worker,
+        job as JobId,
+        fatal,
+        max_attempts,
+        backoff_seconds as f64,
+        detail,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(match status {
+        Some(JobStatus::Failed) => FailOutcome::Failed,
+        Some(_) => FailOutcome::Retrying,
+        None => FailOutcome::NotHeld,
+    })
+}
+
+/// Hands jobs back unsent (the worker is stopping): due now, and the lease does not count as
+/// an attempt.
+pub async fn release(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"update delivery_job set
+               status = case when attempts <= 1 then 'queued' else 'retrying' end::job_status,
+               attempts = attempts - 1, due_at = now()
+           where id = any($2) and leased_by = $1 and status = 'leased'"#,
+        worker,
+        ids as &[JobId],
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Cancels the jobs of these messages that are still waiting (queued or retrying); jobs in a
+/// worker's hands finish as they will. Returns how many were canceled.
+pub(crate) async fn cancel_pending(
+    tx: &mut Transaction<'_, Postgres>,
+    messages: &[MessageId],
+) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query_scalar!(
+        r#"with canceled as (
+               update delivery_job set status = 'canceled', canceled_at = now()
+               where message_id = any($1) and status in ('queued', 'retrying')
+               returning message_id, device, kind
+           ), counted as (
+               update message_tally t set canceled = t.canceled + c.n
+               from (select message_id, device, count(*) as n from canceled
+                     where kind <> 'confirmation' group by message_id, device) c
+               where t.message_id = c.message_id and t.device = c.device
+               returning 1
+           )
+           select count(*) as "n!" from canceled"#,
+        messages as &[MessageId],
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n as u64)
+}
+
+/// Marks fanned-out messages whose jobs have all ended as finished, and queues the sender's
+/// confirmation email for those that asked. Returns the messages finished.
+pub async fn finish_messages(pool: &PgPool) -> Result<Vec<MessageId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"with finished as (
+               update message m set finished_at = now()
+               where m.fanned_out_at is not null and m.finished_at is null
+                 and not exists (
+                     select 1 from message_tally t
+                     where t.message_id = m.id and t.sent + t.failed + t.canceled < t.total
+                 )
+               returning m.id, m.confirm_to_sender, m.sender_email, m.is_test
+           ), confirm as (
+               insert into delivery_job (message_id, kind, device, target, due_at)
+               select id, 'confirmation', 'email', sender_email, now()
+               from finished where confirm_to_sender and not is_test
+               returning 1
+           )
+           select id as "id: MessageId" from finished"#
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,304 @@
+//! The read side of messages: the list of messages, one message's status with counts per
+//! device, who was not reached and why, failed jobs, and a person's portal notices.
+//!
+//! What must stay true: nothing here counts a message's jobs; counts come from `message_tally`,
+//! so a status page costs the same for a 10-job and a 250,000-job message.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::domain::{CalendarId, ContactReason, Device, MessageId, PersonId};
+
+/// What happened on one device of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTally {
+    pub device: Device,
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub canceled: i64,
+}
+
+impl DeviceTally {
+    /// Jobs not yet ended: queued, in a worker's hands, or waiting to retry.
+    pub fn pending(&self) -> i64 {
+        self.total - self.sent - self.failed - self.canceled
+    }
+}
+
+pub async fn tally(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceTally>, sqlx::Error> {
+    sqlx::query_as!(
+        DeviceTally,
+        r#"select device as "device: Device", total, sent, failed, canceled
+           from message_tally where message_id = $1 order by device"#,
+        id as MessageId
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageState {
+    /// Waiting for its start time.
+    Scheduled,
+    Sending,
+    Finished,
+    Canceled,
+}
+
+impl MessageState {
+    fn of(
+        fanned_out: Option<DateTime<Utc>>,
+        finished: Option<DateTime<Utc>>,
+        canceled: Option<DateTime<Utc>>,
+    ) -> Self {
+        match (fanned_out, finished, canceled) {
+            (_, _, Some(_)) => Self::Canceled,
+            (_, Some(_), None) => Self::Finished,
+            (Some(_), None, None) => Self::Sending,
+            (None, None, None) => Self::Scheduled,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Scheduled => "Scheduled",
+            Self::Sending => "Sending",
+            Self::Finished => "Finished",
+            Self::Canceled => "Canceled",
+        }
+    }
+}
+
+/// One row of the messages list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRow {
+    pub id: MessageId,
+    pub subject: String,
+    pub reason: ContactReason,
+    pub sender_name: String,
+    pub created_at: DateTime<Utc>,
+    pub start_at: DateTime<Utc>,
+    pub state: MessageState,
+    pub devices: Vec<Device>,
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// The latest messages of a calendar (tests to oneself excluded), newest first.
+pub async fn list(
+    pool: &PgPool,
+    calendar: CalendarId,
+    limit: i64,
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select m.id as "id: MessageId", m.subject, m.reason as "reason: ContactReason",
+               m.sender_name, m.created_at, m.start_at, m.fanned_out_at, m.finished_at,
+               m.canceled_at, m.devices as "devices: Vec<Device>",
+               coalesce(sum(t.total), 0)::bigint as "total!", coalesce(sum(t.sent), 0)::bigint as "sent!",
+               coalesce(sum(t.failed), 0)::bigint as "failed!"
+           from message m
+           left join message_tally t on t.message_id = m.id
+           where m.calendar_id = $1 and not m.is_test
+           group by m.id
+           order by m.created_at desc
+           limit $2"#,
+        calendar as CalendarId,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MessageRow {
+            id: r.id,
+            subject: r.subject,
+            reason: r.reason,
+            sender_name: r.sender_name,
+            created_at: r.created_at,
+            start_at: r.start_at,
+            state: MessageState::of(r.fanned_out_at, r.finished_at, r.canceled_at),
+            devices: r.devices,
+            total: r.total,
+            sent: r.sent,
+            failed: r.failed,
+        })
+        .collect())
+}
+
+/// Why recipients were not reached on a device, and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreachedCount {
+    pub device: Device,
+    pub cause: String,
+    pub people: i64,
+}
+
+/// One message's status page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStatus {
+    pub id: MessageId,
+    pub subject: String,
+    pub reason: ContactReason,
+    pub sender_name: String,
+    pub created_at: DateTime<Utc>,
+    pub start_at: DateTime<Utc>,
+    pub email_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub state: MessageState,
+    pub is_test: bool,
+    pub recipients: i64,
+    pub tallies: Vec<DeviceTally>,
+    pub unreached: Vec<UnreachedCount>,
+}
+
+pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus>, sqlx::Error> {
+    let Some(m) = sqlx::query!(
+        r#"select m.subject, m.reason as "reason: ContactReason", m.sender_name, m.created_at,
+               m.start_at, m.email_at, m.fanned_out_at, m.finished_at, m.canceled_at, m.is_test,
+               (select count(*) from message_recipient r where r.message_id = m.id) as "recipients!"
+           from message m where m.id = $1"#,
+        id as MessageId
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let unreached = sqlx::query_as!(
+        UnreachedCount,
+        r#"select device as "device: Device", cause, count(*) as "people!"
+           from message_unreached where message_id = $1
+           group by device, cause order by device, cause"#,
+        id as MessageId
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(MessageStatus {
+        id,
+        subject: m.subject,
+        reason: m.reason,
+        sender_name: m.sender_name,
+        created_at: m.created_at,
+        start_at: m.start_at,
+        email_at: m.email_at,
+        finished_at: m.finished_at,
+        state: MessageState::of(m.fanned_out_at, m.finished_at, m.canceled_at),
+        is_test: m.is_test,
+        recipients: m.recipients,
+        tallies: tally(pool, id).await?,
+        unreached,
+    }))
+}
+
+/// A person not reached on a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreachedPerson {
+    pub person_id: PersonId,
+    pub name: String,
+    pub device: Device,
+    pub cause: String,
+}
+
+pub async fn unreached_people(
+    pool: &PgPool,
+    id: MessageId,
+    limit: i64,
+) -> Result<Vec<UnreachedPerson>, sqlx::Error> {
+    sqlx::query_as!(
+        UnreachedPerson,
+        r#"select u.person_id as "person_id: PersonId",
+               coalesce(p.given_name || ' ' || p.family_name, '(removed from the roster)') as "name!",
+               u.device as "device: Device", u.cause
+           from message_unreached u
+           left join person p on p.id = u.person_id
+           where u.message_id = $1
+           order by p.family_name, p.given_name, u.device
+           limit $2"#,
+        id as MessageId,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// A job that ended failed, or is waiting to retry, with the last error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TroubledJob {
+    pub device: Device,
+    pub target: String,
+    pub retrying: bool,
+    pub attempts: i32,
+    pub last_error: String,
+}
+
+pub async fn troubled_jobs(
+    pool: &PgPool,
+    id: MessageId,
+    limit: i64,
+) -> Result<Vec<TroubledJob>, sqlx::Error> {
+    sqlx::query_as!(
+        TroubledJob,
+        r#"select device as "device: Device", target, status = 'retrying' as "retrying!", attempts,
+               coalesce(last_error, '') as "last_error!"
+           from delivery_job
+           where message_id = $1 and status in ('failed', 'retrying') and kind <> 'confirmation'
+           order by id
+           limit $2"#,
+        id as MessageId,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// A notice on the parent portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalNotice {
+    pub id: uuid::Uuid,
+    pub reason: ContactReason,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+/// A person's notices, newest first.
+pub async fn notices(
+    pool: &PgPool,
+    person: PersonId,
+    limit: i64,
+) -> Result<Vec<PortalNotice>, sqlx::Error> {
+    sqlx::query_as!(
+        PortalNotice,
+        r#"select id, reason as "reason: ContactReason", subject, body, created_at,
+               read_at is not null as "read!"
+           from portal_notice where person_id = $1
+           order by created_at desc
+           limit $2"#,
+        person as PersonId,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks one of a person's notices read; false when it is not theirs.
+pub async fn mark_notice_read(
+    pool: &PgPool,
+    person: PersonId,
+    notice: uuid::Uuid,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "update portal_notice set read_at = coalesce(read_at, now()) where id = $1 and person_id = $2",
+        notice,
+        person as PersonId
+    )
+    .execute(pool)
+    .await?
+    .rows_affected()
+        > 0)
+}

@@ -1,0 +1,163 @@
+//! One-click unsubscribe links (RFC 8058): a link in each email turns off exactly one contact
+//! reason for exactly one address, without signing in.
+//!
+//! What must stay true: a token names a contact method and a reason and carries an HMAC-SHA256
+//! over both under a key only Herald knows (the `app_secret` row `unsubscribe`, made once on first
+//! use); a token cannot be forged or re-pointed at another address or reason. The key is never
+//! printed or serialised.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::ContactReason;
+
+const MAC_LEN: usize = 16;
+
+/// The key unsubscribe tokens are signed with.
+#[derive(Clone)]
+pub struct UnsubscribeKey(Vec<u8>);
+
+impl std::fmt::Debug for UnsubscribeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnsubscribeKey(redacted)")
+    }
+}
+
+impl UnsubscribeKey {
+    /// Loads the key, creating it the first time (two processes racing agree on one row).
+    pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        let mut fresh = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        sqlx::query!(
+            "insert into app_secret (name, value) values ('unsubscribe', $1) on conflict (name) do nothing",
+            fresh
+        )
+        .execute(pool)
+        .await?;
+        let value = sqlx::query_scalar!("select value from app_secret where name = 'unsubscribe'")
+            .fetch_one(pool)
+            .await?;
+        Ok(Self(value))
+    }
+
+    fn mac(&self, method: Uuid, reason: ContactReason) -> [u8; MAC_LEN] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(method.as_bytes());
+        mac.update(reason.as_str().as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; MAC_LEN];
+        out.copy_from_slice(&full[..MAC_LEN]);
+        out
+    }
+
+    /// The token for turning off `reason` on contact method `method`.
+    pub fn token(&self, method: Uuid, reason: ContactReason) -> String {
+        let mut raw = Vec::with_capacity(16 + 1 + MAC_LEN);
+        raw.extend_from_slice(method.as_bytes());
+        raw.push(reason_code(reason));
+        raw.extend_from_slice(&self.mac(method, reason));
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The contact method and reason a genuine token names; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<(Uuid, ContactReason)> {
+        let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
+        if raw.len() != 16 + 1 + MAC_LEN {
+            return None;
+        }
+        let method = Uuid::from_slice(&raw[..16]).ok()?;
+        let reason = *ContactReason::ALL.get(usize::from(raw[16]))?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
+        mac.update(method.as_bytes());
+        mac.update(reason.as_str().as_bytes());
+        mac.verify_truncated_left(&raw[17..]).ok()?;
+        Some((method, reason))
+    }
+}
+
+fn reason_code(reason: ContactReason) -> u8 {
+    ContactReason::ALL
+        .iter()
+        .position(|r| *r == reason)
+        .map_or(0, |i| i as u8)
+}
+
+/// The address behind a token, partly hidden ("m•••@example.org"), for the confirmation page.
+pub async fn describe(pool: &PgPool, method: Uuid) -> Result<Option<String>, sqlx::Error> {
+    let email = sqlx::query_scalar!(
+        "select email from contact_method where id = $1 and email is not null",
+        method
+    )
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    Ok(email.map(|e| mask(&e)))
+}
+
+/// Turns the reason off for the method. Returns false when the method no longer exists.
+pub async fn apply(
+    pool: &PgPool,
+    method: Uuid,
+    reason: ContactReason,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query!(
+        "insert into contact_preference (contact_method_id, reason, enabled, updated_at, updated_by)
+         select id, $2, false, now(), 'unsubscribe link' from contact_method where id = $1
+         on conflict (contact_method_id, reason)
+         do update set enabled = false, updated_at = now(), updated_by = 'unsubscribe link'",
+        method,
+        reason as ContactReason,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> UnsubscribeKey {
+        UnsubscribeKey(vec![7; 32])
+    }
+
+    #[test]
+    fn a_token_verifies_to_the_method_and_reason_it_was_made_for() {
+        let m = Uuid::new_v4();
+        for r in ContactReason::ALL {
+            assert_eq!(key().verify(&key().token(m, r)), Some((m, r)));
+        }
+    }
+
+    #[test]
+    fn a_token_cannot_be_repointed_at_another_reason_or_key() {
+        let m = Uuid::new_v4();
+        let t = key().token(m, ContactReason::General);
+        let mut raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        raw[16] = reason_code(ContactReason::Attendance);
+        assert_eq!(key().verify(&URL_SAFE_NO_PAD.encode(raw)), None);
+        assert_eq!(UnsubscribeKey(vec![8; 32]).verify(&t), None);
+        assert_eq!(key().verify("not-a-token"), None);
+    }
+
+    #[test]
+    fn addresses_are_masked_on_the_confirmation_page() {
+        assert_eq!(mask("maria@example.org"), "m•••@example.org");
+    }
+}

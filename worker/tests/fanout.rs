@@ -1,0 +1,259 @@
+//! Fan-out against a real PostgreSQL: one job per recipient × device × allowed method, the
+//! reasons people were not reached, the emergency rule, and a message fanned out only once.
+
+#[path = "support/district.rs"]
+mod district;
+
+use herald_core::domain::{ContactReason, Device};
+use herald_core::messaging::fanout;
+use herald_core::messaging::report;
+use sqlx::PgPool;
+
+use district::{district, send};
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_guardian_of_several_students_gets_one_email_naming_all_of_them(pool: PgPool) {
+    let d = district(&pool, 80).await;
+    let id = send(
+        &pool,
+        &d,
+        ContactReason::General,
+        &[Device::Email, Device::Inbox],
+    )
+    .await;
+    let f = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    assert_eq!(f.message_id, Some(id));
+    let guardians = count(
+        &pool,
+        "select count(distinct gs.guardian_id) from guardian_student gs join enrollment e on e.student_id = gs.student_id where gs.messenger_contact",
+    )
+    .await;
+    assert_eq!(f.recipients as i64, guardians);
+    assert_eq!(f.inbox_jobs, f.recipients, "one notice per recipient");
+    // Every guardian with several students appears in one recipient row listing them all.
+    let multi = count(
+        &pool,
+        "select count(*) from message_recipient where cardinality(student_ids) > 1",
+    )
+    .await;
+    assert!(multi > 0, "the demo district has guardians of siblings");
+    let dup_emails = count(
+        &pool,
+        "select count(*) from (select target from delivery_job where device = 'email' group by target having count(*) > 1) x",
+    )
+    .await;
+    assert_eq!(dup_emails, 0);
+    let tally = report::tally(&pool, id).await.unwrap();
+    let email = tally.iter().find(|t| t.device == Device::Email).unwrap();
+    assert_eq!(email.total, f.email_jobs as i64);
+    assert_eq!(email.pending(), email.total);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn opted_out_and_missing_addresses_are_recorded_as_unreached(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    // One guardian opts out of General on every email; another has no email at all.
+    let opted = sqlx::query_scalar!(
+        r#"select cm.person_id as "id!" from contact_method cm
+           join guardian_student gs on gs.guardian_id = cm.person_id and gs.messenger_contact
+           where cm.email is not null limit 1"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "insert into contact_preference (contact_method_id, reason, enabled)
+         select id, 'general', false from contact_method where person_id = $1",
+        opted
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let bare = sqlx::query_scalar!(
+        r#"select gs.guardian_id as "id!" from guardian_student gs
+           where gs.guardian_id <> $1 and gs.messenger_contact limit 1"#,
+        opted
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "delete from contact_method where person_id = $1 and email is not null",
+        bare
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let cause = |p: uuid::Uuid| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                "select cause from message_unreached where message_id = $1 and person_id = $2 and device = 'email'",
+                id.0,
+                p
+            )
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(cause(opted).await.as_deref(), Some("opted_out"));
+    assert_eq!(cause(bare).await.as_deref(), Some("no_email"));
+    let jobs_for_opted = count(
+        &pool,
+        &format!("select count(*) from delivery_job where person_id = '{opted}'"),
+    )
+    .await;
+    assert_eq!(jobs_for_opted, 0);
+    // The opt-out is for General only: an Attendance message still reaches them.
+    send(&pool, &d, ContactReason::Attendance, &[Device::Email]).await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let attendance_jobs = count(
+        &pool,
+        &format!("select count(*) from delivery_job j join message m on m.id = j.message_id where m.reason = 'attendance' and j.person_id = '{opted}'"),
+    )
+    .await;
+    assert!(attendance_jobs >= 1);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn emergency_messages_go_only_to_methods_marked_for_emergency(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    // Unmark half the emails for emergencies, and opt everyone out of General (which must not
+    // matter for an emergency).
+    sqlx::query!(
+        "update contact_method set emergency = false where email is not null and id::text < '8'"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "insert into contact_preference (contact_method_id, reason, enabled) select id, 'general', false from contact_method"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let id = send(
+        &pool,
+        &d,
+        ContactReason::Emergency,
+        &[Device::Email, Device::Phone],
+    )
+    .await;
+    let f = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let unmarked_jobs = count(
+        &pool,
+        "select count(*) from delivery_job j join contact_method cm on cm.id = j.contact_method_id where not cm.emergency",
+    )
+    .await;
+    assert_eq!(unmarked_jobs, 0);
+    assert!(f.email_jobs > 0 && f.phone_jobs > 0);
+    let not_emergency = count(
+        &pool,
+        &format!("select count(*) from message_unreached where message_id = '{}' and cause = 'not_emergency_contact'", id),
+    )
+    .await;
+    assert!(not_emergency > 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_shared_household_phone_is_called_once(pool: PgPool) {
+    let d = district(&pool, 120).await;
+    send(&pool, &d, ContactReason::General, &[Device::Phone]).await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let household_phones_called = count(
+        &pool,
+        "select count(*) from delivery_job j join contact_method cm on cm.id = j.contact_method_id where cm.household_id is not null",
+    )
+    .await;
+    assert!(household_phones_called > 0);
+    let twice = count(
+        &pool,
+        "select count(*) from (select target from delivery_job group by target having count(*) > 1) x",
+    )
+    .await;
+    assert_eq!(twice, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn grade_level_filters_narrow_the_audience(pool: PgPool) {
+    let d = district(&pool, 120).await;
+    let all = herald_core::messaging::compose::audience_count(
+        &pool,
+        d.calendar,
+        herald_core::domain::AudienceKind::Guardians,
+        &[],
+    )
+    .await
+    .unwrap();
+    let grade: String = sqlx::query_scalar!(
+        r#"select grade_level as "g!" from enrollment where grade_level is not null group by 1 order by count(*) desc limit 1"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let some = herald_core::messaging::compose::audience_count(
+        &pool,
+        d.calendar,
+        herald_core::domain::AudienceKind::Guardians,
+        std::slice::from_ref(&grade),
+    )
+    .await
+    .unwrap();
+    assert!(
+        some.people > 0 && some.people < all.people,
+        "{some:?} vs {all:?}"
+    );
+    assert!(all.with_email <= all.people);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_message_is_fanned_out_once_when_four_workers_race_for_it(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    send(&pool, &d, ContactReason::General, &[Device::Inbox]).await;
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { fanout::fan_out_next(&pool).await.unwrap() })
+        })
+        .collect();
+    let mut took = 0;
+    for r in racers {
+        if r.await.unwrap().is_some() {
+            took += 1;
+        }
+    }
+    assert_eq!(took, 1);
+    let jobs = count(&pool, "select count(*) from delivery_job").await;
+    let recipients = count(&pool, "select count(*) from message_recipient").await;
+    assert_eq!(jobs, recipients);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_scheduled_message_waits_for_its_start_time(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    let mut draft = district::draft(d.calendar, ContactReason::General, &[Device::Inbox]);
+    draft.start_at = Some(chrono::Utc::now() + chrono::TimeDelta::hours(2));
+    let composed = draft.compose().unwrap();
+    let id = herald_core::messaging::compose::create(&pool, &composed, &d.sender)
+        .await
+        .unwrap();
+    assert!(fanout::fan_out_next(&pool).await.unwrap().is_none());
+    sqlx::query!(
+        "update message set start_at = now() - interval '1 second' where id = $1",
+        id.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(fanout::fan_out_next(&pool).await.unwrap().is_some());
+}
