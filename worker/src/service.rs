@@ -10,7 +10,8 @@
 //! - Any number of workers can run at once: every statement they run is safe concurrently, and
 //!   a job is only delivered by the worker holding its lease.
 //! - On a stop request, each lane finishes what is in flight (an SMTP exchange already started,
-//!   one notice statement), hands back leased jobs it has not started, and exits. A worker killed
+//!   for up to [`STOP_GRACE`]; one notice statement), hands back leased jobs it has not started
+//!   or had to abandon, and exits. A worker killed
 //!   outright loses nothing either: its leases run out and other workers take the jobs over.
 //! - An email is sent only while its lease has at least [`LEASE_MARGIN`] left, so a slow batch
 //!   never sends a job that another worker may already have taken over.
@@ -36,6 +37,9 @@ use crate::settings::Settings;
 
 /// How much of a lease must remain for an email to be started.
 pub const LEASE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// How long in-flight SMTP exchanges may run on after a stop request.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How often the scheduler keeps the sign-in tables tidy.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
@@ -159,10 +163,15 @@ impl Worker {
                 let outcome = if *stop.borrow() || Utc::now() + LEASE_MARGIN > job.lease_until {
                     None
                 } else {
-                    Some(match email::build(mailer.config(), &out) {
-                        Ok(msg) => mailer.send(&msg).await,
-                        Err(f) => Err(f),
-                    })
+                    match email::build(mailer.config(), &out) {
+                        // A send still going STOP_GRACE after a stop request is abandoned and its
+                        // job handed back: at worst the email goes twice, never not at all.
+                        Ok(msg) => tokio::select! {
+                            r = mailer.send(&msg) => Some(r),
+                            () = after_stop(stop.clone(), STOP_GRACE) => None,
+                        },
+                        Err(f) => Some(Err(f)),
+                    }
                 };
                 (job, outcome)
             })
@@ -258,6 +267,16 @@ async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
         _ = stop.changed() => true,
         () = tokio::time::sleep(d) => *stop.borrow(),
     }
+}
+
+/// Resolves `grace` after a stop is requested.
+async fn after_stop(mut stop: watch::Receiver<bool>, grace: Duration) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+    tokio::time::sleep(grace).await;
 }
 
 fn log_failure(what: &str, e: &ServiceError) {

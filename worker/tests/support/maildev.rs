@@ -69,12 +69,19 @@ impl Maildev {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let smtp = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port)).await.is_ok();
-            let web = tokio::net::TcpStream::connect(("127.0.0.1", web_port)).await.is_ok();
+            let smtp = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port))
+                .await
+                .is_ok();
+            let web = tokio::net::TcpStream::connect(("127.0.0.1", web_port))
+                .await
+                .is_ok();
             if smtp && web {
                 break;
             }
-            assert!(Instant::now() < deadline, "maildev did not start within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "maildev did not start within 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         m
@@ -98,13 +105,16 @@ impl Maildev {
         s.read_to_end(&mut body).await.unwrap();
         let text = String::from_utf8(body).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}");
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{head}"
+        );
         body.to_string()
     }
 
     /// Every email received so far, as maildev's JSON objects.
     pub async fn emails(&self) -> Vec<serde_json::Value> {
-        serde_json::from_str(&self.get("/email").await).unwrap()
+        serde_json::from_str(&self.get("/api/email").await).unwrap()
     }
 
     /// Waits until at least `n` emails have arrived (or panics after `within`).
@@ -126,7 +136,7 @@ impl Maildev {
 
     /// The raw source of one email (headers included).
     pub async fn source(&self, id: &str) -> String {
-        self.get(&format!("/email/{id}/source")).await
+        self.get(&format!("/api/email/{id}/source")).await
     }
 }
 
