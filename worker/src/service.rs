@@ -13,7 +13,7 @@
 //!   for up to [`STOP_GRACE`]; one notice statement), hands back leased jobs it has not started
 //!   or had to abandon, and exits. A worker killed
 //!   outright loses nothing either: its leases run out and other workers take the jobs over.
-//! - An email is sent only while its lease has at least [`LEASE_MARGIN`] left, so a slow batch
+//! - An email is sent only while its lease has at least [`lease_margin`] left, so a slow batch
 //!   never sends a job that another worker may already have taken over.
 
 use std::collections::HashSet;
@@ -35,11 +35,18 @@ use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
 use crate::messaging::unsubscribe::UnsubscribeKey;
 use crate::settings::Settings;
 
-/// How much of a lease must remain for an email to be started.
-pub const LEASE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// How much of a lease must remain for an email to be started: a quarter of the lease, at most
+/// five seconds.
+pub fn lease_margin(lease_seconds: i64) -> chrono::TimeDelta {
+    chrono::TimeDelta::milliseconds((lease_seconds * 250).min(5_000))
+}
 
 /// How long in-flight SMTP exchanges may run on after a stop request.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Sent emails are marked in groups this size: a worker killed mid-batch resends at most this
+/// many (plus those in flight), and marking costs one statement per group.
+const MARK_SENT_EVERY: usize = 16;
 
 /// How often the scheduler keeps the sign-in tables tidy.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
@@ -158,9 +165,10 @@ impl Worker {
             };
             rendered.push((job, out));
         }
+        let margin = lease_margin(w.lease_seconds);
         let mut results = futures::stream::iter(rendered)
             .map(|(job, out)| async move {
-                let outcome = if *stop.borrow() || Utc::now() + LEASE_MARGIN > job.lease_until {
+                let outcome = if *stop.borrow() || Utc::now() + margin > job.lease_until {
                     None
                 } else {
                     match email::build(mailer.config(), &out) {
@@ -184,7 +192,7 @@ impl Worker {
                 None => unstarted.push(job.id),
                 Some(Ok(())) => {
                     sent.push(job.id);
-                    if sent.len() >= 50 {
+                    if sent.len() >= MARK_SENT_EVERY {
                         total += queue::mark_sent(&self.pool, self.id, &sent).await?;
                         sent.clear();
                     }
