@@ -4,7 +4,10 @@
 //! What must stay true: the shell only renders for district admins and teachers; every tool's
 //! server functions check the role again themselves (the shell is convenience, not security).
 
+pub mod compose;
+pub mod email_prefs;
 pub mod import;
+pub mod messages;
 pub mod people;
 
 use leptos::prelude::*;
@@ -172,6 +175,7 @@ fn OutlineNav() -> impl IntoView {
             <li>
                 <span class="group">"Messenger"</span>
                 <ul>
+                    <li><A href="/admin/messenger/compose">"Compose Message"</A></li>
                     <li><A href="/admin/messenger/sent-messages">"Sent Messages"</A></li>
                     <li><A href="/admin/messenger/missing-assignment-scheduler">"Missing Assignment Scheduler"</A></li>
                     <li><A href="/admin/messenger/failing-assignment-scheduler">"Failing Assignment Scheduler"</A></li>
@@ -240,9 +244,6 @@ pub fn NotBuiltYet() -> impl IntoView {
     let name = move || {
         let t = tool();
         let (name, what) = match t.as_str() {
-            "messenger/sent-messages" => {
-                ("Sent Messages", "the message pipeline and delivery reports")
-            }
             "messenger/missing-assignment-scheduler" => {
                 ("Missing Assignment Scheduler", "the grade-book schedulers")
             }
@@ -256,7 +257,6 @@ pub fn NotBuiltYet() -> impl IntoView {
                 "Contact Preferences Batch",
                 "the contact preferences wizard",
             ),
-            "preferences/email" => ("Email Preferences", "the message pipeline"),
             "preferences/dialer" => ("Dialer Preferences", "the phone dialer"),
             _ => ("This page", "a later release"),
         };

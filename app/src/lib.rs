@@ -71,6 +71,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("people") view=admin::people::PeoplePage ssr=SsrMode::Async />
                     <Route path=path!("people/:id") view=admin::people::PeoplePage ssr=SsrMode::Async />
                     <Route path=path!("roster-import") view=admin::import::ImportPage ssr=SsrMode::Async />
+                    <Route path=path!("messenger/compose") view=admin::compose::ComposePage ssr=SsrMode::Async />
+                    <Route path=path!("messenger/sent-messages") view=admin::messages::SentMessagesPage ssr=SsrMode::Async />
+                    <Route path=path!("messenger/messages/:id") view=admin::messages::MessagePage ssr=SsrMode::Async />
+                    <Route path=path!("preferences/email") view=admin::email_prefs::EmailPrefsPage ssr=SsrMode::Async />
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />

@@ -1,5 +1,5 @@
-//! The parent portal: what a guardian sees after signing in — their household, and (with the
-//! message pipeline) their notices.
+//! The parent portal: what a guardian sees after signing in — their notices (the User Notices
+//! page of the product documents), newest first, and their household.
 //!
 //! What must stay true: a parent's server functions derive everything from the session's own
 //! person; no argument can point them at another household.
@@ -51,6 +51,54 @@ pub async fn my_household() -> Result<HouseholdInfo, AppError> {
     })
 }
 
+/// A notice as the portal lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeLine {
+    pub id: String,
+    pub reason: String,
+    pub subject: String,
+    pub body: String,
+    pub when: String,
+    pub read: bool,
+}
+
+#[server(endpoint = "my_notices")]
+pub async fn my_notices() -> Result<Vec<NoticeLine>, AppError> {
+    use herald_core::accounts::Role;
+    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
+    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let tz = herald_core::directory::time_zone(&state.pool).await?;
+    let notices = herald_core::messaging::report::notices(&state.pool, person, 100).await?;
+    Ok(notices
+        .into_iter()
+        .map(|n| NoticeLine {
+            id: n.id.to_string(),
+            reason: n.reason.label().into(),
+            subject: n.subject,
+            body: n.body,
+            when: n
+                .created_at
+                .with_timezone(&tz)
+                .format("%b %-d, %-I:%M %p")
+                .to_string(),
+            read: n.read,
+        })
+        .collect())
+}
+
+#[server(endpoint = "read_notice")]
+pub async fn read_notice(id: String) -> Result<(), AppError> {
+    use herald_core::accounts::Role;
+    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
+    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    if herald_core::messaging::report::mark_notice_read(&state.pool, person, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 /// `/portal`.
 #[component]
 pub fn PortalPage() -> impl IntoView {
@@ -71,6 +119,8 @@ pub fn PortalPage() -> impl IntoView {
 #[component]
 fn Portal(name: String) -> impl IntoView {
     let household = Resource::new(|| (), |_| my_household());
+    let notices = Resource::new(|| (), |_| my_notices());
+    let read = Action::new(|id: &String| read_notice(id.clone()));
     view! {
         <div class="portal">
             <header class="topbar">
@@ -80,7 +130,34 @@ fn Portal(name: String) -> impl IntoView {
             </header>
             <main>
                 <h1>"User Notices"</h1>
-                <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match notices.await {
+                            Ok(list) if list.is_empty() => view! {
+                                <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
+                            }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="notices" data-testid="notices">
+                                    {list.into_iter().map(|n| {
+                                        let id = n.id.clone();
+                                        view! {
+                                            <li class:unread=!n.read>
+                                                <details on:toggle=move |_| { read.dispatch(id.clone()); }>
+                                                    <summary>
+                                                        <span class="notice-subject">{n.subject}</span>
+                                                        <span class="muted">{format!(" · {} · {}", n.reason, n.when)}</span>
+                                                    </summary>
+                                                    <p class="notice-body">{n.body}</p>
+                                                </details>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match household.await {

@@ -28,6 +28,11 @@ fn is_cross_site(req: &Request) -> bool {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return false;
     }
+    // One-click unsubscribe is posted by mail providers from anywhere; its signed token is the
+    // authority, and no cookie is involved (see `unsubscribe`).
+    if req.uri().path().starts_with("/unsubscribe/") {
+        return false;
+    }
     let headers = req.headers();
     if headers
         .get("sec-fetch-site")

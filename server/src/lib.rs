@@ -9,9 +9,11 @@
 //! - [`run`]: connect, migrate, build the router, serve until Ctrl-C / SIGTERM.
 //! - [`router`]: the axum router, also used by the integration tests.
 //! - [`csrf`]: the cross-site request guard.
+//! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
 #![recursion_limit = "256"]
 
 pub mod csrf;
+pub mod unsubscribe;
 
 use anyhow::Context;
 use axum::Router;
@@ -25,7 +27,14 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let fn_state = state.clone();
+    let unsubscribe = Router::new()
+        .route(
+            "/unsubscribe/{token}",
+            axum::routing::get(unsubscribe::show).post(unsubscribe::apply),
+        )
+        .with_state(state.clone());
     Router::new()
+        .merge(unsubscribe)
         .route(
             "/api/{*fn_name}",
             axum::routing::post(move |req| {

@@ -348,3 +348,31 @@ pub async fn counts(pool: &PgPool, calendar: Option<CalendarId>) -> Result<Count
         calendar_students: r.calendar_students,
     })
 }
+
+/// The district's time zone, in which admins type dates and dial windows apply. The first
+/// district's; America/Chicago before any roster is imported or when the stored name is unknown.
+pub async fn time_zone(pool: &PgPool) -> Result<chrono_tz::Tz, sqlx::Error> {
+    let name = sqlx::query_scalar!("select time_zone from district order by name limit 1")
+        .fetch_optional(pool)
+        .await?;
+    Ok(name
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(chrono_tz::America::Chicago))
+}
+
+/// The grade levels enrolled in a calendar, in school order (K before 1 before 12).
+pub async fn grade_levels(pool: &PgPool, calendar: CalendarId) -> Result<Vec<String>, sqlx::Error> {
+    let mut grades = sqlx::query_scalar!(
+        r#"select distinct grade_level as "g!" from enrollment
+           where calendar_id = $1 and grade_level is not null"#,
+        calendar as CalendarId
+    )
+    .fetch_all(pool)
+    .await?;
+    grades.sort_by_key(|g| match g.as_str() {
+        "PK" => -2,
+        "KG" | "K" => -1,
+        other => other.parse::<i32>().unwrap_or(100),
+    });
+    Ok(grades)
+}

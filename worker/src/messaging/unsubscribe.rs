@@ -18,6 +18,9 @@ use crate::domain::ContactReason;
 
 const MAC_LEN: usize = 16;
 
+/// What a genuine token names: a contact method and the reason to turn off on it.
+pub type Verified = (Uuid, ContactReason);
+
 /// The key unsubscribe tokens are signed with.
 #[derive(Clone)]
 pub struct UnsubscribeKey(Vec<u8>);
@@ -65,7 +68,7 @@ impl UnsubscribeKey {
     }
 
     /// The contact method and reason a genuine token names; `None` for anything else.
-    pub fn verify(&self, token: &str) -> Option<(Uuid, ContactReason)> {
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
         if raw.len() != 16 + 1 + MAC_LEN {
             return None;

@@ -1,0 +1,539 @@
+//! Compose Message: write a message with merge fields, pick its type, audience and devices,
+//! schedule it, preview it as any recipient, send a test to yourself, then send or schedule it.
+//!
+//! What must stay true: the page never queues anything itself. Every button calls a server
+//! function that rebuilds the draft from the form and lets `herald_core::messaging::compose`
+//! check it (templates, schedule) before a row is written; its error names the form field.
+//! Dates are typed in the district's time zone.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::Scope;
+use crate::error::AppError;
+
+/// The compose form, as the browser holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeForm {
+    pub calendar_id: Option<String>,
+    pub reason: String,
+    pub audience: String,
+    pub grades: Vec<String>,
+    pub subject: String,
+    pub body_html: String,
+    pub body_text: String,
+    pub inbox_text: String,
+    pub voice_script: String,
+    pub devices: Vec<String>,
+    /// `YYYY-MM-DDTHH:MM` in the district's time zone; empty: now.
+    pub start_at: String,
+    pub email_at: String,
+    /// `HH:MM`.
+    pub dial_from: String,
+    pub dial_until: String,
+    pub confirm_to_sender: bool,
+}
+
+/// Who the audience reaches, for the preview count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudienceSummary {
+    pub people: i64,
+    pub students: i64,
+    pub with_email: i64,
+    pub with_phone: i64,
+    pub grades: Vec<String>,
+    pub time_zone: String,
+}
+
+/// A member of the audience to preview as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub students: String,
+}
+
+/// The message rendered for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub inbox: String,
+    pub voice: String,
+}
+
+/// The eight message types (contact reasons), value and label.
+pub const REASONS: [(&str, &str); 8] = [
+    ("general", "General"),
+    ("priority", "High Priority"),
+    ("emergency", "Emergency"),
+    ("attendance", "Attendance"),
+    ("behavior", "Behavior Messenger"),
+    ("food_service", "Food Service"),
+    ("teacher", "Teacher"),
+    ("staff", "Staff"),
+];
+
+pub const MERGE_FIELDS: [&str; 6] = [
+    "student",
+    "guardian",
+    "school",
+    "calendar",
+    "sender",
+    "portal_url",
+];
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use chrono::{NaiveDateTime, NaiveTime, TimeZone, Utc};
+    use herald_core::domain::{
+        AudienceKind, CalendarId, ContactReason, Device, DialWindow, EmailAddress,
+    };
+    use herald_core::messaging::compose::{self, ComposeError, Draft, Sender};
+
+    use super::ComposeForm;
+    use crate::error::AppError;
+
+    pub fn calendar(id: &Option<String>) -> Result<CalendarId, AppError> {
+        id.as_deref().and_then(|c| c.parse().ok()).ok_or_else(|| {
+            AppError::Invalid("Choose a school and calendar in the toolbar first.".into())
+        })
+    }
+
+    pub fn audience(a: &str) -> Result<AudienceKind, AppError> {
+        match a {
+            "guardians" | "" => Ok(AudienceKind::Guardians),
+            "staff" => Ok(AudienceKind::Staff),
+            other => Err(AppError::Invalid(format!(
+                "Audience: '{other}' is not guardians or staff."
+            ))),
+        }
+    }
+
+    fn local(
+        field: &str,
+        s: &str,
+        tz: chrono_tz::Tz,
+    ) -> Result<Option<chrono::DateTime<Utc>>, AppError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+            .map_err(|_| AppError::Invalid(format!("{field}: '{s}' is not a date and time.")))?;
+        tz.from_local_datetime(&naive)
+            .earliest()
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "{field}: {s} does not exist in {tz} (a clock change)."
+                ))
+            })
+    }
+
+    fn time(field: &str, s: &str) -> Result<NaiveTime, AppError> {
+        NaiveTime::parse_from_str(s.trim(), "%H:%M")
+            .map_err(|_| AppError::Invalid(format!("{field}: '{s}' is not a time of day.")))
+    }
+
+    /// The draft the form describes; every error names its field.
+    pub fn draft(f: &ComposeForm, tz: chrono_tz::Tz) -> Result<Draft, AppError> {
+        let reason: ContactReason = f
+            .reason
+            .parse()
+            .map_err(|e| AppError::Invalid(format!("Message type: {e}.")))?;
+        let devices = f
+            .devices
+            .iter()
+            .map(|d| {
+                d.parse::<Device>()
+                    .map_err(|e| AppError::Invalid(format!("Delivery devices: {e}.")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let dial_window = if f.dial_from.trim().is_empty() && f.dial_until.trim().is_empty() {
+            None
+        } else {
+            let from = time("Dial window from", &f.dial_from)?;
+            let until = time("Dial window until", &f.dial_until)?;
+            Some(
+                DialWindow::new(from, until)
+                    .map_err(|e| AppError::Invalid(format!("Dial window: {e}.")))?,
+            )
+        };
+        let start_at = local("Start delivery on", &f.start_at, tz)?;
+        if let Some(s) = start_at
+            && s < Utc::now() - chrono::TimeDelta::minutes(1)
+        {
+            return Err(AppError::Invalid(
+                "Start delivery on: that time has passed; leave it empty to send now.".into(),
+            ));
+        }
+        Ok(Draft {
+            reason,
+            subject: f.subject.clone(),
+            body_html: f.body_html.clone(),
+            body_text: f.body_text.clone(),
+            inbox_text: f.inbox_text.clone(),
+            voice_script: f.voice_script.clone(),
+            audience: audience(&f.audience)?,
+            calendar_id: calendar(&f.calendar_id)?,
+            grade_levels: f.grades.clone(),
+            devices,
+            start_at,
+            email_at: local("Send emails at", &f.email_at, tz)?,
+            dial_window,
+            confirm_to_sender: f.confirm_to_sender,
+        })
+    }
+
+    pub fn composed(f: &ComposeForm, tz: chrono_tz::Tz) -> Result<compose::Composed, AppError> {
+        draft(f, tz)?.compose().map_err(|e| match e {
+            ComposeError::Template(t) => AppError::Invalid(t.to_string()),
+            other => AppError::Invalid(format!("{other}.")),
+        })
+    }
+
+    pub fn sender(s: &herald_core::accounts::SessionAccount) -> Result<Sender, AppError> {
+        Ok(Sender {
+            account_id: s.account.id,
+            name: s.account.display_name.clone(),
+            email: EmailAddress::parse(&s.account.email).map_err(|_| {
+                AppError::Invalid("Your account's email address is not valid.".into())
+            })?,
+        })
+    }
+
+    pub fn message_error(e: compose::MessageError) -> AppError {
+        match e {
+            compose::MessageError::UnknownCalendar => {
+                AppError::Invalid("That calendar no longer exists.".into())
+            }
+            compose::MessageError::NotInAudience => AppError::Invalid(
+                "That person is not in this audience; pick another to preview as.".into(),
+            ),
+            compose::MessageError::Db(e) => AppError::internal("compose", &e),
+        }
+    }
+}
+
+#[server(endpoint = "compose_audience")]
+pub async fn compose_audience(
+    calendar_id: Option<String>,
+    audience: String,
+    grades: Vec<String>,
+) -> Result<AudienceSummary, AppError> {
+    use herald_core::accounts::Role;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let calendar = ssr::calendar(&calendar_id)?;
+    let kind = ssr::audience(&audience)?;
+    let count =
+        herald_core::messaging::compose::audience_count(&state.pool, calendar, kind, &grades)
+            .await
+            .map_err(ssr::message_error)?;
+    Ok(AudienceSummary {
+        people: count.people,
+        students: count.students,
+        with_email: count.with_email,
+        with_phone: count.with_phone,
+        grades: herald_core::directory::grade_levels(&state.pool, calendar).await?,
+        time_zone: herald_core::directory::time_zone(&state.pool)
+            .await?
+            .to_string(),
+    })
+}
+
+#[server(endpoint = "compose_members")]
+pub async fn compose_members(
+    calendar_id: Option<String>,
+    audience: String,
+    grades: Vec<String>,
+    query: String,
+) -> Result<Vec<Member>, AppError> {
+    use herald_core::accounts::Role;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let calendar = ssr::calendar(&calendar_id)?;
+    let kind = ssr::audience(&audience)?;
+    let members = herald_core::messaging::compose::audience_members(
+        &state.pool,
+        calendar,
+        kind,
+        &grades,
+        &query,
+        30,
+    )
+    .await
+    .map_err(ssr::message_error)?;
+    Ok(members
+        .into_iter()
+        .map(|m| Member {
+            id: m.person_id.to_string(),
+            name: m.name,
+            students: herald_core::messaging::template::english_list(&m.students),
+        })
+        .collect())
+}
+
+#[server(endpoint = "compose_preview", input = leptos::server_fn::codec::Json)]
+pub async fn compose_preview(form: ComposeForm, person_id: String) -> Result<Rendered, AppError> {
+    use herald_core::accounts::Role;
+    use herald_core::messaging::{compose, email};
+    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let tz = herald_core::directory::time_zone(&state.pool).await?;
+    let composed = ssr::composed(&form, tz)?;
+    let person = person_id
+        .parse()
+        .map_err(|_| AppError::Invalid("Pick someone to preview as.".into()))?;
+    let portal_url = email::portal_url(&state.pool, &state.settings.smtp)
+        .await
+        .map_err(|e| AppError::internal("portal url", &e))?;
+    let data = compose::merge_data_for(
+        &state.pool,
+        composed.draft(),
+        person,
+        &session.account.display_name,
+        &portal_url,
+    )
+    .await
+    .map_err(ssr::message_error)?;
+    Ok(Rendered {
+        subject: composed.subject.render(&data),
+        html: composed.html.render_html(&data),
+        text: composed.text.render(&data),
+        inbox: composed.inbox.render(&data),
+        voice: composed.voice.render(&data),
+    })
+}
+
+/// Sends a test copy to the signed-in admin; returns the address it goes to.
+#[server(endpoint = "compose_send_test", input = leptos::server_fn::codec::Json)]
+pub async fn compose_send_test(form: ComposeForm, person_id: String) -> Result<String, AppError> {
+    use herald_core::accounts::Role;
+    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let tz = herald_core::directory::time_zone(&state.pool).await?;
+    let composed = ssr::composed(&form, tz)?;
+    let person = person_id.parse().map_err(|_| {
+        AppError::Invalid("Pick someone to preview as; the test is rendered as them.".into())
+    })?;
+    let sender = ssr::sender(&session)?;
+    herald_core::messaging::compose::create_test(&state.pool, &composed, &sender, person)
+        .await
+        .map_err(ssr::message_error)?;
+    Ok(sender.email.into_inner())
+}
+
+/// Sends (or schedules) the message; returns its id.
+#[server(endpoint = "compose_send", input = leptos::server_fn::codec::Json)]
+pub async fn compose_send(form: ComposeForm) -> Result<String, AppError> {
+    use herald_core::accounts::Role;
+    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let tz = herald_core::directory::time_zone(&state.pool).await?;
+    let composed = ssr::composed(&form, tz)?;
+    let sender = ssr::sender(&session)?;
+    let id = herald_core::messaging::compose::create(&state.pool, &composed, &sender)
+        .await
+        .map_err(ssr::message_error)?;
+    tracing::info!(message = %id, by = %sender.email, "message composed");
+    Ok(id.to_string())
+}
+
+/// `/admin/messenger/compose`.
+#[component]
+pub fn ComposePage() -> impl IntoView {
+    let Scope(scope) = expect_context::<Scope>();
+    let form = RwSignal::new(ComposeForm {
+        reason: "general".into(),
+        audience: "guardians".into(),
+        devices: vec!["email".into(), "inbox".into()],
+        subject: "A note from {{school}}".into(),
+        body_html: "<p>Dear {{guardian}},</p>\n<p>…about {{student}}.</p>\n<p>Sign in to the portal: {{portal_url}}</p>\n<p>{{sender}}</p>".into(),
+        ..ComposeForm::default()
+    });
+    Effect::new(move |_| {
+        let c = scope.get();
+        form.update(|f| f.calendar_id = c);
+    });
+    let audience_key = Memo::new(move |_| {
+        form.with(|f| (f.calendar_id.clone(), f.audience.clone(), f.grades.clone()))
+    });
+    let summary = Resource::new(
+        move || audience_key.get(),
+        |(c, a, g)| compose_audience(c, a, g),
+    );
+    let member_query = RwSignal::new(String::new());
+    let members = Resource::new(
+        move || (audience_key.get(), member_query.get()),
+        |((c, a, g), q)| compose_members(c, a, g, q),
+    );
+    let preview_as = RwSignal::new(String::new());
+    let preview =
+        Action::new(|(f, p): &(ComposeForm, String)| compose_preview(f.clone(), p.clone()));
+    let test =
+        Action::new(|(f, p): &(ComposeForm, String)| compose_send_test(f.clone(), p.clone()));
+    let send = Action::new(|f: &ComposeForm| compose_send(f.clone()));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = send.value().get() {
+            navigate(
+                &format!("/admin/messenger/messages/{id}"),
+                Default::default(),
+            );
+        }
+    });
+
+    let text = move |get: fn(&ComposeForm) -> String, set: fn(&mut ComposeForm, String)| {
+        (
+            move || form.with(get),
+            move |ev| {
+                let v = event_target_value(&ev);
+                form.update(|f| set(f, v));
+            },
+        )
+    };
+    let (subject, on_subject) = text(|f| f.subject.clone(), |f, v| f.subject = v);
+    let (body, on_body) = text(|f| f.body_html.clone(), |f, v| f.body_html = v);
+    let (plain, on_plain) = text(|f| f.body_text.clone(), |f, v| f.body_text = v);
+    let (inbox, on_inbox) = text(|f| f.inbox_text.clone(), |f, v| f.inbox_text = v);
+    let (voice, on_voice) = text(|f| f.voice_script.clone(), |f, v| f.voice_script = v);
+    let (start, on_start) = text(|f| f.start_at.clone(), |f, v| f.start_at = v);
+    let (email_at, on_email_at) = text(|f| f.email_at.clone(), |f, v| f.email_at = v);
+    let (dial_from, on_dial_from) = text(|f| f.dial_from.clone(), |f, v| f.dial_from = v);
+    let (dial_until, on_dial_until) = text(|f| f.dial_until.clone(), |f, v| f.dial_until = v);
+    let has = move |d: &'static str| move || form.with(|f| f.devices.iter().any(|x| x == d));
+    let toggle = move |d: &'static str| {
+        move |ev| {
+            let on = event_target_checked(&ev);
+            form.update(|f| {
+                f.devices.retain(|x| x != d);
+                if on {
+                    f.devices.push(d.to_string());
+                }
+            });
+        }
+    };
+    let error = move || {
+        let e = [
+            send.value().get().and_then(Result::err),
+            test.value().get().and_then(Result::err),
+            preview.value().get().and_then(Result::err),
+        ];
+        e.into_iter().flatten().next().map(|e| e.to_string())
+    };
+
+    view! {
+        <h1>"Compose Message"</h1>
+        <div class="compose">
+            <form class="compose-form" on:submit=move |ev| { ev.prevent_default(); send.dispatch(form.get_untracked()); }>
+                <fieldset>
+                    <legend>"Message"</legend>
+                    <label>"Message type"
+                        <select name="reason" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.reason = v); }>
+                            {REASONS.into_iter().map(|(v, l)| view! { <option value=v selected=move || form.with(|f| f.reason == v)>{l}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label>"Subject" <input name="subject" prop:value=subject on:input=on_subject maxlength="200" /></label>
+                    <label>"Message body (HTML email)" <textarea name="body_html" rows="8" prop:value=body on:input=on_body></textarea></label>
+                    <p class="hint">"Merge fields: " {MERGE_FIELDS.into_iter().map(|m| view! { <code>{format!("{{{{{m}}}}}")}</code> " " }).collect_view()}</p>
+                    <details>
+                        <summary>"Plain-text email, portal notice and voice script"</summary>
+                        <label>"Plain-text body (empty: made from the HTML)" <textarea name="body_text" rows="5" prop:value=plain on:input=on_plain></textarea></label>
+                        <label>"Portal notice (empty: the plain text)" <textarea name="inbox_text" rows="3" prop:value=inbox on:input=on_inbox></textarea></label>
+                        <label>"Voice script (phone)" <textarea name="voice_script" rows="3" prop:value=voice on:input=on_voice></textarea></label>
+                    </details>
+                </fieldset>
+                <fieldset>
+                    <legend>"Audience"</legend>
+                    <label class="inline"><input type="radio" name="audience" value="guardians" prop:checked=move || form.with(|f| f.audience == "guardians")
+                        on:change=move |_| form.update(|f| { f.audience = "guardians".into(); })/>" Guardians of students in this calendar"</label>
+                    <label class="inline"><input type="radio" name="audience" value="staff" prop:checked=move || form.with(|f| f.audience == "staff")
+                        on:change=move |_| form.update(|f| { f.audience = "staff".into(); f.grades.clear(); })/>" Staff with a district assignment"</label>
+                    <Suspense fallback=|| view! { <p class="muted">"Counting…"</p> }>
+                        {move || Suspend::new(async move {
+                            match summary.await {
+                                Ok(s) => view! {
+                                    {(form.with_untracked(|f| f.audience == "guardians") && !s.grades.is_empty()).then(|| view! {
+                                        <div class="grades" role="group" aria-label="Grade levels">
+                                            <span>"Grades (none ticked: all)"</span>
+                                            {s.grades.iter().cloned().map(|g| {
+                                                let g2 = g.clone();
+                                                let label = format!(" {g}");
+                                                view! { <label class="inline"><input type="checkbox" prop:checked=move || form.with(|f| f.grades.contains(&g2))
+                                                    on:change=move |ev| { let on = event_target_checked(&ev); let g = g.clone(); form.update(|f| { f.grades.retain(|x| *x != g); if on { f.grades.push(g); } }); } />
+                                                    {label}</label> }
+                                            }).collect_view()}
+                                        </div>
+                                    })}
+                                    <p class="audience-count" data-testid="audience-count">
+                                        <strong>{s.people}</strong>" recipients"
+                                        {(s.students > 0).then(|| format!(" (guardians of {} students)", s.students))}
+                                        " · "{s.with_email}" with email · "{s.with_phone}" with a phone"
+                                    </p>
+                                    <p class="hint">{format!("Times are in {}.", s.time_zone)}</p>
+                                }.into_any(),
+                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                </fieldset>
+                <fieldset>
+                    <legend>"Delivery"</legend>
+                    <label class="inline"><input type="checkbox" name="device-email" prop:checked=has("email") on:change=toggle("email") />" Email"</label>
+                    <label class="inline"><input type="checkbox" name="device-inbox" prop:checked=has("inbox") on:change=toggle("inbox") />" Portal inbox"</label>
+                    <label class="inline"><input type="checkbox" name="device-phone" prop:checked=has("phone") on:change=toggle("phone") />" Phone"</label>
+                    <label>"Start delivery on (empty: now)" <input type="datetime-local" name="start_at" prop:value=start on:input=on_start /></label>
+                    <label>"Send emails at (optional)" <input type="datetime-local" name="email_at" prop:value=email_at on:input=on_email_at /></label>
+                    <div class="row">
+                        <label>"Dial window from" <input type="time" name="dial_from" prop:value=dial_from on:input=on_dial_from /></label>
+                        <label>"until" <input type="time" name="dial_until" prop:value=dial_until on:input=on_dial_until /></label>
+                    </div>
+                    <label class="inline"><input type="checkbox" name="confirm" prop:checked=move || form.with(|f| f.confirm_to_sender)
+                        on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.confirm_to_sender = on); } />" Send Confirmation Email to me when delivery finishes"</label>
+                </fieldset>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || test.value().get().and_then(Result::ok).map(|to| view! { <p class="ok" role="status">{format!("Test sent to {to}.")}</p> })}
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || send.pending().get()>
+                        {move || if form.with(|f| f.start_at.trim().is_empty()) { "Send now" } else { "Schedule" }}
+                    </button>
+                </div>
+            </form>
+            <aside class="compose-preview">
+                <h2>"Preview"</h2>
+                <label>"Find a recipient" <input type="search" placeholder="Name" prop:value=move || member_query.get() on:input=move |ev| member_query.set(event_target_value(&ev)) /></label>
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        let list = members.await.unwrap_or_default();
+                        if preview_as.get_untracked().is_empty() && let Some(first) = list.first() {
+                            preview_as.set(first.id.clone());
+                        }
+                        view! {
+                            <label>"Preview as"
+                                <select name="preview_as" on:change=move |ev| preview_as.set(event_target_value(&ev))>
+                                    {list.into_iter().map(|m| {
+                                        let id = m.id.clone();
+                                        view! { <option value=m.id selected=move || preview_as.get() == id>{m.name}{(!m.students.is_empty()).then(|| format!(" — {}", m.students))}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Suspense>
+                <div class="actions">
+                    <button type="button" on:click=move |_| { preview.dispatch((form.get_untracked(), preview_as.get_untracked())); }>"Preview"</button>
+                    <button type="button" disabled=move || test.pending().get() on:click=move |_| { test.dispatch((form.get_untracked(), preview_as.get_untracked())); }>"Send test to me"</button>
+                </div>
+                {move || preview.value().get().and_then(Result::ok).map(|r| view! {
+                    <div class="rendered" data-testid="preview">
+                        <p><strong>"Subject: "</strong>{r.subject}</p>
+                        <iframe title="Email preview" sandbox="" srcdoc=r.html class="email-frame"></iframe>
+                        <h3>"Plain text"</h3><pre>{r.text}</pre>
+                        <h3>"Portal notice"</h3><pre>{r.inbox}</pre>
+                        {(!r.voice.is_empty()).then(|| view! { <h3>"Voice script"</h3><pre>{r.voice}</pre> })}
+                    </div>
+                })}
+            </aside>
+        </div>
+    }
+}

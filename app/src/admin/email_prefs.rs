@@ -1,0 +1,194 @@
+//! Email Preferences: the SMTP server Herald sends through, the From / Reply-To addresses, and
+//! the portal URL merged into messages (and the base of unsubscribe links).
+//!
+//! What must stay true: the stored password is never sent to the browser (the page only learns
+//! whether one is set); fields an ops engineer pinned in the environment are shown as such,
+//! because saving them here changes nothing until the override is removed.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPrefsForm {
+    pub smtp_host: String,
+    pub smtp_port: String,
+    pub tls: String,
+    pub username: String,
+    /// Empty: keep the stored password.
+    pub password: String,
+    pub clear_password: bool,
+    pub from_address: String,
+    pub from_name: String,
+    pub reply_to: String,
+    pub portal_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPrefsView {
+    pub form: EmailPrefsForm,
+    pub password_set: bool,
+    pub overridden: Vec<String>,
+}
+
+#[server(endpoint = "load_email_prefs")]
+pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
+    use herald_core::accounts::Role;
+    use herald_core::messaging::email;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let p = email::preferences(&state.pool)
+        .await
+        .map_err(|e| AppError::internal("email preferences", &e))?;
+    let o = &state.settings.smtp;
+    let overridden = [
+        ("SMTP host", o.host.is_some()),
+        ("SMTP port", o.port.is_some()),
+        ("TLS", o.tls.is_some()),
+        ("Username", o.username.is_some()),
+        ("Password", o.password.is_some()),
+        ("From address", o.from_address.is_some()),
+        ("From name", o.from_name.is_some()),
+        ("Reply-To address", o.reply_to.is_some()),
+        ("Portal URL", o.portal_url.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(n, _)| n.to_string())
+    .collect();
+    Ok(EmailPrefsView {
+        form: EmailPrefsForm {
+            smtp_host: p.smtp_host,
+            smtp_port: p.smtp_port.to_string(),
+            tls: p.tls.as_str().into(),
+            username: p.username.unwrap_or_default(),
+            password: String::new(),
+            clear_password: false,
+            from_address: p.from_address,
+            from_name: p.from_name,
+            reply_to: p.reply_to.unwrap_or_default(),
+            portal_url: p.portal_url,
+        },
+        password_set: p.password_set,
+        overridden,
+    })
+}
+
+#[server(endpoint = "save_email_prefs", input = leptos::server_fn::codec::Json)]
+pub async fn save_email_prefs(form: EmailPrefsForm) -> Result<(), AppError> {
+    use herald_core::accounts::Role;
+    use herald_core::messaging::email::{self, EmailError, EmailPreferencesUpdate, TlsMode};
+    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let port: u16 = form.smtp_port.trim().parse().map_err(|_| {
+        AppError::Invalid(format!(
+            "SMTP port: '{}' is not a port number.",
+            form.smtp_port
+        ))
+    })?;
+    let tls = TlsMode::parse(&form.tls)
+        .ok_or_else(|| AppError::Invalid("TLS: choose none, STARTTLS or TLS.".into()))?;
+    let password = if form.clear_password {
+        Some(secrecy::SecretString::from(String::new()))
+    } else if form.password.is_empty() {
+        None
+    } else {
+        Some(secrecy::SecretString::from(form.password.clone()))
+    };
+    let update = EmailPreferencesUpdate {
+        smtp_host: form.smtp_host,
+        smtp_port: port,
+        tls,
+        username: Some(form.username),
+        password,
+        from_address: form.from_address,
+        from_name: form.from_name,
+        reply_to: Some(form.reply_to),
+        portal_url: form.portal_url,
+    };
+    email::save_preferences(&state.pool, &update)
+        .await
+        .map_err(|e| match e {
+            EmailError::Invalid { field, problem } => {
+                AppError::Invalid(format!("{field}: {problem}."))
+            }
+            EmailError::Db(e) => AppError::internal("save email preferences", &e),
+        })?;
+    tracing::info!(by = %session.account.email, "email preferences saved");
+    Ok(())
+}
+
+/// `/admin/preferences/email`.
+#[component]
+pub fn EmailPrefsPage() -> impl IntoView {
+    let loaded = Resource::new(|| (), |_| load_email_prefs());
+    view! {
+        <h1>"Email Preferences"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(v) => view! { <PrefsForm view=v /> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
+    let form = RwSignal::new(view.form);
+    let save = Action::new(|f: &EmailPrefsForm| save_email_prefs(f.clone()));
+    let field = move |label: &'static str,
+                      name: &'static str,
+                      kind: &'static str,
+                      get: fn(&EmailPrefsForm) -> String,
+                      set: fn(&mut EmailPrefsForm, String)| {
+        view! {
+            <label>{label}
+                <input name=name type=kind prop:value=move || form.with(get)
+                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); } />
+            </label>
+        }
+    };
+    let overridden = view.overridden.clone();
+    view! {
+        {(!overridden.is_empty()).then(|| view! {
+            <p class="notice" role="note">{format!("Set by the server's environment, which wins over this page: {}.", overridden.join(", "))}</p>
+        })}
+        <form class="prefs" on:submit=move |ev| { ev.prevent_default(); save.dispatch(form.get_untracked()); }>
+            <fieldset>
+                <legend>"SMTP server"</legend>
+                {field("SMTP host", "smtp_host", "text", |f| f.smtp_host.clone(), |f, v| f.smtp_host = v)}
+                {field("SMTP port", "smtp_port", "number", |f| f.smtp_port.clone(), |f, v| f.smtp_port = v)}
+                <label>"TLS"
+                    <select name="tls" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.tls = v); }>
+                        {[("none", "None (trusted relay)"), ("starttls", "STARTTLS (port 587)"), ("tls", "TLS (port 465)")].into_iter().map(|(v, l)| view! {
+                            <option value=v selected=move || form.with(|f| f.tls == v)>{l}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                {field("Username", "username", "text", |f| f.username.clone(), |f, v| f.username = v)}
+                <label>{if view.password_set { "Password (saved; type to replace)" } else { "Password" }}
+                    <input name="password" type="password" autocomplete="new-password" prop:value=move || form.with(|f| f.password.clone())
+                        on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.password = v); } />
+                </label>
+                {view.password_set.then(|| view! {
+                    <label class="inline"><input type="checkbox" on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.clear_password = on); } />" Remove the saved password"</label>
+                })}
+            </fieldset>
+            <fieldset>
+                <legend>"Sender"</legend>
+                {field("From address", "from_address", "email", |f| f.from_address.clone(), |f, v| f.from_address = v)}
+                {field("From name", "from_name", "text", |f| f.from_name.clone(), |f, v| f.from_name = v)}
+                {field("Reply-To address (optional)", "reply_to", "email", |f| f.reply_to.clone(), |f, v| f.reply_to = v)}
+                {field("Portal URL", "portal_url", "url", |f| f.portal_url.clone(), |f, v| f.portal_url = v)}
+                <p class="hint">"Parents sign in at the portal URL; it is merged as {{portal_url}} and unsubscribe links point to its site."</p>
+            </fieldset>
+            {move || save.value().get().map(|r| match r {
+                Ok(()) => view! { <p class="ok" role="status">"Saved. Workers use the new settings for their next batch."</p> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+            <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
+        </form>
+    }
+}
