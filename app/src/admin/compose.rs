@@ -219,7 +219,7 @@ pub(crate) mod ssr {
     }
 }
 
-#[server(endpoint = "compose_audience")]
+#[server(endpoint = "compose_audience", input = leptos::server_fn::codec::Json)]
 pub async fn compose_audience(
     calendar_id: Option<String>,
     audience: String,
@@ -245,7 +245,7 @@ pub async fn compose_audience(
     })
 }
 
-#[server(endpoint = "compose_members")]
+#[server(endpoint = "compose_members", input = leptos::server_fn::codec::Json)]
 pub async fn compose_members(
     calendar_id: Option<String>,
     audience: String,

@@ -387,3 +387,88 @@ pub async fn cancel(pool: &PgPool, id: MessageId) -> Result<u64, MessageError> {
     tx.commit().await?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveTime, TimeDelta};
+    use uuid::Uuid;
+
+    fn draft() -> Draft {
+        Draft {
+            reason: ContactReason::General,
+            subject: "Hello {{guardian}}".into(),
+            body_html: "<p>About {{student}}</p>".into(),
+            body_text: String::new(),
+            inbox_text: String::new(),
+            voice_script: String::new(),
+            audience: AudienceKind::Guardians,
+            calendar_id: CalendarId(Uuid::nil()),
+            grade_levels: vec![],
+            devices: vec![Device::Email, Device::Inbox, Device::Email],
+            start_at: None,
+            email_at: None,
+            dial_window: None,
+            confirm_to_sender: false,
+        }
+    }
+
+    #[test]
+    fn an_empty_plain_text_and_notice_are_made_from_the_html_body() {
+        let c = draft().compose().unwrap();
+        assert_eq!(c.body_text, "About {{student}}");
+        assert_eq!(c.inbox_text, c.body_text);
+        assert_eq!(c.draft().devices, vec![Device::Email, Device::Inbox]);
+    }
+
+    #[test]
+    fn a_bad_template_in_any_field_is_refused_with_that_field_named() {
+        let mut d = draft();
+        d.inbox_text = "See {{portal}}".into();
+        match d.compose() {
+            Err(ComposeError::Template(e)) => assert_eq!(e.field, "Portal notice"),
+            other => panic!("{other:?}"),
+        }
+        let mut d = draft();
+        d.body_html = "<p>About <b>{{student}}</p>".into();
+        assert!(matches!(d.compose(), Err(ComposeError::Template(e)) if e.field == "Message body"));
+    }
+
+    #[test]
+    fn the_phone_needs_a_script_and_a_dial_window() {
+        let mut d = draft();
+        d.devices = vec![Device::Phone];
+        assert_eq!(
+            d.clone().compose().unwrap_err(),
+            ComposeError::PhoneNeedsScriptAndWindow
+        );
+        d.voice_script = "This is {{school}}.".into();
+        d.dial_window = Some(
+            DialWindow::new(
+                NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+                NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+            )
+            .unwrap(),
+        );
+        assert!(d.compose().is_ok());
+    }
+
+    #[test]
+    fn emails_cannot_be_set_to_go_before_delivery_starts() {
+        let mut d = draft();
+        let start = Utc::now() + TimeDelta::hours(3);
+        d.start_at = Some(start);
+        d.email_at = Some(start - TimeDelta::hours(1));
+        assert_eq!(d.compose().unwrap_err(), ComposeError::EmailBeforeStart);
+    }
+
+    #[test]
+    fn a_subject_and_at_least_one_device_are_required() {
+        let mut d = draft();
+        d.subject = "  ".into();
+        assert_eq!(d.compose().unwrap_err(), ComposeError::Missing("Subject"));
+        let mut d = draft();
+        d.devices.clear();
+        assert_eq!(d.compose().unwrap_err(), ComposeError::NoDevice);
+    }
+}

@@ -1,0 +1,185 @@
+//! Message endpoints as a browser or a mail provider meets them: one-click unsubscribe (GET
+//! changes nothing, POST from anywhere turns off exactly one reason, a tampered token does
+//! nothing), and compose refusing a bad template before anything is queued.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use herald_app::state::AppState;
+use herald_core::accounts::{self, Role};
+use herald_core::domain::{ContactReason, EmailAddress};
+use herald_core::messaging::unsubscribe::UnsubscribeKey;
+use herald_core::settings::Settings;
+use leptos::prelude::LeptosOptions;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+fn router(pool: PgPool) -> Router {
+    let settings = Settings::load_from(|_| None).expect("default settings load");
+    let options = LeptosOptions::builder()
+        .output_name("herald")
+        .site_root("target/site")
+        .site_pkg_dir("pkg")
+        .build();
+    herald_server::router(AppState::new(pool, settings), options)
+}
+
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, String, axum::http::HeaderMap) {
+    let res = router.clone().oneshot(req).await.expect("router answers");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+async fn email_method(pool: &PgPool) -> uuid::Uuid {
+    let person: uuid::Uuid = sqlx::query_scalar(
+        "insert into person (sourced_id, kind, given_name, family_name) values ('g-1', 'guardian', 'Pat', 'Lee') returning id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query_scalar("insert into contact_method (person_id, email) values ($1, 'pat@home.example') returning id")
+        .bind(person)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn preferences(pool: &PgPool) -> Vec<(String, bool)> {
+    sqlx::query_as("select reason::text, enabled from contact_preference order by reason")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn opening_an_unsubscribe_link_asks_first_and_changes_nothing(pool: PgPool) {
+    let method = email_method(&pool).await;
+    let token = UnsubscribeKey::load(&pool)
+        .await
+        .unwrap()
+        .token(method, ContactReason::Attendance);
+    let app = router(pool.clone());
+    let (status, body, _) = send(
+        &app,
+        Request::get(format!("/unsubscribe/{token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains(
+            "Stop <strong>Attendance</strong> messages to <strong>p•••@home.example</strong>?"
+        ),
+        "{body}"
+    );
+    assert!(preferences(&pool).await.is_empty());
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason(pool: PgPool) {
+    let method = email_method(&pool).await;
+    let token = UnsubscribeKey::load(&pool)
+        .await
+        .unwrap()
+        .token(method, ContactReason::Attendance);
+    let app = router(pool.clone());
+    // As RFC 8058 providers post: no cookie, an Origin that is not Herald's.
+    let req = Request::post(format!("/unsubscribe/{token}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "https://mail.provider.example")
+        .header(header::HOST, "herald.test")
+        .body(Body::from("List-Unsubscribe=One-Click"))
+        .unwrap();
+    let (status, body, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("no longer receive <strong>Attendance</strong>"));
+    assert_eq!(
+        preferences(&pool).await,
+        vec![("attendance".to_string(), false)]
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_tampered_unsubscribe_token_changes_nothing(pool: PgPool) {
+    let method = email_method(&pool).await;
+    let mut token = UnsubscribeKey::load(&pool)
+        .await
+        .unwrap()
+        .token(method, ContactReason::General);
+    let last = token.pop().unwrap();
+    token.push(if last == 'A' { 'B' } else { 'A' });
+    let app = router(pool.clone());
+    let req = Request::post(format!("/unsubscribe/{token}"))
+        .body(Body::from("List-Unsubscribe=One-Click"))
+        .unwrap();
+    let (status, body, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("This link does not work"));
+    assert!(preferences(&pool).await.is_empty());
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_nothing(pool: PgPool) {
+    let email = EmailAddress::parse("admin@district.example").unwrap();
+    accounts::create(
+        &pool,
+        &email,
+        "Ada Admin",
+        &SecretString::from("pw".to_string()),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+    let calendar: uuid::Uuid = sqlx::query_scalar(
+        "with d as (insert into district (sourced_id, name) values ('d', 'D') returning id),
+              s as (insert into school (sourced_id, district_id, name) select 's', id, 'Lincoln' from d returning id)
+         insert into calendar (school_id, school_year, name, start_date, end_date)
+         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let app = router(pool.clone());
+    let (_, _, headers) = send(
+        &app,
+        Request::post("/api/sign_in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("email=admin@district.example&password=pw"))
+            .unwrap(),
+    )
+    .await;
+    let cookie = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let form = serde_json::json!({ "form": {
+        "calendar_id": calendar.to_string(), "reason": "general", "audience": "guardians", "grades": [],
+        "subject": "Hello", "body_html": "<p>Dear {{guardain}}</p>", "body_text": "", "inbox_text": "",
+        "voice_script": "", "devices": ["email"], "start_at": "", "email_at": "", "dial_from": "",
+        "dial_until": "", "confirm_to_sender": false
+    }});
+    let req = Request::post("/api/compose_send")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from(form.to_string()))
+        .unwrap();
+    let (status, body, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body.contains("Message body, line 1, column 9: unknown merge field 'guardain'"),
+        "{body}"
+    );
+    let messages: i64 = sqlx::query_scalar("select count(*) from message")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(messages, 0);
+}
