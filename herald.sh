@@ -162,10 +162,18 @@ with zipfile.ZipFile(d / "roster-bad.zip", "w") as z:
             text = out.getvalue()
         z.writestr(f.name, text)
 PY
+  # maildev on its own ports receives the worker's email; the worker's SMTP host and port are
+  # pinned from the environment (an ops override), whatever the Email Preferences tests save.
+  "$ROOT/end2end/node_modules/.bin/maildev" --smtp 1125 --web 1180 --ip 127.0.0.1 --web-ip 127.0.0.1 \
+    >"$dir/maildev.log" 2>&1 &
+  E2E_MAILDEV=$!
+  DATABASE_URL="$e2e_url" HERALD__SMTP__HOST=127.0.0.1 HERALD__SMTP__PORT=1125 HERALD__WORKER__POLL_MS=100 \
+    "$worker" run >"$dir/worker.log" 2>&1 &
+  E2E_WORKER=$!
   DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR=127.0.0.1:3100 LEPTOS_SITE_ROOT=target/site \
     "$ROOT/target/debug/herald-server" >"$dir/server.log" 2>&1 &
   E2E_SERVER=$!
-  trap 'kill "$E2E_SERVER" 2>/dev/null || true' EXIT
+  trap 'kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in 2>/dev/null && break
     kill -0 "$E2E_SERVER" 2>/dev/null || break
@@ -177,12 +185,15 @@ PY
     return 1
   fi
   local status=0
-  (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_DIR="$dir" npx playwright test) || status=$?
-  kill "$E2E_SERVER" 2>/dev/null || true
-  wait "$E2E_SERVER" 2>/dev/null || true
+  (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_MAILDEV=http://127.0.0.1:1180 \
+    HERALD_E2E_DIR="$dir" npx playwright test) || status=$?
+  kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" 2>/dev/null || true
+  wait "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" 2>/dev/null || true
   if [ $status -ne 0 ]; then
     echo "--- server log ---"
     tail -n 50 "$dir/server.log"
+    echo "--- worker log ---"
+    tail -n 30 "$dir/worker.log"
   fi
   return $status
 }

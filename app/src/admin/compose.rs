@@ -351,12 +351,15 @@ pub fn ComposePage() -> impl IntoView {
         body_html: "<p>Dear {{guardian}},</p>\n<p>…about {{student}}.</p>\n<p>Sign in to the portal: {{portal_url}}</p>\n<p>{{sender}}</p>".into(),
         ..ComposeForm::default()
     });
-    Effect::new(move |_| {
-        let c = scope.get();
-        form.update(|f| f.calendar_id = c);
-    });
+    // The form as sent: always scoped to the toolbar's calendar at that moment.
+    let current = move || {
+        let mut f = form.get_untracked();
+        f.calendar_id = scope.get_untracked();
+        f
+    };
     let audience_key = Memo::new(move |_| {
-        form.with(|f| (f.calendar_id.clone(), f.audience.clone(), f.grades.clone()))
+        let (a, g) = form.with(|f| (f.audience.clone(), f.grades.clone()));
+        (scope.get(), a, g)
     });
     let summary = Resource::new(
         move || audience_key.get(),
@@ -425,7 +428,7 @@ pub fn ComposePage() -> impl IntoView {
     view! {
         <h1>"Compose Message"</h1>
         <div class="compose">
-            <form class="compose-form" on:submit=move |ev| { ev.prevent_default(); send.dispatch(form.get_untracked()); }>
+            <form class="compose-form" on:submit=move |ev| { ev.prevent_default(); send.dispatch(current()); }>
                 <fieldset>
                     <legend>"Message"</legend>
                     <label>"Message type"
@@ -521,8 +524,8 @@ pub fn ComposePage() -> impl IntoView {
                     })}
                 </Suspense>
                 <div class="actions">
-                    <button type="button" on:click=move |_| { preview.dispatch((form.get_untracked(), preview_as.get_untracked())); }>"Preview"</button>
-                    <button type="button" disabled=move || test.pending().get() on:click=move |_| { test.dispatch((form.get_untracked(), preview_as.get_untracked())); }>"Send test to me"</button>
+                    <button type="button" on:click=move |_| { preview.dispatch((current(), preview_as.get_untracked())); }>"Preview"</button>
+                    <button type="button" disabled=move || test.pending().get() on:click=move |_| { test.dispatch((current(), preview_as.get_untracked())); }>"Send test to me"</button>
                 </div>
                 {move || preview.value().get().and_then(Result::ok).map(|r| view! {
                     <div class="rendered" data-testid="preview">

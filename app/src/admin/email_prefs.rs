@@ -181,7 +181,7 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
                 {field("From address", "from_address", "email", |f| f.from_address.clone(), |f, v| f.from_address = v)}
                 {field("From name", "from_name", "text", |f| f.from_name.clone(), |f, v| f.from_name = v)}
                 {field("Reply-To address (optional)", "reply_to", "email", |f| f.reply_to.clone(), |f, v| f.reply_to = v)}
-                {field("Portal URL", "portal_url", "url", |f| f.portal_url.clone(), |f, v| f.portal_url = v)}
+                {field("Portal URL", "portal_url", "text", |f| f.portal_url.clone(), |f, v| f.portal_url = v)}
                 <p class="hint">"Parents sign in at the portal URL; it is merged as {{portal_url}} and unsubscribe links point to its site."</p>
             </fieldset>
             {move || save.value().get().map(|r| match r {

@@ -1,0 +1,99 @@
+// User action: an admin composes and sends a message; it is delivered by the worker as email
+// (into maildev, a real SMTP server) and as a notice the parent sees on the portal.
+import { test, expect, Page } from "@playwright/test";
+import { ADMIN, PARENT, signIn, expectSignedInAsAdmin, hydrated } from "./helpers";
+
+const MAILDEV = process.env.HERALD_E2E_MAILDEV ?? "http://127.0.0.1:1180";
+
+/** Chooses, in the Campus Toolbar, the calendar the demo parent's child is enrolled in. */
+async function chooseParentsCalendar(page: Page) {
+  await page.getByRole("link", { name: "People" }).click();
+  await hydrated(page);
+  await page.getByLabel("Search people").fill("parent@demo");
+  await page.locator(".hits a").first().click();
+  const person = page.getByRole("region", { name: "Person" });
+  await expect(person.getByRole("heading", { name: "Students" })).toBeVisible();
+  const detail = await person.innerText();
+  const select = page.getByLabel("School and calendar");
+  const options = await select.locator("option:not([disabled])").allInnerTexts();
+  const school = options.find((o) => detail.includes(o.split(" · ")[0]));
+  expect(school, `one of ${options.join(", ")} is on the parent's card`).toBeTruthy();
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes("choose_calendar")),
+    select.selectOption({ label: school! }),
+  ]);
+}
+
+async function openCompose(page: Page) {
+  await page.getByRole("link", { name: "Compose Message" }).click();
+  await hydrated(page);
+  await expect(page.getByTestId("audience-count")).toContainText("recipients");
+}
+
+test("a bad merge field is refused with the field and place named, and nothing is sent", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await chooseParentsCalendar(page);
+  await openCompose(page);
+  await page.getByLabel("Message body (HTML email)").fill("<p>Dear {{guardain}}</p>");
+  await page.getByRole("button", { name: "Send now" }).click();
+  await expect(page.getByRole("alert")).toContainText("Message body, line 1, column 9: unknown merge field 'guardain'");
+  await expect(page).toHaveURL(/\/compose$/);
+});
+
+test("a sent message is counted per device, arrives by email, and shows on the parent's portal", async ({ page, request }) => {
+  const subject = `Early dismissal ${Date.now()}`;
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await chooseParentsCalendar(page);
+  await openCompose(page);
+  await page.getByLabel("Subject").fill(`${subject} for {{guardian}}`);
+  await page.getByLabel("Message body (HTML email)").fill("<p>Dear {{guardian}}, {{student}} leaves at noon.</p>");
+  // Preview as the first member of the audience.
+  await page.getByRole("button", { name: "Preview" }).click();
+  const preview = page.getByTestId("preview");
+  await expect(preview).toContainText(`${subject} for`);
+  await expect(preview).toContainText("leaves at noon.");
+  await page.getByRole("button", { name: "Send now" }).click();
+  await expect(page).toHaveURL(/\/admin\/messenger\/messages\//);
+  await expect(page.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
+  const rows = page.getByTestId("tally").locator("tbody tr");
+  await expect(rows).toHaveCount(2);
+  for (const row of await rows.all()) {
+    const cells = await row.locator("td").allInnerTexts();
+    // Device, Total, Sent, Failed, Canceled, In queue: everything sent.
+    expect(cells[2]).toBe(cells[1]);
+    expect(cells[5]).toBe("0");
+  }
+
+  // The emails are in maildev, one per address, with the one-click unsubscribe header.
+  const res = await request.get(`${MAILDEV}/api/email`);
+  const mails = (await res.json()) as Array<{ subject: string; to: { address: string }[]; id: string }>;
+  const ours = mails.filter((m) => m.subject.startsWith(subject));
+  expect(ours.length).toBeGreaterThan(0);
+  const toParent = ours.find((m) => m.to[0].address === PARENT.email);
+  expect(toParent, "the demo parent got the email").toBeTruthy();
+  const source = await (await request.get(`${MAILDEV}/api/email/${toParent!.id}/source`)).text();
+  expect(source).toContain("List-Unsubscribe-Post: List-Unsubscribe=One-Click");
+
+  // The parent sees the notice on the portal.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await signIn(page, PARENT);
+  await expect(page).toHaveURL(/\/portal$/);
+  const notice = page.getByTestId("notices").locator("li", { hasText: subject });
+  await expect(notice).toBeVisible();
+  await notice.locator("summary").click();
+  await expect(notice).toContainText("leaves at noon.");
+});
+
+test("the Sent Messages list links each message to its delivery status", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await chooseParentsCalendar(page);
+  await page.getByRole("link", { name: "Sent Messages" }).click();
+  await hydrated(page);
+  const first = page.locator("table.grid tbody tr").first();
+  await expect(first).toContainText("Finished");
+  await first.locator("a").click();
+  await expect(page.getByRole("heading", { name: "Delivery" })).toBeVisible();
+});
