@@ -26,6 +26,9 @@ create table message (
     voice_script text not null,
     audience audience_kind not null,
     calendar_id uuid not null references calendar (id),
+    -- Every school's calendar of the same school year, not only calendar_id's (a district-wide
+    -- message: a closure, an emergency).
+    all_schools boolean not null default false,
     -- Empty: every grade level.
     grade_levels text[] not null default '{}',
     devices delivery_device[] not null check (cardinality(devices) > 0),
@@ -159,21 +162,26 @@ create table app_secret (
 );
 
 -- A message's audience, defined once for the preview count, the recipient picker and the
--- fan-out: guardians who are messenger contacts of active students enrolled in the calendar
--- (optionally only some grade levels), each with the students they hear about; or staff with a
--- district assignment at the calendar's school or district-wide. A simple SQL function, so the
--- planner inlines it into each caller.
-create function audience_of(p_calendar uuid, p_audience audience_kind, p_grades text[])
+-- fan-out: guardians who are messenger contacts of active students enrolled in the calendar (or,
+-- with p_all_schools, in any calendar of its school year), optionally only some grade levels,
+-- each with the students they hear about; or staff with a district assignment at the calendar's
+-- school (any school with p_all_schools) or district-wide. A simple SQL function, so the planner
+-- inlines it into each caller.
+create function audience_of(
+    p_calendar uuid, p_all_schools boolean, p_audience audience_kind, p_grades text[]
+)
 returns table (person_id uuid, student_ids uuid[])
 language sql stable
 as $$
-    select gs.guardian_id, array_agg(gs.student_id order by gs.student_id)
-    from enrollment e
+    select gs.guardian_id, array_agg(distinct gs.student_id)
+    from calendar chosen
+    join calendar c on c.id = chosen.id or (p_all_schools and c.school_year = chosen.school_year)
+    join enrollment e on e.calendar_id = c.id
     join person s on s.id = e.student_id and s.active
     join guardian_student gs on gs.student_id = e.student_id and gs.messenger_contact
     join person g on g.id = gs.guardian_id and g.active
     where p_audience = 'guardians'
-      and e.calendar_id = p_calendar
+      and chosen.id = p_calendar
       and (e.end_date is null or e.end_date >= current_date)
       and (cardinality(p_grades) = 0 or e.grade_level = any(p_grades))
     group by gs.guardian_id
@@ -182,7 +190,8 @@ as $$
     from staff_assignment sa
     join person p on p.id = sa.staff_id and p.active
     where p_audience = 'staff'
-      and (sa.school_id is null or sa.school_id = (select c.school_id from calendar c where c.id = p_calendar))
+      and (p_all_schools or sa.school_id is null
+           or sa.school_id = (select c.school_id from calendar c where c.id = p_calendar))
       and (sa.end_date is null or sa.end_date >= current_date)
     group by sa.staff_id
 $$;

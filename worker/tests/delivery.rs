@@ -282,7 +282,7 @@ async fn a_test_send_reaches_only_the_sender_rendered_for_the_chosen_recipient(p
     use_smtp(&pool, smtp.smtp_port).await;
     let d = district(&pool, 20).await;
     let draft = district::draft(d.calendar, ContactReason::General, &[Device::Email]);
-    let member = compose::audience_members(&pool, d.calendar, draft.audience, &[], "", 1)
+    let member = compose::audience_members(&pool, &draft.audience(), "", 1)
         .await
         .unwrap()
         .remove(0);

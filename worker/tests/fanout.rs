@@ -187,28 +187,25 @@ async fn a_shared_household_phone_is_called_once(pool: PgPool) {
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn grade_level_filters_narrow_the_audience(pool: PgPool) {
     let d = district(&pool, 120).await;
-    let all = herald_core::messaging::compose::audience_count(
-        &pool,
-        d.calendar,
-        herald_core::domain::AudienceKind::Guardians,
-        &[],
-    )
-    .await
-    .unwrap();
+    let mut audience = herald_core::messaging::compose::Audience {
+        kind: herald_core::domain::AudienceKind::Guardians,
+        calendar: d.calendar,
+        all_schools: false,
+        grades: vec![],
+    };
+    let all = herald_core::messaging::compose::audience_count(&pool, &audience)
+        .await
+        .unwrap();
     let grade: String = sqlx::query_scalar!(
         r#"select grade_level as "g!" from enrollment where grade_level is not null group by 1 order by count(*) desc limit 1"#
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    let some = herald_core::messaging::compose::audience_count(
-        &pool,
-        d.calendar,
-        herald_core::domain::AudienceKind::Guardians,
-        std::slice::from_ref(&grade),
-    )
-    .await
-    .unwrap();
+    audience.grades = vec![grade];
+    let some = herald_core::messaging::compose::audience_count(&pool, &audience)
+        .await
+        .unwrap();
     assert!(
         some.people > 0 && some.people < all.people,
         "{some:?} vs {all:?}"
@@ -256,4 +253,29 @@ async fn a_scheduled_message_waits_for_its_start_time(pool: PgPool) {
     .await
     .unwrap();
     assert!(fanout::fan_out_next(&pool).await.unwrap().is_some());
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_district_wide_message_reaches_guardians_at_every_school(pool: PgPool) {
+    let d = district::district_of(&pool, 3, 150).await;
+    let mut draft = district::draft(d.calendar, ContactReason::General, &[Device::Inbox]);
+    let one_school = herald_core::messaging::compose::audience_count(&pool, &draft.audience())
+        .await
+        .unwrap();
+    draft.all_schools = true;
+    let every_school = herald_core::messaging::compose::audience_count(&pool, &draft.audience())
+        .await
+        .unwrap();
+    let guardians = count(
+        &pool,
+        "select count(distinct gs.guardian_id) from guardian_student gs join enrollment e on e.student_id = gs.student_id where gs.messenger_contact",
+    )
+    .await;
+    assert!(one_school.people < every_school.people);
+    assert_eq!(every_school.people, guardians);
+    herald_core::messaging::compose::create(&pool, &draft.compose().unwrap(), &d.sender)
+        .await
+        .unwrap();
+    let f = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    assert_eq!(f.inbox_jobs as i64, guardians);
 }

@@ -19,6 +19,9 @@ pub struct ComposeForm {
     pub calendar_id: Option<String>,
     pub reason: String,
     pub audience: String,
+    /// Every school of the calendar's school year.
+    #[serde(default)]
+    pub all_schools: bool,
     pub grades: Vec<String>,
     pub subject: String,
     pub body_html: String,
@@ -33,6 +36,15 @@ pub struct ComposeForm {
     pub dial_from: String,
     pub dial_until: String,
     pub confirm_to_sender: bool,
+}
+
+/// The audience part of the form, for the count and the recipient picker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AudienceChoice {
+    pub calendar_id: Option<String>,
+    pub audience: String,
+    pub all_schools: bool,
+    pub grades: Vec<String>,
 }
 
 /// Who the audience reaches, for the preview count.
@@ -99,6 +111,15 @@ pub(crate) mod ssr {
     pub fn calendar(id: &Option<String>) -> Result<CalendarId, AppError> {
         id.as_deref().and_then(|c| c.parse().ok()).ok_or_else(|| {
             AppError::Invalid("Choose a school and calendar in the toolbar first.".into())
+        })
+    }
+
+    pub fn audience_of(c: &super::AudienceChoice) -> Result<compose::Audience, AppError> {
+        Ok(compose::Audience {
+            kind: audience(&c.audience)?,
+            calendar: calendar(&c.calendar_id)?,
+            all_schools: c.all_schools,
+            grades: c.grades.clone(),
         })
     }
 
@@ -180,6 +201,7 @@ pub(crate) mod ssr {
             voice_script: f.voice_script.clone(),
             audience: audience(&f.audience)?,
             calendar_id: calendar(&f.calendar_id)?,
+            all_schools: f.all_schools,
             grade_levels: f.grades.clone(),
             devices,
             start_at,
@@ -220,25 +242,19 @@ pub(crate) mod ssr {
 }
 
 #[server(endpoint = "compose_audience", input = leptos::server_fn::codec::Json)]
-pub async fn compose_audience(
-    calendar_id: Option<String>,
-    audience: String,
-    grades: Vec<String>,
-) -> Result<AudienceSummary, AppError> {
+pub async fn compose_audience(choice: AudienceChoice) -> Result<AudienceSummary, AppError> {
     use herald_core::accounts::Role;
     let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
-    let calendar = ssr::calendar(&calendar_id)?;
-    let kind = ssr::audience(&audience)?;
-    let count =
-        herald_core::messaging::compose::audience_count(&state.pool, calendar, kind, &grades)
-            .await
-            .map_err(ssr::message_error)?;
+    let audience = ssr::audience_of(&choice)?;
+    let count = herald_core::messaging::compose::audience_count(&state.pool, &audience)
+        .await
+        .map_err(ssr::message_error)?;
     Ok(AudienceSummary {
         people: count.people,
         students: count.students,
         with_email: count.with_email,
         with_phone: count.with_phone,
-        grades: herald_core::directory::grade_levels(&state.pool, calendar).await?,
+        grades: herald_core::directory::grade_levels(&state.pool, audience.calendar).await?,
         time_zone: herald_core::directory::time_zone(&state.pool)
             .await?
             .to_string(),
@@ -247,25 +263,16 @@ pub async fn compose_audience(
 
 #[server(endpoint = "compose_members", input = leptos::server_fn::codec::Json)]
 pub async fn compose_members(
-    calendar_id: Option<String>,
-    audience: String,
-    grades: Vec<String>,
+    choice: AudienceChoice,
     query: String,
 ) -> Result<Vec<Member>, AppError> {
     use herald_core::accounts::Role;
     let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
-    let calendar = ssr::calendar(&calendar_id)?;
-    let kind = ssr::audience(&audience)?;
-    let members = herald_core::messaging::compose::audience_members(
-        &state.pool,
-        calendar,
-        kind,
-        &grades,
-        &query,
-        30,
-    )
-    .await
-    .map_err(ssr::message_error)?;
+    let audience = ssr::audience_of(&choice)?;
+    let members =
+        herald_core::messaging::compose::audience_members(&state.pool, &audience, &query, 30)
+            .await
+            .map_err(ssr::message_error)?;
     Ok(members
         .into_iter()
         .map(|m| Member {
@@ -358,17 +365,19 @@ pub fn ComposePage() -> impl IntoView {
         f
     };
     let audience_key = Memo::new(move |_| {
-        let (a, g) = form.with(|f| (f.audience.clone(), f.grades.clone()));
-        (scope.get(), a, g)
+        let calendar_id = scope.get();
+        form.with(|f| AudienceChoice {
+            calendar_id,
+            audience: f.audience.clone(),
+            all_schools: f.all_schools,
+            grades: f.grades.clone(),
+        })
     });
-    let summary = Resource::new(
-        move || audience_key.get(),
-        |(c, a, g)| compose_audience(c, a, g),
-    );
+    let summary = Resource::new(move || audience_key.get(), compose_audience);
     let member_query = RwSignal::new(String::new());
     let members = Resource::new(
         move || (audience_key.get(), member_query.get()),
-        |((c, a, g), q)| compose_members(c, a, g, q),
+        |(c, q)| compose_members(c, q),
     );
     let preview_as = RwSignal::new(String::new());
     let preview =
@@ -452,6 +461,8 @@ pub fn ComposePage() -> impl IntoView {
                         on:change=move |_| form.update(|f| { f.audience = "guardians".into(); })/>" Guardians of students in this calendar"</label>
                     <label class="inline"><input type="radio" name="audience" value="staff" prop:checked=move || form.with(|f| f.audience == "staff")
                         on:change=move |_| form.update(|f| { f.audience = "staff".into(); f.grades.clear(); })/>" Staff with a district assignment"</label>
+                    <label class="inline"><input type="checkbox" name="all_schools" prop:checked=move || form.with(|f| f.all_schools)
+                        on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.all_schools = on); } />" Every school (district-wide)"</label>
                     <Suspense fallback=|| view! { <p class="muted">"Counting…"</p> }>
                         {move || Suspend::new(async move {
                             match summary.await {

@@ -28,6 +28,8 @@ pub struct Draft {
     pub voice_script: String,
     pub audience: AudienceKind,
     pub calendar_id: CalendarId,
+    /// Every school's calendar of the same school year (a district-wide message).
+    pub all_schools: bool,
     pub grade_levels: Vec<String>,
     pub devices: Vec<Device>,
     /// None: now.
@@ -170,9 +172,9 @@ async fn insert_message<'e>(
         r#"insert into message (sender_account_id, sender_name, sender_email, reason, subject,
                body_html, body_text, inbox_text, voice_script, audience, calendar_id, grade_levels,
                devices, start_at, email_at, dial_from, dial_until, confirm_to_sender, is_test,
-               fanned_out_at)
+               fanned_out_at, all_schools)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-               $19, case when $19 then now() end)
+               $19, case when $19 then now() end, $20)
            returning id as "id: MessageId""#,
         sender.account_id as AccountId,
         sender.name,
@@ -193,6 +195,7 @@ async fn insert_message<'e>(
         d.dial_window.map(DialWindow::until),
         d.confirm_to_sender,
         is_test,
+        d.all_schools,
     )
     .fetch_one(db)
     .await
@@ -215,11 +218,12 @@ pub async fn create_test(
     let d = &composed.draft;
     let mut tx = pool.begin().await?;
     let student_ids = sqlx::query_scalar!(
-        r#"select a.student_ids as "student_ids!" from audience_of($1, $2, $3) a where a.person_id = $4"#,
+        r#"select a.student_ids as "student_ids!" from audience_of($1, $5, $2, $3) a where a.person_id = $4"#,
         d.calendar_id as CalendarId,
         d.audience as AudienceKind,
         &d.grade_levels,
         person as PersonId,
+        d.all_schools,
     )
     .fetch_optional(&mut *tx)
     .await?
@@ -252,6 +256,26 @@ pub async fn create_test(
     Ok(id)
 }
 
+/// Who a message is for, as the compose form chooses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    pub kind: AudienceKind,
+    pub calendar: CalendarId,
+    pub all_schools: bool,
+    pub grades: Vec<String>,
+}
+
+impl Draft {
+    pub fn audience(&self) -> Audience {
+        Audience {
+            kind: self.audience,
+            calendar: self.calendar_id,
+            all_schools: self.all_schools,
+            grades: self.grade_levels.clone(),
+        }
+    }
+}
+
 /// How many people an audience reaches, for the preview before sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AudienceCount {
@@ -261,15 +285,10 @@ pub struct AudienceCount {
     pub with_phone: i64,
 }
 
-pub async fn audience_count(
-    pool: &PgPool,
-    calendar: CalendarId,
-    audience: AudienceKind,
-    grades: &[String],
-) -> Result<AudienceCount, MessageError> {
+pub async fn audience_count(pool: &PgPool, a: &Audience) -> Result<AudienceCount, MessageError> {
     let row = sqlx::query!(
         r#"select count(*) as "people!",
-               (select count(distinct s) from audience_of($1, $2, $3) b, unnest(b.student_ids) s) as "students!",
+               (select count(distinct s) from audience_of($1, $4, $2, $3) b, unnest(b.student_ids) s) as "students!",
                count(*) filter (where exists (
                    select 1 from contact_method cm where cm.person_id = a.person_id and cm.email is not null
                )) as "with_email!",
@@ -277,10 +296,11 @@ pub async fn audience_count(
                    select 1 from contact_method cm join person p on p.id = a.person_id
                    where (cm.person_id = p.id or cm.household_id = p.household_id) and cm.phone is not null
                )) as "with_phone!"
-           from audience_of($1, $2, $3) a"#,
-        calendar as CalendarId,
-        audience as AudienceKind,
-        grades,
+           from audience_of($1, $4, $2, $3) a"#,
+        a.calendar as CalendarId,
+        a.kind as AudienceKind,
+        &a.grades,
+        a.all_schools,
     )
     .fetch_one(pool)
     .await?;
@@ -303,9 +323,7 @@ pub struct AudienceMember {
 /// Up to `limit` members of an audience whose name contains `query` (all when empty).
 pub async fn audience_members(
     pool: &PgPool,
-    calendar: CalendarId,
-    audience: AudienceKind,
-    grades: &[String],
+    a: &Audience,
     query: &str,
     limit: i64,
 ) -> Result<Vec<AudienceMember>, MessageError> {
@@ -314,16 +332,17 @@ pub async fn audience_members(
         r#"select p.id as "id: PersonId", p.given_name || ' ' || p.family_name as "name!",
                array(select s.given_name || ' ' || s.family_name from person s
                      where s.id = any(a.student_ids) order by s.given_name) as "students!"
-           from audience_of($1, $2, $3) a
+           from audience_of($1, $6, $2, $3) a
            join person p on p.id = a.person_id
            where (p.given_name || ' ' || p.family_name) ilike $4
            order by p.family_name, p.given_name
            limit $5"#,
-        calendar as CalendarId,
-        audience as AudienceKind,
-        grades,
+        a.calendar as CalendarId,
+        a.kind as AudienceKind,
+        &a.grades,
         pattern,
         limit,
+        a.all_schools,
     )
     .fetch_all(pool)
     .await?;
@@ -350,7 +369,7 @@ pub async fn merge_data_for(
                array(select s.given_name || ' ' || s.family_name from person s
                      where s.id = any(a.student_ids) order by s.given_name) as "students!",
                sc.name as school, c.name as calendar
-           from audience_of($1, $2, $3) a
+           from audience_of($1, $5, $2, $3) a
            join person p on p.id = a.person_id
            join calendar c on c.id = $1
            join school sc on sc.id = c.school_id
@@ -359,6 +378,7 @@ pub async fn merge_data_for(
         draft.audience as AudienceKind,
         &draft.grade_levels,
         person as PersonId,
+        draft.all_schools,
     )
     .fetch_optional(pool)
     .await?
@@ -404,6 +424,7 @@ mod tests {
             voice_script: String::new(),
             audience: AudienceKind::Guardians,
             calendar_id: CalendarId(Uuid::nil()),
+            all_schools: false,
             grade_levels: vec![],
             devices: vec![Device::Email, Device::Inbox, Device::Email],
             start_at: None,

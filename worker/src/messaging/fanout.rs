@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::compose::Audience;
 use crate::domain::{AudienceKind, CalendarId, ContactReason, Device, MessageId};
 
 /// What one fan-out produced.
@@ -31,7 +32,8 @@ pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> 
     let mut tx = pool.begin().await?;
     let Some(m) = sqlx::query!(
         r#"select id as "id: MessageId", calendar_id as "calendar_id: CalendarId",
-               audience as "audience: AudienceKind", grade_levels, reason as "reason: ContactReason",
+               audience as "audience: AudienceKind", all_schools, grade_levels,
+               reason as "reason: ContactReason",
                devices as "devices: Vec<Device>", start_at, email_at
            from message
            where fanned_out_at is null and canceled_at is null and start_at <= now()
@@ -50,8 +52,13 @@ pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> 
         message_id: Some(m.id),
         ..FanOut::default()
     };
-    out.recipients =
-        insert_recipients(&mut tx, m.id, m.calendar_id, m.audience, &m.grade_levels).await?;
+    let audience = Audience {
+        kind: m.audience,
+        calendar: m.calendar_id,
+        all_schools: m.all_schools,
+        grades: m.grade_levels,
+    };
+    out.recipients = insert_recipients(&mut tx, m.id, &audience).await?;
     for device in &m.devices {
         let (jobs, unreached) = match device {
             Device::Email => email_jobs(&mut tx, m.id, m.reason, email_due).await?,
@@ -79,17 +86,16 @@ pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> 
 async fn insert_recipients(
     tx: &mut Transaction<'_, Postgres>,
     id: MessageId,
-    calendar: CalendarId,
-    audience: AudienceKind,
-    grades: &[String],
+    a: &Audience,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!(
         "insert into message_recipient (message_id, person_id, student_ids)
-         select $1, a.person_id, a.student_ids from audience_of($2, $3, $4) a",
+         select $1, a.person_id, a.student_ids from audience_of($2, $5, $3, $4) a",
         id as MessageId,
-        calendar as CalendarId,
-        audience as AudienceKind,
-        grades,
+        a.calendar as CalendarId,
+        a.kind as AudienceKind,
+        &a.grades,
+        a.all_schools,
     )
     .execute(&mut **tx)
     .await?

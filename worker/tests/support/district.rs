@@ -22,11 +22,16 @@ pub struct District {
 
 /// Imports a generated district of `students` students (one school) and creates an admin.
 pub async fn district(pool: &PgPool, students: usize) -> District {
+    district_of(pool, 1, students).await
+}
+
+/// Like [`district`], with `schools` schools.
+pub async fn district_of(pool: &PgPool, schools: usize, students: usize) -> District {
     let dir = tempfile::tempdir().unwrap();
     demo::generate(
         &DemoOptions {
             seed: 5,
-            schools: 1,
+            schools,
             students,
         },
         dir.path(),
@@ -74,6 +79,7 @@ pub fn draft(calendar: CalendarId, reason: ContactReason, devices: &[Device]) ->
         voice_script: "This is {{school}} calling about {{student}}.".into(),
         audience: AudienceKind::Guardians,
         calendar_id: calendar,
+        all_schools: false,
         grade_levels: vec![],
         devices: devices.to_vec(),
         start_at: None,
