@@ -30,6 +30,18 @@ pub struct FanOut {
 /// Fans out the next due message, if any. Returns what it did.
 pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // A district-wide fan-out sorts and hashes a few hundred thousand rows: let it do so in
+    // memory rather than in temporary files. And the recipients it reads back were written by
+    // this very transaction, so the planner's statistics know nothing of them; it once picked a
+    // nested loop over 100,000 × 86,000 rows. Every join here is a bulk join: forbid nested
+    // loops so the plan cannot depend on stale statistics (a ten-person message pays a few
+    // milliseconds for it).
+    sqlx::query!("set local work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("set local enable_nestloop = off")
+        .execute(&mut *tx)
+        .await?;
     let Some(m) = sqlx::query!(
         r#"select id as "id: MessageId", calendar_id as "calendar_id: CalendarId",
                audience as "audience: AudienceKind", all_schools, grade_levels,
@@ -119,20 +131,22 @@ async fn email_jobs(
                where r.message_id = $1
            ), jobs as (
                insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select distinct on (c.email) $1, 'email', c.person_id, c.method_id, c.email, $3
+               select distinct on (c.email collate "C") $1, 'email', c.person_id, c.method_id, c.email, $3
                from candidate c where c.allowed
-               order by c.email, c.person_id
+               order by c.email collate "C", c.person_id
                returning 1
+           ), per_person as (
+               select c.person_id, bool_or(c.allowed) as reached
+               from candidate c group by c.person_id
            ), unreached as (
                insert into message_unreached (message_id, person_id, device, cause)
                select $1, r.person_id, 'email',
-                      case when not exists (select 1 from candidate c where c.person_id = r.person_id)
-                               then 'no_email'
+                      case when p.person_id is null then 'no_email'
                            when $2 = 'emergency' then 'not_emergency_contact'
                            else 'opted_out' end
                from message_recipient r
-               where r.message_id = $1
-                 and not exists (select 1 from candidate c where c.person_id = r.person_id and c.allowed)
+               left join per_person p on p.person_id = r.person_id
+               where r.message_id = $1 and p.reached is not true
                returning 1
            )
            select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
@@ -169,20 +183,22 @@ async fn phone_jobs(
                where r.message_id = $1
            ), jobs as (
                insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select distinct on (c.phone) $1, 'phone', c.person_id, c.method_id, c.phone, $3
+               select distinct on (c.phone collate "C") $1, 'phone', c.person_id, c.method_id, c.phone, $3
                from candidate c where c.allowed
-               order by c.phone, c.person_id
+               order by c.phone collate "C", c.person_id
                returning 1
+           ), per_person as (
+               select c.person_id, bool_or(c.allowed) as reached
+               from candidate c group by c.person_id
            ), unreached as (
                insert into message_unreached (message_id, person_id, device, cause)
                select $1, r.person_id, 'phone',
-                      case when not exists (select 1 from candidate c where c.person_id = r.person_id)
-                               then 'no_phone'
+                      case when p.person_id is null then 'no_phone'
                            when $2 = 'emergency' then 'not_emergency_contact'
                            else 'opted_out' end
                from message_recipient r
-               where r.message_id = $1
-                 and not exists (select 1 from candidate c where c.person_id = r.person_id and c.allowed)
+               left join per_person p on p.person_id = r.person_id
+               where r.message_id = $1 and p.reached is not true
                returning 1
            )
            select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
