@@ -118,15 +118,15 @@ pub async fn deliver_notices(
     let bodies: Vec<&str> = notices.iter().map(|n| n.body.as_str()).collect();
     let n = sqlx::query_scalar!(
         r#"with done as (
-               update delivery_job set status = 'sent', sent_at = now()
-               where id = any($2) and leased_by = $1 and status = 'leased' and device = 'inbox'
-               returning id, message_id, person_id, device, kind
+               update delivery_job j set status = 'sent', sent_at = now()
+               from unnest($2::bigint[], $3::text[], $4::text[]) as n (job_id, subject, body)
+               where j.id = n.job_id and j.leased_by = $1 and j.status = 'leased'
+                 and j.device = 'inbox'
+               returning j.id, j.message_id, j.person_id, j.device, j.kind, n.subject, n.body
            ), noticed as (
                insert into portal_notice (person_id, message_id, job_id, reason, subject, body)
-               select d.person_id, d.message_id, d.id, m.reason, n.subject, n.body
+               select d.person_id, d.message_id, d.id, m.reason, d.subject, d.body
                from done d
-               join unnest($2::bigint[], $3::text[], $4::text[]) as n (job_id, subject, body)
-                 on n.job_id = d.id
                join message m on m.id = d.message_id
                on conflict (job_id) do nothing
                returning 1
