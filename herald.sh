@@ -246,10 +246,24 @@ EOF
   wait
 }
 
+cmd_bench() {
+  # The benchmarks that print README's figures: import, and the message pipeline (fan-out,
+  # inbox and email rates, and peak memory of the release binaries during a 300,000-job send).
+  ensure_system
+  ensure_rust_tools
+  ensure_wasm_opt
+  ensure_npm
+  start_postgres
+  cargo leptos build --release
+  cargo build --release -p herald-worker
+  cargo bench -p herald-worker --bench pipeline -- memory
+}
+
 case "${1:-}" in
   run) cmd_run ;;
   test) cmd_test ;;
+  bench) cmd_bench ;;
   pg) start_postgres; echo "$DATABASE_URL" ;;
   e2e) ensure_chromium; ensure_npm; start_postgres; run_e2e ;;
-  *) echo "usage: $0 run|test  (also: pg, e2e)" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test  (also: bench, pg, e2e)" >&2; exit 2 ;;
 esac

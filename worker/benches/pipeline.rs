@@ -100,7 +100,7 @@ async fn fan_out_bench(pool: &PgPool, calendar: CalendarId, sender: &Sender) -> 
             &[Device::Email, Device::Inbox, Device::Phone],
             vec![],
         );
-        compose::create(&pool, &d.compose()?, &sender).await?;
+        compose::create(pool, &d.compose()?, sender).await?;
         let t = Instant::now();
         let f = fanout::fan_out_next(pool)
             .await?
@@ -140,7 +140,7 @@ async fn inbox_bench(
     // Inbox: one worker, inbox-only district-wide message.
     clear(pool).await?;
     let d = draft(calendar, &[Device::Inbox], vec![]);
-    compose::create(&pool, &d.compose()?, &sender).await?;
+    compose::create(pool, &d.compose()?, sender).await?;
     fanout::fan_out_next(pool).await?;
     let t = Instant::now();
     let mut delivered = 0;
@@ -172,16 +172,16 @@ async fn email_bench(
 ) -> anyhow::Result<()> {
     // Email: into a real SMTP server on loopback.
     sqlx::query("update email_settings set smtp_host = $1, smtp_port = $2, tls = 'none', updated_at = now()")
-        .bind(&host)
+        .bind(host)
         .bind(i32::from(port))
         .execute(pool)
         .await?;
     clear(pool).await?;
     let grades: Vec<String> = ["KG", "01", "02"].map(String::from).to_vec();
     let d = draft(calendar, &[Device::Email], grades);
-    compose::create(&pool, &d.compose()?, &sender).await?;
+    compose::create(pool, &d.compose()?, sender).await?;
     fanout::fan_out_next(pool).await?;
-    let config = email::smtp_config(&pool, &settings.smtp).await?;
+    let config = email::smtp_config(pool, &settings.smtp).await?;
     let mailer = email::Mailer::new(config, settings.worker.smtp_connections);
     let (_stop_tx, stop) = watch::channel(false);
     let t = Instant::now();
@@ -460,15 +460,18 @@ async fn memory_run(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let secs = t.elapsed().as_secs_f64();
-    for p in [&worker, &server] {
-        // SIGTERM to the program under `time`, so `time` writes its report.
+    for mut p in [worker, server] {
+        // SIGTERM to the program under `time`, then wait for `time` to write its report.
         let _ = Command::new("pkill")
             .args(["-TERM", "-P", &p.0.id().to_string()])
             .status();
+        for _ in 0..100 {
+            if matches!(p.0.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
-    drop(worker);
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     println!(
         "memory, a {jobs}-job send (2 district-wide messages, email + inbox) delivered in {secs:.0} s while an admin watched the status page:"
     );

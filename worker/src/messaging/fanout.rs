@@ -1,5 +1,5 @@
-//! Fan-out: a message whose start time has come becomes delivery jobs, in one transaction of a
-//! few set-based statements (never a loop of inserts).
+//! Fan-out: a message whose start time has come becomes delivery jobs, in one set-based
+//! statement (never a loop of inserts) inside one transaction.
 //!
 //! What must stay true:
 //! - A message is fanned out at most once: the worker that takes it holds its row lock
@@ -31,11 +31,10 @@ pub struct FanOut {
 pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     // A district-wide fan-out sorts and hashes a few hundred thousand rows: let it do so in
-    // memory rather than in temporary files. And the recipients it reads back were written by
-    // this very transaction, so the planner's statistics know nothing of them; it once picked a
-    // nested loop over 100,000 × 86,000 rows. Every join here is a bulk join: forbid nested
-    // loops so the plan cannot depend on stale statistics (a ten-person message pays a few
-    // milliseconds for it).
+    // memory rather than in temporary files. And the planner cannot know how large an audience
+    // is before reading it (a materialised CTE has no statistics); an earlier version once picked
+    // a nested loop over 100,000 × 86,000 rows. Every join here is a bulk join: forbid nested
+    // loops so the plan cannot depend on guesses (a ten-person message pays a few milliseconds).
     sqlx::query!("set local work_mem = '64MB'")
         .execute(&mut *tx)
         .await?;
@@ -70,19 +69,23 @@ pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> 
         all_schools: m.all_schools,
         grades: m.grade_levels,
     };
-    out.recipients = insert_recipients(&mut tx, m.id, &audience).await?;
+    let counts = jobs(
+        &mut tx, m.id, &audience, m.reason, &m.devices, start, email_due,
+    )
+    .await?;
+    out.recipients = counts.recipients;
+    out.unreached = counts.email_unreached + counts.phone_unreached;
     for device in &m.devices {
-        let (jobs, unreached) = match device {
-            Device::Email => email_jobs(&mut tx, m.id, m.reason, email_due).await?,
-            Device::Phone => phone_jobs(&mut tx, m.id, m.reason, start).await?,
-            Device::Inbox => (inbox_jobs(&mut tx, m.id, start).await?, 0),
+        let jobs = match device {
+            Device::Email => counts.email,
+            Device::Phone => counts.phone,
+            Device::Inbox => counts.inbox,
         };
         match device {
             Device::Email => out.email_jobs = jobs,
             Device::Phone => out.phone_jobs = jobs,
             Device::Inbox => out.inbox_jobs = jobs,
         }
-        out.unreached += unreached;
         insert_tally(&mut tx, m.id, *device, jobs).await?;
     }
     sqlx::query!(
@@ -95,138 +98,126 @@ pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> 
     Ok(Some(out))
 }
 
-async fn insert_recipients(
+/// What the fan-out statement wrote.
+struct Counts {
+    recipients: u64,
+    inbox: u64,
+    email: u64,
+    email_unreached: u64,
+    phone: u64,
+    phone_unreached: u64,
+}
+
+/// The fan-out itself, one statement: the audience is read once and materialised; recipients,
+/// inbox jobs, email jobs and phone jobs (each with the unreached rows of its device) are written
+/// from it. Reading the audience back from `message_recipient` instead would cost a second pass
+/// and plans built on statistics that know nothing of rows this transaction just wrote.
+async fn jobs(
     tx: &mut Transaction<'_, Postgres>,
     id: MessageId,
     a: &Audience,
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!(
-        "insert into message_recipient (message_id, person_id, student_ids)
-         select $1, a.person_id, a.student_ids from audience_of($2, $5, $3, $4) a",
-        id as MessageId,
-        a.calendar as CalendarId,
-        a.kind as AudienceKind,
-        &a.grades,
-        a.all_schools,
-    )
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
-}
-
-/// Email jobs and the unreached rows for email, in one statement. Returns (jobs, unreached).
-async fn email_jobs(
-    tx: &mut Transaction<'_, Postgres>,
-    id: MessageId,
     reason: ContactReason,
-    due: DateTime<Utc>,
-) -> Result<(u64, u64), sqlx::Error> {
-    let row = sqlx::query!(
-        r#"with candidate as materialized (
-               select r.person_id, cm.id as method_id, cm.email,
-                      method_allowed($2, cp.enabled, cm.emergency) as allowed
-               from message_recipient r
-               join contact_method cm on cm.person_id = r.person_id and cm.email is not null
-               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
-               where r.message_id = $1
-           ), jobs as (
+    devices: &[Device],
+    start: DateTime<Utc>,
+    email_due: DateTime<Utc>,
+) -> Result<Counts, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"with aud as materialized (
+               select a.person_id, a.student_ids, p.household_id
+               from audience_of($2, $3, $4, $5) a
+               join person p on p.id = a.person_id
+           ), recipients as (
+               insert into message_recipient (message_id, person_id, student_ids)
+               select $1, person_id, student_ids from aud
+               returning 1
+           ), inbox as (
+               insert into delivery_job (message_id, device, person_id, target, due_at)
+               select $1, 'inbox', person_id, person_id::text, $8 from aud where $9
+               returning 1
+           ), email_candidate as materialized (
+               select a.person_id, cm.id as method_id, cm.email,
+                      method_allowed($6, cp.enabled, cm.emergency) as allowed
+               from aud a
+               join contact_method cm on cm.person_id = a.person_id and cm.email is not null
+               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $6
+               where $10
+           ), email as (
                insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select distinct on (c.email collate "C") $1, 'email', c.person_id, c.method_id, c.email, $3
-               from candidate c where c.allowed
+               select distinct on (c.email collate "C") $1, 'email', c.person_id, c.method_id, c.email, $7
+               from email_candidate c where c.allowed
                order by c.email collate "C", c.person_id
                returning 1
-           ), per_person as (
-               select c.person_id, bool_or(c.allowed) as reached
-               from candidate c group by c.person_id
-           ), unreached as (
+           ), email_reached as (
+               select person_id, bool_or(allowed) as reached from email_candidate group by person_id
+           ), email_unreached as (
                insert into message_unreached (message_id, person_id, device, cause)
-               select $1, r.person_id, 'email',
-                      case when p.person_id is null then 'no_email'
-                           when $2 = 'emergency' then 'not_emergency_contact'
+               select $1, a.person_id, 'email',
+                      case when r.person_id is null then 'no_email'
+                           when $6 = 'emergency' then 'not_emergency_contact'
                            else 'opted_out' end
-               from message_recipient r
-               left join per_person p on p.person_id = r.person_id
-               where r.message_id = $1 and p.reached is not true
+               from aud a left join email_reached r on r.person_id = a.person_id
+               where $10 and r.reached is not true
                returning 1
-           )
-           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
-        id as MessageId,
-        reason as ContactReason,
-        due,
-    )
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok((row.jobs as u64, row.unreached as u64))
-}
-
-/// Phone jobs (the recipient's own phones and their household's phone) and the unreached rows.
-async fn phone_jobs(
-    tx: &mut Transaction<'_, Postgres>,
-    id: MessageId,
-    reason: ContactReason,
-    due: DateTime<Utc>,
-) -> Result<(u64, u64), sqlx::Error> {
-    let row = sqlx::query!(
-        r#"with candidate as materialized (
-               select r.person_id, cm.id as method_id, cm.phone,
-                      method_allowed($2, cp.enabled, cm.emergency) as allowed
-               from message_recipient r
-               join contact_method cm on cm.person_id = r.person_id and cm.phone is not null
-               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
-               where r.message_id = $1
+           ), phone_candidate as materialized (
+               select a.person_id, cm.id as method_id, cm.phone,
+                      method_allowed($6, cp.enabled, cm.emergency) as allowed
+               from aud a
+               join contact_method cm on cm.person_id = a.person_id and cm.phone is not null
+               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $6
+               where $11
                union all
-               select r.person_id, cm.id, cm.phone, method_allowed($2, cp.enabled, cm.emergency)
-               from message_recipient r
-               join person p on p.id = r.person_id
-               join contact_method cm on cm.household_id = p.household_id
-               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
-               where r.message_id = $1
-           ), jobs as (
+               select a.person_id, cm.id, cm.phone, method_allowed($6, cp.enabled, cm.emergency)
+               from aud a
+               join contact_method cm on cm.household_id = a.household_id
+               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $6
+               where $11
+           ), phone as (
                insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select distinct on (c.phone collate "C") $1, 'phone', c.person_id, c.method_id, c.phone, $3
-               from candidate c where c.allowed
+               select distinct on (c.phone collate "C") $1, 'phone', c.person_id, c.method_id, c.phone, $8
+               from phone_candidate c where c.allowed
                order by c.phone collate "C", c.person_id
                returning 1
-           ), per_person as (
-               select c.person_id, bool_or(c.allowed) as reached
-               from candidate c group by c.person_id
-           ), unreached as (
+           ), phone_reached as (
+               select person_id, bool_or(allowed) as reached from phone_candidate group by person_id
+           ), phone_unreached as (
                insert into message_unreached (message_id, person_id, device, cause)
-               select $1, r.person_id, 'phone',
-                      case when p.person_id is null then 'no_phone'
-                           when $2 = 'emergency' then 'not_emergency_contact'
+               select $1, a.person_id, 'phone',
+                      case when r.person_id is null then 'no_phone'
+                           when $6 = 'emergency' then 'not_emergency_contact'
                            else 'opted_out' end
-               from message_recipient r
-               left join per_person p on p.person_id = r.person_id
-               where r.message_id = $1 and p.reached is not true
+               from aud a left join phone_reached r on r.person_id = a.person_id
+               where $11 and r.reached is not true
                returning 1
            )
-           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
+           select (select count(*) from recipients) as "recipients!",
+                  (select count(*) from inbox) as "inbox!",
+                  (select count(*) from email) as "email!",
+                  (select count(*) from email_unreached) as "email_unreached!",
+                  (select count(*) from phone) as "phone!",
+                  (select count(*) from phone_unreached) as "phone_unreached!""#,
         id as MessageId,
+        a.calendar as CalendarId,
+        a.all_schools,
+        a.kind as AudienceKind,
+        &a.grades,
         reason as ContactReason,
-        due,
+        email_due,
+        start,
+        devices.contains(&Device::Inbox),
+        devices.contains(&Device::Email),
+        devices.contains(&Device::Phone),
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok((row.jobs as u64, row.unreached as u64))
-}
-
-/// One portal notice job per recipient: the inbox needs no address and has no preference.
-async fn inbox_jobs(
-    tx: &mut Transaction<'_, Postgres>,
-    id: MessageId,
-    due: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!(
-        "insert into delivery_job (message_id, device, person_id, target, due_at)
-         select $1, 'inbox', r.person_id, r.person_id::text, $2
-         from message_recipient r where r.message_id = $1",
-        id as MessageId,
-        due,
-    )
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(Counts {
+        recipients: n(r.recipients),
+        inbox: n(r.inbox),
+        email: n(r.email),
+        email_unreached: n(r.email_unreached),
+        phone: n(r.phone),
+        phone_unreached: n(r.phone_unreached),
+    })
 }
 
 async fn insert_tally(
