@@ -8,6 +8,8 @@
 #                      test: fmt, clippy, the sqlx offline-data check, unit and Postgres integration
 #                      tests, and the end-to-end tests in headless Chromium.
 #
+#   ./herald.sh bench  the benchmarks behind README's figures (release build; slow).
+#
 # Every install step checks first and skips what is already there.
 set -euo pipefail
 
@@ -247,7 +249,7 @@ EOF
 }
 
 cmd_bench() {
-  # The benchmarks that print README's figures: import, and the message pipeline (fan-out,
+  # The message pipeline benchmark behind README's figures (fan-out,
   # inbox and email rates, and peak memory of the release binaries during a 300,000-job send).
   ensure_system
   ensure_rust_tools

@@ -232,12 +232,22 @@ pub fn MessagePage() -> impl IntoView {
             refresh.update(|n| *n += 1);
         }
     });
-    // While the message is sending, refresh every two seconds.
+    // While the message is scheduled or sending, refresh every two seconds; then stop.
+    let active = RwSignal::new(true);
+    Effect::new(move |_| {
+        if let Some(Ok(m)) = view_res.get() {
+            active.set(m.state == "Sending" || m.state == "Scheduled");
+        }
+    });
     let ticker = StoredValue::new(None::<IntervalHandle>);
     Effect::new(move |_| {
         if ticker.get_value().is_none()
             && let Ok(h) = set_interval_with_handle(
-                move || refresh.update(|n| *n += 1),
+                move || {
+                    if active.get_untracked() {
+                        refresh.update(|n| *n += 1);
+                    }
+                },
                 std::time::Duration::from_secs(2),
             )
         {
