@@ -143,9 +143,9 @@ async fn jobs(
                where $10
            ), email as (
                insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select distinct on (c.email collate "C") $1, 'email', c.person_id, c.method_id, c.email, $7
-               from email_candidate c where c.allowed
-               order by c.email collate "C", c.person_id
+               select $1, 'email', first[1], first[2], email, $7
+               from (select c.email, min(array[c.person_id, c.method_id]) as first
+                     from email_candidate c where c.allowed group by c.email) one_per_address
                returning 1
            ), email_reached as (
                select person_id, bool_or(allowed) as reached from email_candidate group by person_id
@@ -173,9 +173,9 @@ async fn jobs(
                where $11
            ), phone as (
                insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select distinct on (c.phone collate "C") $1, 'phone', c.person_id, c.method_id, c.phone, $8
-               from phone_candidate c where c.allowed
-               order by c.phone collate "C", c.person_id
+               select $1, 'phone', first[1], first[2], phone, $8
+               from (select c.phone, min(array[c.person_id, c.method_id]) as first
+                     from phone_candidate c where c.allowed group by c.phone) one_per_number
                returning 1
            ), phone_reached as (
                select person_id, bool_or(allowed) as reached from phone_candidate group by person_id
