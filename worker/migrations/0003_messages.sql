@@ -43,6 +43,11 @@ create table message (
     -- A test copy sent to the sender from the compose page; not a send to the audience.
     is_test boolean not null default false,
     created_at timestamptz not null default now(),
+    -- Fan-out runs in steps (see herald_core::messaging::fanout): the worker holding the claim
+    -- until fan_out_until writes the recipients (recipients_at), then each device's jobs.
+    fan_out_by uuid,
+    fan_out_until timestamptz,
+    recipients_at timestamptz,
     fanned_out_at timestamptz,
     finished_at timestamptz,
     canceled_at timestamptz,

@@ -279,3 +279,72 @@ async fn a_district_wide_message_reaches_guardians_at_every_school(pool: PgPool)
     let f = fanout::fan_out_next(&pool).await.unwrap().unwrap();
     assert_eq!(f.inbox_jobs as i64, guardians);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_fan_out_cut_short_resumes_with_the_missing_device_only(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    let id = send(
+        &pool,
+        &d,
+        ContactReason::General,
+        &[Device::Email, Device::Inbox],
+    )
+    .await;
+    let first = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    // As if the worker had died after the inbox step: the email step's work is undone and the
+    // claim has run out.
+    sqlx::query!(
+        "delete from delivery_job where message_id = $1 and device = 'email'",
+        id.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "delete from message_unreached where message_id = $1 and device = 'email'",
+        id.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "delete from message_tally where message_id = $1 and device = 'email'",
+        id.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "update message set fanned_out_at = null, fan_out_by = gen_random_uuid(),
+             fan_out_until = now() - interval '1 second' where id = $1",
+        id.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let resumed = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    assert_eq!(resumed.recipients, 0, "recipients are not written twice");
+    assert_eq!(resumed.inbox_jobs, 0, "the inbox step is not repeated");
+    assert_eq!(resumed.email_jobs, first.email_jobs);
+    let inbox = count(
+        &pool,
+        &format!(
+            "select count(*) from delivery_job where message_id = '{id}' and device = 'inbox'"
+        ),
+    )
+    .await;
+    assert_eq!(inbox as u64, first.inbox_jobs);
+    let state = report::status(&pool, id).await.unwrap().unwrap().state;
+    assert_eq!(state, report::MessageState::Sending);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_message_canceled_before_its_fan_out_gets_no_jobs(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    let id = send(&pool, &d, ContactReason::General, &[Device::Inbox]).await;
+    herald_core::messaging::compose::cancel(&pool, id)
+        .await
+        .unwrap();
+    assert!(fanout::fan_out_next(&pool).await.unwrap().is_none());
+    assert_eq!(count(&pool, "select count(*) from delivery_job").await, 0);
+}

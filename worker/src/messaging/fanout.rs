@@ -1,22 +1,37 @@
-//! Fan-out: a message whose start time has come becomes delivery jobs, in one set-based
-//! statement (never a loop of inserts) inside one transaction.
+//! Fan-out: a message whose start time has come becomes delivery jobs, by a few set-based
+//! statements (never a loop of inserts), resumably and with its devices in parallel.
+//!
+//! A worker **claims** the message (a lease: `fan_out_by`, `fan_out_until`, taken with `for
+//! update skip locked`), writes its **recipients** (marked by `recipients_at`, in the same
+//! transaction), then writes each **device's** jobs in a transaction of its own, the devices side
+//! by side on separate connections; and marks the message **fanned out** once every device is
+//! done. Inbox notices can start going out while email jobs are still being written.
 //!
 //! What must stay true:
-//! - A message is fanned out at most once: the worker that takes it holds its row lock
-//!   (`for update skip locked`) and sets `fanned_out_at` in the same transaction.
+//! - Each step happens once, whoever runs it: the recipients step is conditional on
+//!   `recipients_at is null`, and a device's `message_tally` row (primary key: message, device)
+//!   is inserted in the same transaction as that device's jobs; a second worker on the same
+//!   device waits on the key, then finds it taken and skips. A worker that dies mid-way leaves
+//!   its claim to expire; the next worker resumes with the steps still missing.
 //! - One job per recipient × device × contact method allowed by that method's preference for the
-//!   message's reason (the SQL function `method_allowed`). An address
-//!   shared by two recipients (a household phone, a shared email) is reached once.
+//!   message's reason (the SQL function `method_allowed`). An address shared by two recipients
+//!   (a household phone, a shared email) is reached once.
 //! - A recipient reached by no method on a device gets a `message_unreached` row saying why.
+//! - A cancel never misses jobs being written: each device step holds a share lock on the
+//!   message row, which the cancel's update waits for.
 //! - `message_tally.total` is written here and never changes afterwards.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 use super::compose::Audience;
 use crate::domain::{AudienceKind, CalendarId, ContactReason, Device, MessageId};
 
-/// What one fan-out produced.
+/// How long a claim on a message's fan-out lasts before another worker may resume it.
+const CLAIM_SECONDS: f64 = 120.0;
+
+/// What one fan-out produced (for the steps this call performed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanOut {
     pub message_id: Option<MessageId>,
@@ -27,212 +42,288 @@ pub struct FanOut {
     pub unreached: u64,
 }
 
-/// Fans out the next due message, if any. Returns what it did.
+/// The message being fanned out.
+struct Claimed {
+    id: MessageId,
+    audience: Audience,
+    reason: ContactReason,
+    devices: Vec<Device>,
+    start: DateTime<Utc>,
+    email_due: DateTime<Utc>,
+}
+
+/// Fans out the next due message (or resumes one whose claim ran out), if any.
 pub async fn fan_out_next(pool: &PgPool) -> Result<Option<FanOut>, sqlx::Error> {
+    let me = Uuid::new_v4();
+    let Some(m) = claim(pool, me).await? else {
+        return Ok(None);
+    };
+    let mut out = FanOut {
+        message_id: Some(m.id),
+        ..FanOut::default()
+    };
+    out.recipients = recipients(pool, &m, me).await?;
+    let results = futures::future::join_all(
+        m.devices
+            .iter()
+            .map(|device| device_jobs(pool, &m, *device)),
+    )
+    .await;
+    for (device, result) in m.devices.iter().zip(results) {
+        let (jobs, unreached) = result?;
+        match device {
+            Device::Email => out.email_jobs = jobs,
+            Device::Phone => out.phone_jobs = jobs,
+            Device::Inbox => out.inbox_jobs = jobs,
+        }
+        out.unreached += unreached;
+    }
+    sqlx::query!(
+        "update message set fanned_out_at = now(), fan_out_by = null, fan_out_until = null
+         where id = $1 and fanned_out_at is null
+           and (select count(*) from message_tally t where t.message_id = $1) = cardinality(devices)",
+        m.id as MessageId
+    )
+    .execute(pool)
+    .await?;
+    Ok(Some(out))
+}
+
+async fn claim(pool: &PgPool, me: Uuid) -> Result<Option<Claimed>, sqlx::Error> {
+    let Some(m) = sqlx::query!(
+        r#"with due as (
+               select id from message
+               where fanned_out_at is null and canceled_at is null and start_at <= now()
+                 and (fan_out_until is null or fan_out_until < now())
+               order by start_at
+               limit 1
+               for update skip locked
+           )
+           update message m
+           set fan_out_by = $1, fan_out_until = now() + make_interval(secs => $2)
+           from due
+           where m.id = due.id
+           returning m.id as "id: MessageId", m.calendar_id as "calendar_id: CalendarId",
+               m.audience as "audience: AudienceKind", m.all_schools, m.grade_levels,
+               m.reason as "reason: ContactReason", m.devices as "devices: Vec<Device>",
+               m.start_at, m.email_at"#,
+        me,
+        CLAIM_SECONDS,
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let start = m.start_at.max(Utc::now());
+    Ok(Some(Claimed {
+        id: m.id,
+        audience: Audience {
+            kind: m.audience,
+            calendar: m.calendar_id,
+            all_schools: m.all_schools,
+            grades: m.grade_levels,
+        },
+        reason: m.reason,
+        devices: m.devices,
+        start,
+        email_due: m.email_at.map_or(start, |e| e.max(start)),
+    }))
+}
+
+/// A transaction tuned for bulk work. A district-wide step sorts and hashes a few hundred
+/// thousand rows: in memory, not temporary files. And it reads recipients written moments ago,
+/// which the planner's statistics know nothing of (an early version picked a nested loop over
+/// 100,000 × 86,000 rows and took 86 s): every join here is a bulk join, so nested loops are
+/// off and the plan cannot hinge on stale statistics (a ten-person message pays milliseconds).
+async fn bulk(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    // A district-wide fan-out sorts and hashes a few hundred thousand rows: let it do so in
-    // memory rather than in temporary files. And the planner cannot know how large an audience
-    // is before reading it (a materialised CTE has no statistics); an earlier version once picked
-    // a nested loop over 100,000 × 86,000 rows. Every join here is a bulk join: forbid nested
-    // loops so the plan cannot depend on guesses (a ten-person message pays a few milliseconds).
     sqlx::query!("set local work_mem = '64MB'")
         .execute(&mut *tx)
         .await?;
     sqlx::query!("set local enable_nestloop = off")
         .execute(&mut *tx)
         .await?;
-    let Some(m) = sqlx::query!(
-        r#"select id as "id: MessageId", calendar_id as "calendar_id: CalendarId",
-               audience as "audience: AudienceKind", all_schools, grade_levels,
-               reason as "reason: ContactReason",
-               devices as "devices: Vec<Device>", start_at, email_at
-           from message
-           where fanned_out_at is null and canceled_at is null and start_at <= now()
-           order by start_at
-           limit 1
-           for update skip locked"#
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let start = m.start_at.max(Utc::now());
-    let email_due = m.email_at.map_or(start, |e| e.max(start));
-    let mut out = FanOut {
-        message_id: Some(m.id),
-        ..FanOut::default()
-    };
-    let audience = Audience {
-        kind: m.audience,
-        calendar: m.calendar_id,
-        all_schools: m.all_schools,
-        grades: m.grade_levels,
-    };
-    let counts = jobs(
-        &mut tx, m.id, &audience, m.reason, &m.devices, start, email_due,
-    )
-    .await?;
-    out.recipients = counts.recipients;
-    out.unreached = counts.email_unreached + counts.phone_unreached;
-    for device in &m.devices {
-        let jobs = match device {
-            Device::Email => counts.email,
-            Device::Phone => counts.phone,
-            Device::Inbox => counts.inbox,
-        };
-        match device {
-            Device::Email => out.email_jobs = jobs,
-            Device::Phone => out.phone_jobs = jobs,
-            Device::Inbox => out.inbox_jobs = jobs,
-        }
-        insert_tally(&mut tx, m.id, *device, jobs).await?;
-    }
-    sqlx::query!(
-        "update message set fanned_out_at = now() where id = $1",
-        m.id as MessageId
+    Ok(tx)
+}
+
+/// Writes the recipients once; returns how many this call wrote (0 when already done, or when
+/// the claim passed to another worker).
+async fn recipients(pool: &PgPool, m: &Claimed, me: Uuid) -> Result<u64, sqlx::Error> {
+    let mut tx = bulk(pool).await?;
+    let mine = sqlx::query!(
+        "update message set recipients_at = now()
+         where id = $1 and recipients_at is null and fan_out_by = $2",
+        m.id as MessageId,
+        me,
     )
     .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Some(out))
-}
-
-/// What the fan-out statement wrote.
-struct Counts {
-    recipients: u64,
-    inbox: u64,
-    email: u64,
-    email_unreached: u64,
-    phone: u64,
-    phone_unreached: u64,
-}
-
-/// The fan-out itself, one statement: the audience is read once and materialised; recipients,
-/// inbox jobs, email jobs and phone jobs (each with the unreached rows of its device) are written
-/// from it. Reading the audience back from `message_recipient` instead would cost a second pass
-/// and plans built on statistics that know nothing of rows this transaction just wrote.
-async fn jobs(
-    tx: &mut Transaction<'_, Postgres>,
-    id: MessageId,
-    a: &Audience,
-    reason: ContactReason,
-    devices: &[Device],
-    start: DateTime<Utc>,
-    email_due: DateTime<Utc>,
-) -> Result<Counts, sqlx::Error> {
-    let r = sqlx::query!(
-        r#"with aud as materialized (
-               select a.person_id, a.student_ids, p.household_id
-               from audience_of($2, $3, $4, $5) a
-               join person p on p.id = a.person_id
-           ), recipients as (
-               insert into message_recipient (message_id, person_id, student_ids)
-               select $1, person_id, student_ids from aud
-               returning 1
-           ), inbox as (
-               insert into delivery_job (message_id, device, person_id, target, due_at)
-               select $1, 'inbox', person_id, person_id::text, $8 from aud where $9
-               returning 1
-           ), email_candidate as materialized (
-               select a.person_id, cm.id as method_id, cm.email,
-                      method_allowed($6, cp.enabled, cm.emergency) as allowed
-               from aud a
-               join contact_method cm on cm.person_id = a.person_id and cm.email is not null
-               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $6
-               where $10
-           ), email as (
-               insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select $1, 'email', first[1], first[2], email, $7
-               from (select c.email, min(array[c.person_id, c.method_id]) as first
-                     from email_candidate c where c.allowed group by c.email) one_per_address
-               returning 1
-           ), email_reached as (
-               select person_id, bool_or(allowed) as reached from email_candidate group by person_id
-           ), email_unreached as (
-               insert into message_unreached (message_id, person_id, device, cause)
-               select $1, a.person_id, 'email',
-                      case when r.person_id is null then 'no_email'
-                           when $6 = 'emergency' then 'not_emergency_contact'
-                           else 'opted_out' end
-               from aud a left join email_reached r on r.person_id = a.person_id
-               where $10 and r.reached is not true
-               returning 1
-           ), phone_candidate as materialized (
-               select a.person_id, cm.id as method_id, cm.phone,
-                      method_allowed($6, cp.enabled, cm.emergency) as allowed
-               from aud a
-               join contact_method cm on cm.person_id = a.person_id and cm.phone is not null
-               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $6
-               where $11
-               union all
-               select a.person_id, cm.id, cm.phone, method_allowed($6, cp.enabled, cm.emergency)
-               from aud a
-               join contact_method cm on cm.household_id = a.household_id
-               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $6
-               where $11
-           ), phone as (
-               insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
-               select $1, 'phone', first[1], first[2], phone, $8
-               from (select c.phone, min(array[c.person_id, c.method_id]) as first
-                     from phone_candidate c where c.allowed group by c.phone) one_per_number
-               returning 1
-           ), phone_reached as (
-               select person_id, bool_or(allowed) as reached from phone_candidate group by person_id
-           ), phone_unreached as (
-               insert into message_unreached (message_id, person_id, device, cause)
-               select $1, a.person_id, 'phone',
-                      case when r.person_id is null then 'no_phone'
-                           when $6 = 'emergency' then 'not_emergency_contact'
-                           else 'opted_out' end
-               from aud a left join phone_reached r on r.person_id = a.person_id
-               where $11 and r.reached is not true
-               returning 1
-           )
-           select (select count(*) from recipients) as "recipients!",
-                  (select count(*) from inbox) as "inbox!",
-                  (select count(*) from email) as "email!",
-                  (select count(*) from email_unreached) as "email_unreached!",
-                  (select count(*) from phone) as "phone!",
-                  (select count(*) from phone_unreached) as "phone_unreached!""#,
-        id as MessageId,
+    .await?
+    .rows_affected();
+    if mine == 0 {
+        return Ok(0);
+    }
+    let a = &m.audience;
+    let n = sqlx::query!(
+        "insert into message_recipient (message_id, person_id, student_ids)
+         select $1, a.person_id, a.student_ids from audience_of($2, $3, $4, $5) a",
+        m.id as MessageId,
         a.calendar as CalendarId,
         a.all_schools,
         a.kind as AudienceKind,
         &a.grades,
-        reason as ContactReason,
-        email_due,
-        start,
-        devices.contains(&Device::Inbox),
-        devices.contains(&Device::Email),
-        devices.contains(&Device::Phone),
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// One device's jobs and unreached rows, once: returns (jobs, unreached), zeros when another
+/// worker already did this device.
+async fn device_jobs(
+    pool: &PgPool,
+    m: &Claimed,
+    device: Device,
+) -> Result<(u64, u64), sqlx::Error> {
+    let mut tx = bulk(pool).await?;
+    // The device's tally row is its "done" mark: taken first, committed with the jobs.
+    let mine = sqlx::query!(
+        "insert into message_tally (message_id, device, total) values ($1, $2, 0)
+         on conflict (message_id, device) do nothing",
+        m.id as MessageId,
+        device as Device,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if mine == 0 {
+        return Ok((0, 0));
+    }
+    // A share lock on the message: a cancel waits for these jobs to commit, then cancels them;
+    // a cancel that came first means none are written.
+    let canceled = sqlx::query_scalar!(
+        r#"select canceled_at is not null as "canceled!" from message where id = $1 for share"#,
+        m.id as MessageId,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if canceled {
+        return Ok((0, 0));
+    }
+    let (jobs, unreached) = match device {
+        Device::Email => email(&mut tx, m).await?,
+        Device::Phone => phone(&mut tx, m).await?,
+        Device::Inbox => (inbox(&mut tx, m).await?, 0),
+    };
+    sqlx::query!(
+        "update message_tally set total = $3 where message_id = $1 and device = $2",
+        m.id as MessageId,
+        device as Device,
+        jobs as i64,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((jobs, unreached))
+}
+
+/// Email jobs and the unreached rows for email, in one statement. Returns (jobs, unreached).
+async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, u64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"with candidate as materialized (
+               select r.person_id, cm.id as method_id, cm.email,
+                      method_allowed($2, cp.enabled, cm.emergency) as allowed
+               from message_recipient r
+               join contact_method cm on cm.person_id = r.person_id and cm.email is not null
+               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
+               where r.message_id = $1
+           ), jobs as (
+               insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
+               select $1, 'email', first[1], first[2], email, $3
+               from (select c.email, min(array[c.person_id, c.method_id]) as first
+                     from candidate c where c.allowed group by c.email) one_per_address
+               returning 1
+           ), reached as (
+               select person_id, bool_or(allowed) as reached from candidate group by person_id
+           ), unreached as (
+               insert into message_unreached (message_id, person_id, device, cause)
+               select $1, r.person_id, 'email',
+                      case when p.person_id is null then 'no_email'
+                           when $2 = 'emergency' then 'not_emergency_contact'
+                           else 'opted_out' end
+               from message_recipient r
+               left join reached p on p.person_id = r.person_id
+               where r.message_id = $1 and p.reached is not true
+               returning 1
+           )
+           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
+        m.id as MessageId,
+        m.reason as ContactReason,
+        m.email_due,
     )
     .fetch_one(&mut **tx)
     .await?;
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(Counts {
-        recipients: n(r.recipients),
-        inbox: n(r.inbox),
-        email: n(r.email),
-        email_unreached: n(r.email_unreached),
-        phone: n(r.phone),
-        phone_unreached: n(r.phone_unreached),
-    })
+    Ok((row.jobs as u64, row.unreached as u64))
 }
 
-async fn insert_tally(
-    tx: &mut Transaction<'_, Postgres>,
-    id: MessageId,
-    device: Device,
-    total: u64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into message_tally (message_id, device, total) values ($1, $2, $3)",
-        id as MessageId,
-        device as Device,
-        total as i64,
+/// Phone jobs (the recipient's own phones and their household's phone) and the unreached rows.
+async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, u64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"with candidate as materialized (
+               select r.person_id, cm.id as method_id, cm.phone,
+                      method_allowed($2, cp.enabled, cm.emergency) as allowed
+               from message_recipient r
+               join contact_method cm on cm.person_id = r.person_id and cm.phone is not null
+               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
+               where r.message_id = $1
+               union all
+               select r.person_id, cm.id, cm.phone, method_allowed($2, cp.enabled, cm.emergency)
+               from message_recipient r
+               join person p on p.id = r.person_id
+               join contact_method cm on cm.household_id = p.household_id
+               left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
+               where r.message_id = $1
+           ), jobs as (
+               insert into delivery_job (message_id, device, person_id, contact_method_id, target, due_at)
+               select $1, 'phone', first[1], first[2], phone, $3
+               from (select c.phone, min(array[c.person_id, c.method_id]) as first
+                     from candidate c where c.allowed group by c.phone) one_per_number
+               returning 1
+           ), reached as (
+               select person_id, bool_or(allowed) as reached from candidate group by person_id
+           ), unreached as (
+               insert into message_unreached (message_id, person_id, device, cause)
+               select $1, r.person_id, 'phone',
+                      case when p.person_id is null then 'no_phone'
+                           when $2 = 'emergency' then 'not_emergency_contact'
+                           else 'opted_out' end
+               from message_recipient r
+               left join reached p on p.person_id = r.person_id
+               where r.message_id = $1 and p.reached is not true
+               returning 1
+           )
+           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
+        m.id as MessageId,
+        m.reason as ContactReason,
+        m.start,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.jobs as u64, row.unreached as u64))
+}
+
+/// One portal notice job per recipient: the inbox needs no address and has no preference.
+async fn inbox(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "insert into delivery_job (message_id, device, person_id, target, due_at)
+         select $1, 'inbox', r.person_id, r.person_id::text, $2
+         from message_recipient r where r.message_id = $1",
+        m.id as MessageId,
+        m.start,
     )
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected())
 }
