@@ -26,7 +26,14 @@ fn router(pool: PgPool) -> Router {
 }
 
 async fn send(router: &Router, req: Request<Body>) -> (StatusCode, String, axum::http::HeaderMap) {
-    let res = router.clone().oneshot(req).await.expect("router answers");
+    let what = format!("{} {}", req.method(), req.uri());
+    let res = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        router.clone().oneshot(req),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{what} got no answer within 20 s"))
+    .expect("router answers");
     let status = res.status();
     let headers = res.headers().clone();
     let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();

@@ -9,7 +9,7 @@ mod maildev;
 
 use std::time::Duration;
 
-use herald_core::domain::{ContactReason, Device, PersonId};
+use herald_core::domain::{ContactReason, Device};
 use herald_core::messaging::unsubscribe::{self, UnsubscribeKey};
 use herald_core::messaging::{compose, report};
 use herald_core::service;
@@ -311,7 +311,6 @@ async fn a_test_send_reaches_only_the_sender_rendered_for_the_chosen_recipient(p
         .await
         .unwrap();
     assert_eq!(notices, 0);
-    let _ = PersonId(member.person_id.0);
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
