@@ -61,6 +61,26 @@ pub struct SmtpOverrides {
     pub portal_url: Option<String>,
 }
 
+impl SmtpOverrides {
+    /// The Email Preferences fields the environment pins, by the names the page shows.
+    pub fn pinned(&self) -> Vec<&'static str> {
+        [
+            ("SMTP host", self.host.is_some()),
+            ("SMTP port", self.port.is_some()),
+            ("TLS", self.tls.is_some()),
+            ("Username", self.username.is_some()),
+            ("Password", self.password.is_some()),
+            ("From address", self.from_address.is_some()),
+            ("From name", self.from_name.is_some()),
+            ("Reply-To address", self.reply_to.is_some()),
+            ("Portal URL", self.portal_url.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, pinned)| pinned.then_some(name))
+        .collect()
+    }
+}
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid Herald settings")]
@@ -112,7 +132,18 @@ mod tests {
         assert_eq!(s.database.url.expose_secret(), "postgres://elsewhere/db");
         assert_eq!(s.auth.max_failures, 5);
         assert!(s.smtp.host.is_none());
+        assert!(s.smtp.pinned().is_empty());
         assert_eq!(s.worker.max_attempts, 6);
+    }
+
+    #[test]
+    fn pinned_smtp_fields_are_named_as_the_preferences_page_names_them() {
+        let o = SmtpOverrides {
+            port: Some(587),
+            password: Some(SecretString::from("x".to_string())),
+            ..SmtpOverrides::default()
+        };
+        assert_eq!(o.pinned(), vec!["SMTP port", "Password"]);
     }
 
     #[test]

@@ -40,22 +40,13 @@ pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
     let p = email::preferences(&state.pool)
         .await
         .map_err(|e| AppError::internal("email preferences", &e))?;
-    let o = &state.settings.smtp;
-    let overridden = [
-        ("SMTP host", o.host.is_some()),
-        ("SMTP port", o.port.is_some()),
-        ("TLS", o.tls.is_some()),
-        ("Username", o.username.is_some()),
-        ("Password", o.password.is_some()),
-        ("From address", o.from_address.is_some()),
-        ("From name", o.from_name.is_some()),
-        ("Reply-To address", o.reply_to.is_some()),
-        ("Portal URL", o.portal_url.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, on)| *on)
-    .map(|(n, _)| n.to_string())
-    .collect();
+    let overridden = state
+        .settings
+        .smtp
+        .pinned()
+        .into_iter()
+        .map(String::from)
+        .collect();
     Ok(EmailPrefsView {
         form: EmailPrefsForm {
             smtp_host: p.smtp_host,

@@ -231,8 +231,6 @@ pub struct SmtpConfig {
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
     pub portal_url: String,
-    /// Which fields the environment overrides (shown on the Email Preferences page).
-    pub overridden: Vec<&'static str>,
 }
 
 impl SmtpConfig {
@@ -265,41 +263,19 @@ pub async fn smtp_config(pool: &PgPool, o: &SmtpOverrides) -> Result<SmtpConfig,
     )
     .fetch_one(pool)
     .await?;
-    let mut overridden = Vec::new();
-    let mut pick = |name: &'static str, ov: Option<String>, stored: String| match ov {
-        Some(v) => {
-            overridden.push(name);
-            v
-        }
-        None => stored,
-    };
-    let host = pick("SMTP host", o.host.clone(), r.smtp_host);
-    let port = pick(
-        "SMTP port",
-        o.port.map(|p| p.to_string()),
-        r.smtp_port.to_string(),
-    );
-    let tls = pick("TLS", o.tls.clone(), r.tls);
-    let username = pick(
-        "Username",
-        o.username.clone(),
-        r.username.unwrap_or_default(),
-    );
-    let from_address = pick("From address", o.from_address.clone(), r.from_address);
-    let from_name = pick("From name", o.from_name.clone(), r.from_name);
-    let reply_to = pick(
-        "Reply-To address",
-        o.reply_to.clone(),
-        r.reply_to.unwrap_or_default(),
-    );
-    let portal_url = pick("Portal URL", o.portal_url.clone(), r.portal_url);
-    let password = match &o.password {
-        Some(p) => {
-            overridden.push("Password");
-            Some(p.clone())
-        }
-        None => r.password.map(SecretString::from),
-    };
+    let pick = |ov: Option<String>, stored: String| ov.unwrap_or(stored);
+    let host = pick(o.host.clone(), r.smtp_host);
+    let port = pick(o.port.map(|p| p.to_string()), r.smtp_port.to_string());
+    let tls = pick(o.tls.clone(), r.tls);
+    let username = pick(o.username.clone(), r.username.unwrap_or_default());
+    let from_address = pick(o.from_address.clone(), r.from_address);
+    let from_name = pick(o.from_name.clone(), r.from_name);
+    let reply_to = pick(o.reply_to.clone(), r.reply_to.unwrap_or_default());
+    let portal_url = pick(o.portal_url.clone(), r.portal_url);
+    let password = o
+        .password
+        .clone()
+        .or_else(|| r.password.map(SecretString::from));
     let mailbox = |field: &'static str, name: Option<String>, addr: &str| {
         addr.parse::<Address>()
             .map(|a| Mailbox::new(name, a))
@@ -321,7 +297,6 @@ pub async fn smtp_config(pool: &PgPool, o: &SmtpOverrides) -> Result<SmtpConfig,
             Some(mailbox("Reply-To address", None, &reply_to)?)
         },
         portal_url,
-        overridden,
     })
 }
 
@@ -544,7 +519,6 @@ mod tests {
             from: "Herald <messenger@district.example>".parse().unwrap(),
             reply_to: Some("office@district.example".parse().unwrap()),
             portal_url: "https://portal.district.example/portal".into(),
-            overridden: vec![],
         }
     }
 
