@@ -38,53 +38,58 @@ fn binary() -> PathBuf {
 
 impl Maildev {
     /// Starts maildev; with `auth`, it demands SMTP authentication (and so answers 530 to mail
-    /// sent without it).
+    /// sent without it). A maildev that exits before it listens (its free port was taken in
+    /// the meantime by a test starting beside it) is started again on fresh ports.
     pub async fn start_with(auth: Option<(&str, &str)>) -> Self {
-        let smtp_port = free_port();
-        let web_port = free_port();
-        let mut cmd = Command::new(binary());
-        cmd.args([
-            "--smtp",
-            &smtp_port.to_string(),
-            "--web",
-            &web_port.to_string(),
-            "--ip",
-            "127.0.0.1",
-            "--web-ip",
-            "127.0.0.1",
-            "--silent",
-        ]);
-        if let Some((user, pass)) = auth {
-            cmd.args(["--incoming-user", user, "--incoming-pass", pass]);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("maildev starts");
-        let m = Self {
-            child,
-            smtp_port,
-            web_port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let smtp = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port))
-                .await
-                .is_ok();
-            let web = tokio::net::TcpStream::connect(("127.0.0.1", web_port))
-                .await
-                .is_ok();
-            if smtp && web {
-                break;
+        let deadline = Instant::now() + Duration::from_secs(40);
+        for _attempt in 0..3 {
+            let (smtp_port, web_port) = (free_port(), free_port());
+            let mut cmd = Command::new(binary());
+            cmd.args([
+                "--smtp",
+                &smtp_port.to_string(),
+                "--web",
+                &web_port.to_string(),
+                "--ip",
+                "127.0.0.1",
+                "--web-ip",
+                "127.0.0.1",
+                "--silent",
+            ]);
+            if let Some((user, pass)) = auth {
+                cmd.args(["--incoming-user", user, "--incoming-pass", pass]);
             }
-            assert!(
-                Instant::now() < deadline,
-                "maildev did not start within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let child = cmd
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("maildev starts");
+            let mut m = Self {
+                child,
+                smtp_port,
+                web_port,
+            };
+            loop {
+                if matches!(m.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                let smtp = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port))
+                    .await
+                    .is_ok();
+                let web = tokio::net::TcpStream::connect(("127.0.0.1", web_port))
+                    .await
+                    .is_ok();
+                if smtp && web {
+                    return m;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "maildev did not start within 40 s"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-        m
+        panic!("maildev exited before listening, three times")
     }
 
     pub async fn start() -> Self {
