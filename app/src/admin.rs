@@ -5,6 +5,7 @@
 //! server functions check the role again themselves (the shell is convenience, not security).
 
 pub mod compose;
+pub mod dialer_prefs;
 pub mod email_prefs;
 pub mod import;
 pub mod messages;
@@ -257,7 +258,6 @@ pub fn NotBuiltYet() -> impl IntoView {
                 "Contact Preferences Batch",
                 "the contact preferences wizard",
             ),
-            "preferences/dialer" => ("Dialer Preferences", "the phone dialer"),
             _ => ("This page", "a later release"),
         };
         (name, what)

@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("messenger/sent-messages") view=admin::messages::SentMessagesPage ssr=SsrMode::Async />
                     <Route path=path!("messenger/messages/:id") view=admin::messages::MessagePage ssr=SsrMode::Async />
                     <Route path=path!("preferences/email") view=admin::email_prefs::EmailPrefsPage ssr=SsrMode::Async />
+                    <Route path=path!("preferences/dialer") view=admin::dialer_prefs::DialerPrefsPage ssr=SsrMode::Async />
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />

@@ -30,7 +30,11 @@ fn is_cross_site(req: &Request) -> bool {
     }
     // One-click unsubscribe is posted by mail providers from anywhere; its signed token is the
     // authority, and no cookie is involved (see `unsubscribe`).
-    if req.uri().path().starts_with("/unsubscribe/") {
+    // Status callbacks come from the voice provider; their X-Twilio-Signature is the authority
+    // (see `herald_core::dialer::callback`).
+    if req.uri().path().starts_with("/unsubscribe/")
+        || req.uri().path() == herald_core::dialer::callback::PATH
+    {
         return false;
     }
     let headers = req.headers();

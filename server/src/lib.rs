@@ -10,6 +10,8 @@
 //! - [`router`]: the axum router, also used by the integration tests.
 //! - [`csrf`]: the cross-site request guard.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
+//! - The voice provider's status callbacks are `herald_core::dialer::callback`'s router, mounted
+//!   here.
 #![recursion_limit = "256"]
 
 pub mod csrf;
@@ -33,8 +35,11 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
             axum::routing::get(unsubscribe::show).post(unsubscribe::apply),
         )
         .with_state(state.clone());
+    let callbacks =
+        herald_core::dialer::callback::router(state.pool.clone(), (*state.settings).clone());
     Router::new()
         .merge(unsubscribe)
+        .merge(callbacks)
         .route(
             "/api/{*fn_name}",
             axum::routing::post(move |req| {

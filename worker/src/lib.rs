@@ -18,11 +18,14 @@
 //! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
 //! - [`messaging`]: the message pipeline: compose, fan-out, the job queue, email and portal
 //!   delivery, unsubscribe links, status reports.
+//! - [`dialer`]: the phone dialer: Dialer Preferences, dial windows, pacing, the voice provider
+//!   (Twilio's REST API) and its signed status callbacks, error reports, a local provider.
 //! - [`service`]: the loop `herald-worker run` executes: fan-out, delivery lanes, housekeeping.
 
 pub mod accounts;
 pub mod db;
 pub mod demo;
+pub mod dialer;
 pub mod directory;
 pub mod domain;
 pub mod logging;

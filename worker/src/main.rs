@@ -41,6 +41,23 @@ enum Command {
     },
     /// Create the demo district's sign-in accounts (after importing it) and print them.
     DemoAccounts,
+    /// Point Dialer Preferences at a local voice provider, unless an account is already set up.
+    DemoDialer {
+        #[arg(long, default_value = "http://127.0.0.1:8089")]
+        api_url: String,
+    },
+    /// Serve the local voice provider: Twilio's call API, outcomes chosen by the called number.
+    VoiceProvider {
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: String,
+        #[arg(long, default_value = herald_core::dialer::local::DEMO_ACCOUNT_SID)]
+        account_sid: String,
+        #[arg(long, env = "LOCAL_VOICE_AUTH_TOKEN", default_value = herald_core::dialer::local::DEMO_AUTH_TOKEN)]
+        auth_token: String,
+        /// Milliseconds per simulated step of a call (ringing, talking).
+        #[arg(long, default_value_t = 50)]
+        step_ms: u64,
+    },
 }
 
 #[tokio::main]
@@ -62,6 +79,28 @@ async fn main() -> anyhow::Result<()> {
         let stats = herald_core::demo::generate(&opts, out)
             .with_context(|| format!("writing the demo district to {}", out.display()))?;
         println!("{stats:?}");
+        return Ok(());
+    }
+    if let Command::VoiceProvider {
+        listen,
+        account_sid,
+        auth_token,
+        step_ms,
+    } = &cli.command
+    {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        tracing::info!("local voice provider listening on http://{listen}");
+        let account = herald_core::dialer::local::LocalAccount {
+            account_sid: account_sid.clone(),
+            auth_token: auth_token.clone(),
+            step: std::time::Duration::from_millis(*step_ms),
+        };
+        tokio::select! {
+            r = herald_core::dialer::local::serve(listener, account) => r.context("serving the local voice provider")?,
+            () = shutdown_signal() => {}
+        }
         return Ok(());
     }
     let settings = Settings::load().context("loading settings")?;
@@ -109,7 +148,17 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Demo { .. } => {}
+        Command::DemoDialer { api_url } => {
+            if herald_core::dialer::local::use_for_demo(&pool, &api_url)
+                .await
+                .context("setting up the demo dialer")?
+            {
+                println!("Dialer Preferences now point at the local voice provider at {api_url}");
+            } else {
+                println!("Dialer Preferences already name a provider account; left as they are");
+            }
+        }
+        Command::Demo { .. } | Command::VoiceProvider { .. } => {}
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! The long-running worker process: what `herald-worker run` executes until it is told to stop.
 //!
-//! Three loops run side by side:
+//! Four loops run side by side:
 //! - the **scheduler** fans out messages whose start time has come, marks finished messages
-//!   (queueing senders' confirmations), and keeps the sign-in tables tidy;
+//!   (queueing senders' confirmations), sends due dialer error reports, and keeps the sign-in
+//!   tables tidy;
 //! - the **inbox lane** leases inbox jobs in large batches and writes their portal notices;
-//! - the **email lane** leases email jobs and sends them through a pool of SMTP connections.
+//! - the **email lane** leases email jobs and sends them through a pool of SMTP connections;
+//! - the **phone lane** ([`phone`]) places calls through the voice provider.
 //!
 //! What must stay true:
 //! - Any number of workers can run at once: every statement they run is safe concurrently, and
@@ -26,7 +28,12 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+mod phone;
+
 use crate::accounts;
+use crate::dialer::errors::{self as dialer_errors, ReportRules};
+use crate::dialer::settings::DialerSettingsError;
+use crate::directory;
 use crate::domain::{Device, JobId, JobKind};
 use crate::messaging::delivery::{self, MessageCache};
 use crate::messaging::email::{self, EmailError, Mailer};
@@ -51,6 +58,9 @@ const MARK_SENT_EVERY: usize = 16;
 /// How often the scheduler keeps the sign-in tables tidy.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
+/// How often the scheduler checks whether a dialer error report is due.
+const ERROR_REPORTS_EVERY: Duration = Duration::from_secs(5);
+
 /// Why a pass of the worker failed. Passes are retried on the next tick; none of these stops the
 /// worker.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +73,8 @@ pub enum ServiceError {
     Email(#[from] EmailError),
     #[error("rendering failed")]
     Render(#[from] delivery::RenderError),
+    #[error("loading the dialer settings failed")]
+    Dialer(#[from] DialerSettingsError),
 }
 
 /// One pass of housekeeping; returns how many expired sessions were removed.
@@ -156,10 +168,13 @@ impl Worker {
         let people = delivery::recipients(&self.pool, &jobs).await?;
         let mut rendered = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let m = self.cache.get(&self.pool, job.message_id).await?;
-            let out = if job.kind == JobKind::Confirmation {
+            let out = if job.kind == JobKind::ErrorReport {
+                dialer_errors::email(&self.pool, &job).await?
+            } else if job.kind == JobKind::Confirmation {
+                let m = self.cache.get(&self.pool, job.message_id).await?;
                 delivery::confirmation(&self.pool, &m, &job).await?
             } else {
+                let m = self.cache.get(&self.pool, job.message_id).await?;
                 let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
                 delivery::email(&m, &job, r, mailer.config(), &self.key)
             };
@@ -230,6 +245,22 @@ impl Worker {
         Ok(())
     }
 
+    /// Sends a dialer error report if one is due; returns whether one was.
+    pub async fn error_reports(&self) -> Result<bool, ServiceError> {
+        let portal_url = email::portal_url(&self.pool, &self.settings.smtp).await?;
+        let rules = ReportRules {
+            batch_seconds: self.settings.worker.error_batch_seconds,
+            every_minutes: self.settings.worker.error_report_minutes,
+            origin: email::origin(&portal_url).to_string(),
+            time_zone: directory::time_zone(&self.pool).await?,
+        };
+        let report = dialer_errors::report_due(&self.pool, &rules).await?;
+        if let Some(id) = report {
+            tracing::warn!(report = %id, "dialer errors reported to the error list");
+        }
+        Ok(report.is_some())
+    }
+
     /// Marks finished messages; returns how many.
     pub async fn finish(&self) -> Result<usize, ServiceError> {
         let done = queue::finish_messages(&self.pool).await?;
@@ -253,6 +284,7 @@ pub async fn run(
         tokio::spawn(scheduler(worker.clone(), stop_rx.clone())),
         tokio::spawn(inbox_lane(worker.clone(), stop_rx.clone())),
         tokio::spawn(email_lane(worker.clone(), stop_rx.clone())),
+        tokio::spawn(phone::phone_lane(worker.clone(), stop_rx.clone())),
     ];
     stop.await;
     tracing::info!("stop requested; finishing what is in flight");
@@ -300,12 +332,19 @@ fn log_failure(what: &str, e: &ServiceError) {
 async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     let poll = Duration::from_millis(worker.settings.worker.poll_ms);
     let mut last_housekeeping: Option<tokio::time::Instant> = None;
+    let mut last_error_reports: Option<tokio::time::Instant> = None;
     loop {
         if let Err(e) = worker.fan_out().await {
             log_failure("fan-out", &e);
         }
         if let Err(e) = worker.finish().await {
             log_failure("finishing messages", &e);
+        }
+        if last_error_reports.is_none_or(|t| t.elapsed() >= ERROR_REPORTS_EVERY) {
+            last_error_reports = Some(tokio::time::Instant::now());
+            if let Err(e) = worker.error_reports().await {
+                log_failure("sending dialer error reports", &e);
+            }
         }
         if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
             last_housekeeping = Some(tokio::time::Instant::now());

@@ -18,6 +18,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     #[serde(default)]
     pub smtp: SmtpOverrides,
+    #[serde(default)]
+    pub dialer: DialerOverrides,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +46,14 @@ pub struct WorkerSettings {
     pub backoff_seconds: i64,
     pub poll_ms: u64,
     pub smtp_connections: usize,
+    /// Phone jobs leased per round trip.
+    pub phone_batch: i64,
+    /// Calls one worker may be placing (HTTP requests in flight) at once.
+    pub call_concurrency: usize,
+    /// How long errors that need a person are collected before the first report goes out.
+    pub error_batch_seconds: i64,
+    /// At most one error report per this many minutes while errors keep coming.
+    pub error_report_minutes: i64,
 }
 
 /// Ops overrides for the SMTP settings an admin keeps on the Email Preferences page. A field set
@@ -74,6 +84,31 @@ impl SmtpOverrides {
             ("From name", self.from_name.is_some()),
             ("Reply-To address", self.reply_to.is_some()),
             ("Portal URL", self.portal_url.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, pinned)| pinned.then_some(name))
+        .collect()
+    }
+}
+
+/// Ops overrides for the provider fields of the Dialer Preferences page (`HERALD__DIALER__…`):
+/// a deployment can keep its telephony credentials out of the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DialerOverrides {
+    pub api_url: Option<String>,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    pub from_number: Option<String>,
+}
+
+impl DialerOverrides {
+    /// The Dialer Preferences fields the environment pins, by the names the page shows.
+    pub fn pinned(&self) -> Vec<&'static str> {
+        [
+            ("API URL", self.api_url.is_some()),
+            ("Account SID", self.account_sid.is_some()),
+            ("Auth token", self.auth_token.is_some()),
+            ("Caller ID", self.from_number.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, pinned)| pinned.then_some(name))

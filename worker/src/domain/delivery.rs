@@ -1,5 +1,6 @@
 //! Delivery vocabulary: devices, audiences, job statuses, and the dial window. Each mirrors a
-//! Postgres enum of `0003_messages.sql` or a pair of its columns.
+//! Postgres enum of `0003_messages.sql` (extended by `0004_dialer_states.sql`) or a pair of its
+//! columns.
 
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,8 @@ pub enum AudienceKind {
 pub enum JobStatus {
     Queued,
     Leased,
+    /// A phone job whose call the provider has; its status callbacks end it.
+    Calling,
     Retrying,
     Sent,
     Failed,
@@ -84,6 +87,10 @@ pub enum JobKind {
     Message,
     Test,
     Confirmation,
+    /// An email to the Dialer Preferences error list (see `herald_core::dialer::errors`).
+    #[sqlx(rename = "error_report")]
+    #[serde(rename = "error_report")]
+    ErrorReport,
 }
 
 /// The hours of the day calls may be placed, in the district's time zone: `from` is before

@@ -15,6 +15,10 @@ use crate::domain::{
     MessageId, PersonId,
 };
 
+/// The longest voice script: with merge values and the call's wrapping it must stay within the
+/// provider's 4,000 characters of TwiML.
+pub const MAX_VOICE_SCRIPT: usize = 3_000;
+
 /// The compose form, as typed.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Draft {
@@ -57,6 +61,10 @@ pub enum ComposeError {
     Missing(&'static str),
     #[error("choose at least one delivery device")]
     NoDevice,
+    #[error(
+        "Voice script: at most {MAX_VOICE_SCRIPT} characters (it has {0}); the provider takes 4,000 characters of call instructions"
+    )]
+    VoiceScriptTooLong(usize),
     #[error("the phone device needs a voice script and a dial window")]
     PhoneNeedsScriptAndWindow,
     #[error("the email send time is before the start of delivery")]
@@ -106,6 +114,10 @@ impl Draft {
             && (self.voice_script.trim().is_empty() || self.dial_window.is_none())
         {
             return Err(ComposeError::PhoneNeedsScriptAndWindow);
+        }
+        let voice_chars = self.voice_script.chars().count();
+        if voice_chars > MAX_VOICE_SCRIPT {
+            return Err(ComposeError::VoiceScriptTooLong(voice_chars));
         }
         if let (Some(email_at), Some(start)) = (self.email_at, self.start_at)
             && email_at < start

@@ -1,6 +1,6 @@
 //! Rendering leased jobs: a message's templates are loaded once per worker ([`MessageCache`]),
-//! each batch's merge data is read in one query, and every job becomes an [`Outgoing`] email or a
-//! portal [`Notice`].
+//! each batch's merge data is read in one query, and every job becomes an [`Outgoing`] email, a
+//! portal [`Notice`] or the words of a call ([`voice`]).
 //!
 //! What must stay true: rendering is a pure function of the stored message, the recipient row
 //! made at fan-out and the email settings, so a retried job renders the same email.
@@ -15,7 +15,7 @@ use super::queue::{LeasedJob, Notice};
 use super::report;
 use super::template::{MergeData, Template};
 use super::unsubscribe::UnsubscribeKey;
-use crate::domain::{ContactReason, JobKind, MessageId, PersonId};
+use crate::domain::{ContactReason, DialWindow, JobKind, MessageId, PersonId};
 
 /// A message ready to render.
 #[derive(Debug)]
@@ -27,6 +27,9 @@ pub struct Loaded {
     pub html: Template,
     pub text: Template,
     pub inbox: Template,
+    pub voice: Template,
+    /// When calls may be placed, in the district's time zone (narrowed by the calling hours).
+    pub dial_window: Option<DialWindow>,
     pub sender_name: String,
     pub school: String,
     pub calendar: String,
@@ -45,7 +48,8 @@ pub enum RenderError {
 async fn load(pool: &PgPool, id: MessageId) -> Result<Loaded, RenderError> {
     let r = sqlx::query!(
         r#"select m.reason as "reason: ContactReason", m.subject, m.body_html, m.body_text,
-               m.inbox_text, m.sender_name, m.is_test, s.name as school, c.name as calendar
+               m.inbox_text, m.voice_script, m.dial_from, m.dial_until, m.sender_name, m.is_test,
+               s.name as school, c.name as calendar
            from message m
            join calendar c on c.id = m.calendar_id
            join school s on s.id = c.school_id
@@ -65,6 +69,11 @@ async fn load(pool: &PgPool, id: MessageId) -> Result<Loaded, RenderError> {
             .map_err(|e| RenderError::Template(id, e))?,
         text: t("Plain-text body", &r.body_text)?,
         inbox: t("Portal notice", &r.inbox_text)?,
+        voice: t("Voice script", &r.voice_script)?,
+        dial_window: r
+            .dial_from
+            .zip(r.dial_until)
+            .and_then(|(from, until)| DialWindow::new(from, until).ok()),
         sender_name: r.sender_name,
         school: r.school,
         calendar: r.calendar,
@@ -164,6 +173,11 @@ pub fn notice(m: &Loaded, job: &LeasedJob, r: Option<&Recipient>, portal_url: &s
         subject: m.subject.render(&data),
         body: m.inbox.render(&data),
     }
+}
+
+/// The words a phone job's call says.
+pub fn voice(m: &Loaded, r: Option<&Recipient>, portal_url: &str) -> String {
+    m.voice.render(&merge(m, r, portal_url))
 }
 
 /// The email for an email job (a message, or a test copy to the sender).

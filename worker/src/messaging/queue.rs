@@ -239,7 +239,8 @@ pub async fn release(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64, 
     .rows_affected())
 }
 
-/// Cancels the jobs of these messages that are still waiting (queued or retrying); jobs in a
+/// Cancels the jobs of these messages that are still waiting (queued or retrying), and those
+/// whose calls are with the voice provider (asking for the calls to be hung up); other jobs in a
 /// worker's hands finish as they will. Returns how many were canceled.
 pub(crate) async fn cancel_pending(
     tx: &mut Transaction<'_, Postgres>,
@@ -262,7 +263,8 @@ pub(crate) async fn cancel_pending(
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok(n as u64)
+    let calling = crate::dialer::calls::cancel_calling(tx, messages).await?;
+    Ok(n as u64 + calling)
 }
 
 /// Marks fanned-out messages whose jobs have all ended as finished, and queues the sender's
