@@ -146,6 +146,10 @@ run_e2e() {
   "$worker" demo --students 150 --out "$dir/demo" >/dev/null
   DATABASE_URL="$e2e_url" "$worker" import "$dir/demo" >/dev/null
   DATABASE_URL="$e2e_url" "$worker" demo-accounts >/dev/null
+  # Calls go to a local voice provider on its own port; its status callbacks come back to the
+  # e2e server, whose address is the portal URL's site.
+  DATABASE_URL="$e2e_url" "$worker" demo-dialer --api-url http://127.0.0.1:18089 >/dev/null
+  psql -q "$e2e_url" -c "update email_settings set portal_url = 'http://127.0.0.1:3100/portal'"
   python3 - "$dir" <<'PY'
 import csv, io, pathlib, sys, zipfile
 d = pathlib.Path(sys.argv[1])
@@ -169,13 +173,15 @@ PY
   "$ROOT/end2end/node_modules/.bin/maildev" --smtp 1125 --web 1180 --ip 127.0.0.1 --web-ip 127.0.0.1 \
     >"$dir/maildev.log" 2>&1 &
   E2E_MAILDEV=$!
+  "$worker" voice-provider --listen 127.0.0.1:18089 >"$dir/voice.log" 2>&1 &
+  E2E_VOICE=$!
   DATABASE_URL="$e2e_url" HERALD__SMTP__HOST=127.0.0.1 HERALD__SMTP__PORT=1125 HERALD__WORKER__POLL_MS=100 \
     "$worker" run >"$dir/worker.log" 2>&1 &
   E2E_WORKER=$!
   DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR=127.0.0.1:3100 LEPTOS_SITE_ROOT=target/site \
     "$ROOT/target/debug/herald-server" >"$dir/server.log" 2>&1 &
   E2E_SERVER=$!
-  trap 'kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" 2>/dev/null || true' EXIT
+  trap 'kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in 2>/dev/null && break
     kill -0 "$E2E_SERVER" 2>/dev/null || break
@@ -188,14 +194,16 @@ PY
   fi
   local status=0
   (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_MAILDEV=http://127.0.0.1:1180 \
-    HERALD_E2E_DIR="$dir" npx playwright test) || status=$?
-  kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" 2>/dev/null || true
-  wait "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" 2>/dev/null || true
+    HERALD_E2E_VOICE=http://127.0.0.1:18089 HERALD_E2E_DIR="$dir" npx playwright test) || status=$?
+  kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true
+  wait "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true
   if [ $status -ne 0 ]; then
     echo "--- server log ---"
     tail -n 50 "$dir/server.log"
     echo "--- worker log ---"
     tail -n 30 "$dir/worker.log"
+    echo "--- voice provider log ---"
+    tail -n 20 "$dir/voice.log"
   fi
   return $status
 }
@@ -219,11 +227,15 @@ cmd_run() {
   "$worker" import "$demo" >/dev/null
   local accounts
   accounts=$("$worker" demo-accounts)
+  "$worker" demo-dialer >/dev/null
   local pids=()
   trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
   trap 'exit 0' INT TERM
   "$ROOT/end2end/node_modules/.bin/maildev" --smtp 1025 --web 1080 --ip 127.0.0.1 --web-ip 127.0.0.1 \
     >"$ROOT/target/maildev.log" 2>&1 &
+  pids+=($!)
+  # The local voice provider (Twilio's call API); see README to dial through a real provider.
+  "$worker" voice-provider --listen 127.0.0.1:8089 >"$ROOT/target/voice-provider.log" 2>&1 &
   pids+=($!)
   "$worker" run &
   pids+=($!)
@@ -237,6 +249,7 @@ cmd_run() {
 
   Herald           http://127.0.0.1:3000
   Mail (maildev)   http://127.0.0.1:1080   (SMTP on 127.0.0.1:1025)
+  Voice provider   http://127.0.0.1:8089   (local; calls listed at /local/calls)
   Database         $DATABASE_URL
 
   Demo sign-ins (role, email / password):

@@ -299,3 +299,44 @@ async fn a_parent_opening_the_admin_shell_lands_on_the_portal(pool: PgPool) {
     assert_eq!(portal.status, StatusCode::OK);
     assert!(portal.body.contains("User Notices"), "{}", portal.body);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_refuses_unsigned_ones(
+    pool: PgPool,
+) {
+    sqlx::query!(
+        "update dialer_settings set account_sid = 'AC00000000000000000000000000000001',
+             auth_token = 'callback-token'"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone());
+    let call = uuid::Uuid::new_v4();
+    let path = format!("/dialer/status?call={call}");
+    // The URL the provider was given: the portal URL's site (the default portal URL here).
+    let url = format!("http://127.0.0.1:3000{path}");
+    let params = vec![
+        ("CallSid".to_string(), "CA00000000000000000000000000000002".to_string()),
+        ("CallStatus".to_string(), "completed".to_string()),
+        ("SequenceNumber".to_string(), "3".to_string()),
+    ];
+    let body = serde_urlencoded::to_string(&params).unwrap();
+    let post = |signature: Option<String>| {
+        let mut req = Request::post(path.as_str())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "herald.test")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::ORIGIN, "https://api.twilio.com");
+        if let Some(s) = signature {
+            req = req.header("X-Twilio-Signature", s);
+        }
+        req.body(Body::from(body.clone())).unwrap()
+    };
+    let signed = herald_core::dialer::provider::signature("callback-token", &url, &params);
+    // An unknown call: accepted (the provider must not retry) and ignored.
+    assert_eq!(app.send(post(Some(signed))).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(post(None)).await.status, StatusCode::FORBIDDEN);
+    let wrong = herald_core::dialer::provider::signature("other-token", &url, &params);
+    assert_eq!(app.send(post(Some(wrong))).await.status, StatusCode::FORBIDDEN);
+}

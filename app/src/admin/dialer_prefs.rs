@@ -208,8 +208,8 @@ fn PrefsForm(view: DialerPrefsView) -> impl IntoView {
                     on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.leave_voicemail = on); } />" Leave the message on answering machines (after the beep)"</label>
             </fieldset>
             <fieldset>
-                <legend>"Error email list"</legend>
-                <label>"Addresses, one per line"
+                <legend>"Error reports"</legend>
+                <label>"Error email list (one address per line)"
                     <textarea name="error_emails" rows="3" prop:value=move || form.with(|f| f.error_emails.clone())
                         on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.error_emails = v); }></textarea>
                 </label>

@@ -21,16 +21,24 @@ use uuid::Uuid;
 use super::provider::{CallState, CallStatus};
 use crate::domain::{JobId, JobStatus, MessageId};
 
+/// How much wider than `1 / cap` the slots are: 2% (20 ms of a second at any cap).
+pub const PACE_MARGIN: f64 = 1.02;
+
 /// Reserves the next start slot under the calls-per-second cap, shared by every worker through
 /// the one `dialer_pace` row; returns how long to wait for it.
+///
+/// Slots are [`PACE_MARGIN`] wider than the cap asks, so that a few milliseconds of jitter
+/// between a worker's start and the provider's receipt cannot put more than the cap's calls into
+/// any second the provider counts.
 pub async fn reserve_slot(pool: &PgPool, calls_per_second: f64) -> Result<Duration, sqlx::Error> {
+    let spacing = PACE_MARGIN / calls_per_second;
     let wait = sqlx::query_scalar!(
         r#"update dialer_pace
            set next_slot = greatest(next_slot, clock_timestamp())
-                           + make_interval(secs => 1.0 / $1::float8)
-           returning extract(epoch from next_slot - make_interval(secs => 1.0 / $1::float8)
+                           + make_interval(secs => $1::float8)
+           returning extract(epoch from next_slot - make_interval(secs => $1::float8)
                                          - clock_timestamp())::float8 as "wait!""#,
-        calls_per_second,
+        spacing,
     )
     .fetch_one(pool)
     .await?;
