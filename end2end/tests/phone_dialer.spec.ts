@@ -41,6 +41,14 @@ test("a phone message is called through the provider and every call is counted",
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("status")).toContainText("Saved");
 
+  // A school and calendar in the toolbar: the message goes to its guardians.
+  const select = page.getByLabel("School and calendar");
+  const first = (await select.locator("option:not([disabled])").allInnerTexts())[0];
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes("choose_calendar")),
+    select.selectOption({ label: first }),
+  ]);
+
   const before = ((await (await request.get(`${VOICE}/local/calls`)).json()) as unknown[]).length;
   const subject = `Snow day ${Date.now()}`;
   await page.getByRole("link", { name: "Compose Message" }).click();
@@ -51,6 +59,7 @@ test("a phone message is called through the provider and every call is counted",
   await page.locator('input[name="device-email"]').uncheck();
   await page.locator('input[name="device-inbox"]').uncheck();
   await page.locator('input[name="device-phone"]').check();
+  await page.getByText("Plain-text email, portal notice and voice script").click();
   await page.getByLabel("Voice script (phone)").fill("This is {{school}}. Schools are closed tomorrow, {{guardian}}.");
   await page.getByLabel("Dial window from").fill("00:00");
   await page.getByLabel("until", { exact: true }).fill("23:59");

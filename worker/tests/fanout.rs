@@ -348,3 +348,63 @@ async fn a_message_canceled_before_its_fan_out_gets_no_jobs(pool: PgPool) {
     assert!(fanout::fan_out_next(&pool).await.unwrap().is_none());
     assert_eq!(count(&pool, "select count(*) from delivery_job").await, 0);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_phone_turned_off_for_a_reason_is_not_called_for_it_while_the_guardians_other_phone_is(
+    pool: PgPool,
+) {
+    let d = district(&pool, 60).await;
+    let guardian = sqlx::query_scalar!(
+        r#"select gs.guardian_id as "id!" from guardian_student gs
+           where gs.messenger_contact limit 1"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query!("delete from contact_method where person_id = $1 and phone is not null", guardian)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let cell = sqlx::query_scalar!(
+        "insert into contact_method (person_id, phone, phone_kind) values ($1, '+16125550101', 'cell') returning id",
+        guardian
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "insert into contact_method (person_id, phone, phone_kind) values ($1, '+16125550102', 'work')",
+        guardian
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "insert into contact_preference (contact_method_id, reason, enabled) values ($1, 'attendance', false)",
+        cell
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let called = |reason: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                r#"select j.target as "target!" from delivery_job j join message m on m.id = j.message_id
+                   where m.reason::text = $1 and j.device = 'phone'
+                     and j.target in ('+16125550101', '+16125550102')
+                   order by j.target"#,
+                reason
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    send(&pool, &d, ContactReason::Attendance, &[Device::Phone]).await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    assert_eq!(called("attendance").await, ["+16125550102"]);
+    send(&pool, &d, ContactReason::General, &[Device::Phone]).await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    assert_eq!(called("general").await, ["+16125550101", "+16125550102"]);
+}
