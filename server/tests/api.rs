@@ -317,7 +317,10 @@ async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_re
     // The URL the provider was given: the portal URL's site (the default portal URL here).
     let url = format!("http://127.0.0.1:3000{path}");
     let params = vec![
-        ("CallSid".to_string(), "CA00000000000000000000000000000002".to_string()),
+        (
+            "CallSid".to_string(),
+            "CA00000000000000000000000000000002".to_string(),
+        ),
         ("CallStatus".to_string(), "completed".to_string()),
         ("SequenceNumber".to_string(), "3".to_string()),
     ];
@@ -335,8 +338,14 @@ async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_re
     };
     let signed = herald_core::dialer::provider::signature("callback-token", &url, &params);
     // An unknown call: accepted (the provider must not retry) and ignored.
-    assert_eq!(app.send(post(Some(signed))).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.send(post(Some(signed))).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.send(post(None)).await.status, StatusCode::FORBIDDEN);
     let wrong = herald_core::dialer::provider::signature("other-token", &url, &params);
-    assert_eq!(app.send(post(Some(wrong))).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.send(post(Some(wrong))).await.status,
+        StatusCode::FORBIDDEN
+    );
 }

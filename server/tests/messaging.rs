@@ -1,6 +1,7 @@
 //! Message endpoints as a browser or a mail provider meets them: one-click unsubscribe (GET
 //! changes nothing, POST from anywhere turns off exactly one reason, a tampered token does
-//! nothing), and compose refusing a bad template before anything is queued.
+//! nothing), compose refusing a bad template before anything is queued, and a message page saying
+//! why its calls wait.
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -189,4 +190,99 @@ async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_noth
         .await
         .unwrap();
     assert_eq!(messages, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up(pool: PgPool) {
+    use herald_core::domain::{AudienceKind, CalendarId, Device, DialWindow};
+    use herald_core::messaging::compose::{self, Draft, Sender};
+    let email = EmailAddress::parse("admin@district.example").unwrap();
+    let account = accounts::create(
+        &pool,
+        &email,
+        "Ada Admin",
+        &SecretString::from("pw".to_string()),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+    let calendar: uuid::Uuid = sqlx::query_scalar(
+        "with d as (insert into district (sourced_id, name) values ('d', 'D') returning id),
+              s as (insert into school (sourced_id, district_id, name) select 's', id, 'Lincoln' from d returning id)
+         insert into calendar (school_id, school_year, name, start_date, end_date)
+         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let window = DialWindow::new(
+        chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+        chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
+    )
+    .unwrap();
+    let draft = Draft {
+        reason: ContactReason::General,
+        subject: "Snow day".into(),
+        body_html: "<p>Closed</p>".into(),
+        body_text: String::new(),
+        inbox_text: String::new(),
+        voice_script: "Schools are closed.".into(),
+        audience: AudienceKind::Guardians,
+        calendar_id: CalendarId(calendar),
+        all_schools: false,
+        grade_levels: vec![],
+        devices: vec![Device::Phone],
+        start_at: None,
+        email_at: None,
+        dial_window: Some(window),
+        confirm_to_sender: false,
+    };
+    let sender = Sender {
+        account_id: account,
+        name: "Ada Admin".into(),
+        email,
+    };
+    let id = compose::create(&pool, &draft.compose().unwrap(), &sender)
+        .await
+        .unwrap();
+    // As a fan-out would leave it: one phone job, counted.
+    sqlx::query(
+        "with m as (update message set fanned_out_at = now() where id = $1 returning id),
+              t as (insert into message_tally (message_id, device, total) select id, 'phone', 1 from m)
+         insert into delivery_job (message_id, device, target, due_at) select id, 'phone', '+16125550101', now() from m",
+    )
+    .bind(id.0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = router(pool.clone());
+    let (_, _, headers) = send(
+        &app,
+        Request::post("/api/sign_in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("email=admin@district.example&password=pw"))
+            .unwrap(),
+    )
+    .await;
+    let cookie = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let req = Request::post("/api/load_message_view")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from(format!("id={}", id.0)))
+        .unwrap();
+    let (status, body, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains(
+            "Calls: 1 waiting: the dialer is not set up (Account SID, Auth token, Caller ID missing on Dialer Preferences)."
+        ),
+        "{body}"
+    );
 }

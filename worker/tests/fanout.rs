@@ -361,10 +361,13 @@ async fn a_phone_turned_off_for_a_reason_is_not_called_for_it_while_the_guardian
     .fetch_one(&pool)
     .await
     .unwrap();
-    sqlx::query!("delete from contact_method where person_id = $1 and phone is not null", guardian)
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "delete from contact_method where person_id = $1 and phone is not null",
+        guardian
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let cell = sqlx::query_scalar!(
         "insert into contact_method (person_id, phone, phone_kind) values ($1, '+16125550101', 'cell') returning id",
         guardian

@@ -55,6 +55,8 @@ pub struct MessageView {
     pub unreached_people: Vec<(String, String, String)>,
     /// (device, target, retrying, attempts, error)
     pub troubles: Vec<(String, String, bool, i32, String)>,
+    /// Where calls not yet done stand, in words (none when every call is done).
+    pub phone_note: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -65,6 +67,43 @@ mod ssr {
         t.with_timezone(&tz)
             .format("%b %-d, %Y %-I:%M %p")
             .to_string()
+    }
+
+    /// Calls with the provider, and calls waiting and why: the dialer not set up, or the next
+    /// opening of the dial window (or a retry).
+    pub async fn phone_note(
+        state: &crate::state::AppState,
+        id: herald_core::domain::MessageId,
+        tz: chrono_tz::Tz,
+    ) -> Result<Option<String>, crate::error::AppError> {
+        use herald_core::dialer::settings::{self, DialerSettingsError};
+        let p = herald_core::messaging::report::phone_progress(&state.pool, id).await?;
+        let mut parts = Vec::new();
+        if p.calling > 0 {
+            parts.push(format!("{} with the provider now", p.calling));
+        }
+        match settings::config(&state.pool, &state.settings.dialer).await {
+            Err(DialerSettingsError::NotConfigured(missing)) if p.due + p.waiting > 0 => {
+                parts.push(format!(
+                    "{} waiting: the dialer is not set up ({} missing on Dialer Preferences)",
+                    p.due + p.waiting,
+                    missing.join(", ")
+                ));
+            }
+            _ => {
+                if p.due > 0 {
+                    parts.push(format!("{} being placed", p.due));
+                }
+                if let (true, Some(next)) = (p.waiting > 0, p.next_at) {
+                    parts.push(format!(
+                        "{} waiting for the dial window or a retry; the next at {}",
+                        p.waiting,
+                        when(next, tz)
+                    ));
+                }
+            }
+        }
+        Ok((!parts.is_empty()).then(|| format!("Calls: {}.", parts.join("; "))))
     }
 
     pub fn cause(c: &str) -> String {
@@ -122,7 +161,17 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
         .ok_or(AppError::NotFound)?;
     let unreached_people = report::unreached_people(&state.pool, id, 100).await?;
     let troubles = report::troubled_jobs(&state.pool, id, 100).await?;
+    let phone_pending = s
+        .tallies
+        .iter()
+        .any(|t| t.device == herald_core::domain::Device::Phone && t.pending() > 0);
+    let phone_note = if phone_pending {
+        ssr::phone_note(&state, id, tz).await?
+    } else {
+        None
+    };
     Ok(MessageView {
+        phone_note,
         id: s.id.to_string(),
         subject: s.subject,
         reason: s.reason.label().into(),
@@ -294,6 +343,7 @@ pub fn MessagePage() -> impl IntoView {
                                 </tbody>
                             </table>
                             {(m.devices.is_empty()).then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
+                            {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
                             {(!m.unreached.is_empty()).then(|| view! {
                                 <h2>"Not reached"</h2>
                                 <ul>{m.unreached.iter().map(|(d, c, n)| view! { <li>{format!("{d}: {n} — {c}")}</li> }).collect_view()}</ul>

@@ -155,6 +155,37 @@ pub struct MessageStatus {
     pub unreached: Vec<UnreachedCount>,
 }
 
+/// Where a message's phone jobs that are not done stand: with the provider, or waiting (for the
+/// dial window, a retry, or a dialer that is not set up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneProgress {
+    pub calling: i64,
+    pub due: i64,
+    pub waiting: i64,
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+pub async fn phone_progress(pool: &PgPool, id: MessageId) -> Result<PhoneProgress, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"select count(*) filter (where status = 'calling') as "calling!",
+                  count(*) filter (where status in ('queued', 'retrying', 'leased') and due_at <= now()) as "due!",
+                  count(*) filter (where status in ('queued', 'retrying') and due_at > now()) as "waiting!",
+                  min(due_at) filter (where status in ('queued', 'retrying') and due_at > now()) as next_at
+           from delivery_job
+           where message_id = $1 and device = 'phone'
+             and status in ('queued', 'leased', 'calling', 'retrying')"#,
+        id as MessageId
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(PhoneProgress {
+        calling: r.calling,
+        due: r.due,
+        waiting: r.waiting,
+        next_at: r.next_at,
+    })
+}
+
 pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus>, sqlx::Error> {
     let Some(m) = sqlx::query!(
         r#"select m.subject, m.reason as "reason: ContactReason", m.sender_name, m.created_at,

@@ -46,7 +46,8 @@ pub async fn start(pool: &PgPool, settings: &Settings, step_ms: u64, cps: f64) -
     };
     let callbacks = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", callbacks.local_addr().unwrap());
-    let router: axum::Router = herald_core::dialer::callback::router(pool.clone(), settings.clone());
+    let router: axum::Router =
+        herald_core::dialer::callback::router(pool.clone(), settings.clone());
     let tasks = vec![
         tokio::spawn(async move {
             let _ = local::serve(provider, account).await;
