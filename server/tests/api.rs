@@ -1,6 +1,10 @@
 //! The server as a browser meets it: pages rendered on the server, server functions over HTTP,
 //! the session cookie, role checks and the cross-site guard. Each test has its own database
-//! (`#[sqlx::test]`) and drives the real router in memory.
+//! (`support/db.rs`, on a multi-threaded runtime like the real server) and drives the real router
+//! in memory.
+
+#[path = "support/db.rs"]
+mod db;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -13,6 +17,8 @@ use leptos::prelude::LeptosOptions;
 use secrecy::SecretString;
 use sqlx::PgPool;
 use tower::ServiceExt;
+
+use db::fresh_db;
 
 struct TestApp {
     router: Router,
@@ -138,10 +144,10 @@ async fn add_parent(pool: &PgPool) {
     .unwrap();
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn signing_in_sets_an_http_only_same_site_cookie_and_redirects_to_the_role_home(
-    pool: PgPool,
-) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_sets_an_http_only_same_site_cookie_and_redirects_to_the_role_home() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_admin(&pool).await;
     let app = TestApp::spawn(pool);
     let r = app
@@ -172,8 +178,10 @@ async fn signing_in_sets_an_http_only_same_site_cookie_and_redirects_to_the_role
     );
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_wrong_password_gets_a_readable_error_and_no_cookie(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_gets_a_readable_error_and_no_cookie() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_admin(&pool).await;
     let app = TestApp::spawn(pool);
     let r = app
@@ -187,8 +195,10 @@ async fn a_wrong_password_gets_a_readable_error_and_no_cookie(pool: PgPool) {
     assert!(r.body.contains("do not match an account"), "{}", r.body);
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_cross_site_post_is_refused_before_any_server_function_runs(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_site_post_is_refused_before_any_server_function_runs() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_admin(&pool).await;
     let app = TestApp::spawn(pool.clone());
     let req = Request::post("/api/sign_in")
@@ -206,8 +216,10 @@ async fn a_cross_site_post_is_refused_before_any_server_function_runs(pool: PgPo
     assert_eq!(failures, 0, "the sign-in function must not have run");
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn server_functions_refuse_callers_without_a_session(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_functions_refuse_callers_without_a_session() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let app = TestApp::spawn(pool);
     let r = app.call("search_people", "query=lee", None).await;
     assert!(r.body.contains("NotSignedIn"), "{}", r.body);
@@ -215,8 +227,10 @@ async fn server_functions_refuse_callers_without_a_session(pool: PgPool) {
     assert!(r.body.contains("NotSignedIn"), "{}", r.body);
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_parent_cannot_call_admin_server_functions(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_cannot_call_admin_server_functions() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_parent(&pool).await;
     let app = TestApp::spawn(pool);
     let cookie = app.sign_in("pat%40home.example", "pw-parent").await;
@@ -234,8 +248,10 @@ async fn a_parent_cannot_call_admin_server_functions(pool: PgPool) {
     assert!(own.body.contains("Pat Lee"), "{}", own.body);
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn an_admin_cannot_use_the_parent_portal_functions(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cannot_use_the_parent_portal_functions() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_admin(&pool).await;
     let app = TestApp::spawn(pool);
     let cookie = app.sign_in("admin%40district.example", "pw-admin").await;
@@ -243,8 +259,10 @@ async fn an_admin_cannot_use_the_parent_portal_functions(pool: PgPool) {
     assert!(r.body.contains("Forbidden"), "{}", r.body);
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn signing_out_makes_the_cookie_worthless(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_makes_the_cookie_worthless() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_admin(&pool).await;
     let app = TestApp::spawn(pool);
     let cookie = app.sign_in("admin%40district.example", "pw-admin").await;
@@ -255,8 +273,10 @@ async fn signing_out_makes_the_cookie_worthless(pool: PgPool) {
     assert_eq!(after.body.trim(), "null");
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn the_sign_in_page_is_rendered_on_the_server(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_is_rendered_on_the_server() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let app = TestApp::spawn(pool);
     let r = app.get("/sign-in", None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -267,8 +287,10 @@ async fn the_sign_in_page_is_rendered_on_the_server(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_signed_out_visitor_is_sent_to_sign_in_from_every_admin_page(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_out_visitor_is_sent_to_sign_in_from_every_admin_page() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let app = TestApp::spawn(pool);
     for path in [
         "/",
@@ -287,8 +309,10 @@ async fn a_signed_out_visitor_is_sent_to_sign_in_from_every_admin_page(pool: PgP
     }
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_parent_opening_the_admin_shell_lands_on_the_portal(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_opening_the_admin_shell_lands_on_the_portal() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     add_parent(&pool).await;
     let app = TestApp::spawn(pool);
     let cookie = app.sign_in("pat%40home.example", "pw-parent").await;
@@ -300,10 +324,11 @@ async fn a_parent_opening_the_admin_shell_lands_on_the_portal(pool: PgPool) {
     assert!(portal.body.contains("User Notices"), "{}", portal.body);
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_refuses_unsigned_ones(
-    pool: PgPool,
-) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_refuses_unsigned_ones()
+ {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     sqlx::query!(
         "update dialer_settings set account_sid = 'AC00000000000000000000000000000001',
              auth_token = 'callback-token'"

@@ -3,6 +3,9 @@
 //! nothing), compose refusing a bad template before anything is queued, and a message page saying
 //! why its calls wait.
 
+#[path = "support/db.rs"]
+mod db;
+
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
@@ -15,6 +18,8 @@ use leptos::prelude::LeptosOptions;
 use secrecy::SecretString;
 use sqlx::PgPool;
 use tower::ServiceExt;
+
+use db::fresh_db;
 
 fn router(pool: PgPool) -> Router {
     let settings = Settings::load_from(|_| None).expect("default settings load");
@@ -62,8 +67,10 @@ async fn preferences(pool: &PgPool) -> Vec<(String, bool)> {
         .unwrap()
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn opening_an_unsubscribe_link_asks_first_and_changes_nothing(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_an_unsubscribe_link_asks_first_and_changes_nothing() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let method = email_method(&pool).await;
     let token = UnsubscribeKey::load(&pool)
         .await
@@ -87,8 +94,10 @@ async fn opening_an_unsubscribe_link_asks_first_and_changes_nothing(pool: PgPool
     assert!(preferences(&pool).await.is_empty());
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let method = email_method(&pool).await;
     let token = UnsubscribeKey::load(&pool)
         .await
@@ -111,8 +120,10 @@ async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason(poo
     );
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_tampered_unsubscribe_token_changes_nothing(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_unsubscribe_token_changes_nothing() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let method = email_method(&pool).await;
     let mut token = UnsubscribeKey::load(&pool)
         .await
@@ -130,8 +141,10 @@ async fn a_tampered_unsubscribe_token_changes_nothing(pool: PgPool) {
     assert!(preferences(&pool).await.is_empty());
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_nothing(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_nothing() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     let email = EmailAddress::parse("admin@district.example").unwrap();
     accounts::create(
         &pool,
@@ -192,8 +205,10 @@ async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_noth
     assert_eq!(messages, 0);
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
     use herald_core::domain::{AudienceKind, CalendarId, Device, DialWindow};
     use herald_core::messaging::compose::{self, Draft, Sender};
     let email = EmailAddress::parse("admin@district.example").unwrap();
