@@ -793,3 +793,81 @@ async fn the_provider_client_reads_the_local_providers_refusals_like_twilios(poo
         Err(provider::ProviderError::NoSuchCall(_))
     ));
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_rate_limit_pause_holds_back_the_next_slot_of_every_worker(pool: PgPool) {
+    let first = calls::reserve_slot(&pool, 100.0).await.unwrap();
+    assert!(first < Duration::from_millis(50));
+    calls::pause_pacing(&pool, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let next = calls::reserve_slot(&pool, 100.0).await.unwrap();
+    assert!(
+        next > Duration::from_millis(1900) && next <= Duration::from_secs(2),
+        "{next:?}"
+    );
+    let after = calls::reserve_slot(&pool, 100.0).await.unwrap();
+    assert!(
+        after > next,
+        "slots stay in order behind the pause: {after:?}"
+    );
+}
+
+/// Places the message's phone calls one by one, as the worker would, and marks them calling.
+async fn calling_jobs(pool: &PgPool, v: &Voice, n: usize) -> Vec<JobId> {
+    let mut jobs = Vec::new();
+    for _ in 0..n {
+        let (job, call, sid, worker) = placed_call(pool, v).await;
+        let state = provider::CallState {
+            sid,
+            status: CallStatus::Queued,
+            answered_by: None,
+            duration_seconds: None,
+        };
+        calls::mark_calling(pool, worker, job, call, &state, Duration::ZERO)
+            .await
+            .unwrap();
+        jobs.push(job);
+    }
+    jobs
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn two_workers_looking_up_overdue_calls_or_hanging_up_never_take_the_same_call(pool: PgPool) {
+    let numbers: Vec<String> = (0..8).map(|i| format!("+1555555{:04}", 2000 + i)).collect();
+    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let (v, _m, _) = setup(&pool, &refs).await;
+    let jobs = calling_jobs(&pool, &v, 8).await;
+    let (a, b) = tokio::join!(
+        calls::due_lookups(&pool, 5, Duration::from_secs(60)),
+        calls::due_lookups(&pool, 5, Duration::from_secs(60)),
+    );
+    let mut looked: Vec<i64> = a
+        .unwrap()
+        .iter()
+        .chain(b.unwrap().iter())
+        .map(|l| l.job.0)
+        .collect();
+    looked.sort();
+    let mut all: Vec<i64> = jobs.iter().map(|j| j.0).collect();
+    all.sort();
+    assert_eq!(looked, all, "every overdue call taken once, none twice");
+    sqlx::query!("update phone_call set hangup_requested_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        calls::take_hangups(&pool, 10),
+        calls::take_hangups(&pool, 10)
+    );
+    let mut taken: Vec<Uuid> = a
+        .unwrap()
+        .iter()
+        .chain(b.unwrap().iter())
+        .map(|h| h.call)
+        .collect();
+    taken.sort();
+    taken.dedup();
+    assert_eq!(taken.len(), 8, "every hang-up taken exactly once");
+    assert!(calls::take_hangups(&pool, 10).await.unwrap().is_empty());
+}

@@ -45,6 +45,19 @@ pub async fn reserve_slot(pool: &PgPool, calls_per_second: f64) -> Result<Durati
     Ok(Duration::from_secs_f64(wait.max(0.0)))
 }
 
+/// Holds every worker's next call back for `pause` (the provider answered 429 Too Many
+/// Requests): the pace row is shared, so the whole district's dialing slows, not one worker's.
+pub async fn pause_pacing(pool: &PgPool, pause: Duration) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update dialer_pace
+         set next_slot = greatest(next_slot, clock_timestamp() + make_interval(secs => $1))",
+        pause.as_secs_f64(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Hands leased jobs back until `until` (outside the dial window): the lease does not count as an
 /// attempt.
 pub async fn defer(

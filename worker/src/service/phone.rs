@@ -9,7 +9,8 @@
 //!   released).
 //! - A provider refusal of the call fails the job at once with the provider's words; credentials,
 //!   caller-id and outage errors are retried with backoff and recorded for the error report;
-//!   429 backs off without being reported.
+//!   429 backs that job off and pauses every worker's dialing for the provider's `Retry-After`
+//!   (through the shared pace row), without being reported.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,12 @@ const LOOKUP_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// How often an overdue call is looked up again while the provider says it is still going.
 const LOOKUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long every worker pauses dialing after a 429 without `Retry-After`.
+const RATE_LIMIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The longest pause a `Retry-After` can impose.
+const MAX_RATE_LIMIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What happened to one job of a batch.
 enum Outcome {
@@ -220,7 +227,14 @@ impl Worker {
                 Some(Cause::Configuration)
             }
             ProviderError::Unavailable(_) => Some(Cause::Outage),
-            ProviderError::RateLimited { .. } => None,
+            ProviderError::RateLimited { retry_after, .. } => {
+                let pause = retry_after
+                    .unwrap_or(RATE_LIMIT_PAUSE)
+                    .min(MAX_RATE_LIMIT_PAUSE);
+                calls::pause_pacing(&self.pool, pause).await?;
+                tracing::warn!(pause = ?pause, "the provider is rate limiting; all workers pause dialing");
+                None
+            }
         };
         if let Some(cause) = report {
             errors::record(&self.pool, cause, &detail, Some(job.id)).await?;
