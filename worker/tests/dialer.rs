@@ -871,3 +871,63 @@ async fn two_workers_looking_up_overdue_calls_or_hanging_up_never_take_the_same_
     assert_eq!(taken.len(), 8, "every hang-up taken exactly once");
     assert!(calls::take_hangups(&pool, 10).await.unwrap().is_empty());
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_call_placed_by_a_worker_that_died_is_followed_not_placed_again(pool: PgPool) {
+    let (v, m, _) = setup(&pool, &["+15555558005"]).await;
+    // A worker leases the job, records and places the call, and dies before marking the job.
+    let job = queue::lease(&pool, Device::Phone, Uuid::new_v4(), 60, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let call = calls::start_call(&pool, job.id, job.attempts)
+        .await
+        .unwrap();
+    provider_client(&v)
+        .place(&OutboundCall {
+            to: PhoneNumber::parse(&job.target).unwrap(),
+            from: PhoneNumber::parse(CALLER_ID).unwrap(),
+            twiml: provider::twiml("Hello", "Polly.Joanna", "en-US"),
+            status_callback: herald_core::dialer::callback::url(&v.origin, call),
+            ring_seconds: 30,
+            leave_voicemail: false,
+        })
+        .await
+        .unwrap();
+    // The provider's first callback makes the call known; then the dead worker's lease runs out.
+    let start = std::time::Instant::now();
+    while sqlx::query_scalar!("select call_sid from phone_call where id = $1", call)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(start.elapsed() < Duration::from_secs(5), "no callback came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sqlx::query!(
+        "update delivery_job set due_at = now() where id = $1",
+        job.id.0
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let s = voice::settings();
+    assert!(
+        run_until(&pool, &s, 1, Duration::from_secs(20), || all_ended(
+            &pool, m
+        ))
+        .await
+    );
+    assert_eq!(statuses(&pool, m).await, ["sent"]);
+    assert_eq!(v.calls().await.len(), 1, "the number was called once");
+    let rows = sqlx::query!(
+        "select attempt, status from phone_call where job_id = $1",
+        job.id.0
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].attempt, rows[0].status.as_str()), (2, "completed"));
+}

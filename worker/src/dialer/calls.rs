@@ -94,6 +94,48 @@ pub async fn start_call(pool: &PgPool, job: JobId, attempt: i32) -> Result<Uuid,
     .await
 }
 
+/// A call an earlier attempt of the job placed whose end is unknown.
+#[derive(Debug, Clone)]
+pub struct Adopted {
+    pub call: Uuid,
+    pub sid: String,
+    pub status: String,
+}
+
+/// Before a job is called again: if an earlier attempt's call reached the provider (its sid is
+/// known from a callback) and has not ended — the worker that placed it stopped before marking
+/// the job — that call becomes this attempt's, and no second call is placed. An earlier call the
+/// provider never confirmed is closed as not placed. Returns the adopted call.
+pub async fn adopt_earlier_call(
+    pool: &PgPool,
+    job: JobId,
+    attempt: i32,
+) -> Result<Option<Adopted>, sqlx::Error> {
+    let adopted = sqlx::query_as!(
+        Adopted,
+        r#"update phone_call set attempt = $2, updated_at = now()
+           where id = (select id from phone_call
+                       where job_id = $1 and attempt < $2 and ended_at is null
+                         and call_sid is not null
+                       order by attempt desc limit 1)
+           returning id as call, call_sid as "sid!", status"#,
+        job as JobId,
+        attempt,
+    )
+    .fetch_optional(pool)
+    .await?;
+    sqlx::query!(
+        "update phone_call set status = 'not-placed', ended_at = now(), updated_at = now(),
+             detail = 'the worker stopped before the provider confirmed the call'
+         where job_id = $1 and attempt < $2 and ended_at is null and call_sid is null",
+        job as JobId,
+        attempt,
+    )
+    .execute(pool)
+    .await?;
+    Ok(adopted)
+}
+
 /// Records that the provider did not take the call.
 pub async fn not_placed(pool: &PgPool, call: Uuid, detail: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(

@@ -7,6 +7,8 @@
 //!   is inside the dial window and the job's lease has more than the provider request timeout
 //!   plus five seconds left; otherwise the job is handed back (deferred to the next opening, or
 //!   released).
+//! - A job leased again after its worker stopped mid-call follows the call that worker placed
+//!   (when a callback has made it known) instead of calling the number a second time.
 //! - A provider refusal of the call fails the job at once with the provider's words; credentials,
 //!   caller-id and outage errors are retried with backoff and recorded for the error report;
 //!   429 backs that job off and pauses every worker's dialing for the provider's `Retry-After`
@@ -167,12 +169,29 @@ impl Worker {
                         CallTime::WaitUntil(t) => return Ok(Outcome::Deferred(t)),
                         CallTime::Never => return Ok(Outcome::Unstarted),
                     }
+                    let check = std::time::Duration::from_secs(u64::from(cfg.ring_seconds))
+                        + LOOKUP_AFTER;
+                    if job.attempts > 1
+                        && let Some(a) =
+                            calls::adopt_earlier_call(&self.pool, job.id, job.attempts).await?
+                    {
+                        let state = CallState {
+                            status: CallStatus::parse(&a.status).unwrap_or(CallStatus::Queued),
+                            sid: a.sid,
+                            answered_by: None,
+                            duration_seconds: None,
+                        };
+                        tracing::info!(job = %job.id, call = %state.sid,
+                            "an earlier attempt's call is still with the provider; following it instead of calling again");
+                        let placed =
+                            calls::mark_calling(&self.pool, self.id, job.id, a.call, &state, check)
+                                .await?;
+                        return Ok(Outcome::Placed(placed));
+                    }
                     let id = calls::start_call(&self.pool, job.id, job.attempts).await?;
                     call.status_callback = callback::url(origin, id);
                     match provider.place(&call).await {
                         Ok(state) => {
-                            let check = std::time::Duration::from_secs(u64::from(cfg.ring_seconds))
-                                + LOOKUP_AFTER;
                             let placed =
                                 calls::mark_calling(&self.pool, self.id, job.id, id, &state, check)
                                     .await?;
