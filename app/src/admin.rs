@@ -10,6 +10,7 @@ pub mod email_prefs;
 pub mod import;
 pub mod messages;
 pub mod people;
+pub mod prefs_form;
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};

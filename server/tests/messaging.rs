@@ -46,6 +46,25 @@ async fn send(router: &Router, req: Request<Body>) -> (StatusCode, String, axum:
     (status, String::from_utf8_lossy(&body).into_owned(), headers)
 }
 
+/// Signs in as admin@district.example (password "pw"); returns the session cookie.
+async fn sign_in_admin(app: &Router) -> String {
+    let (_, _, headers) = send(
+        app,
+        Request::post("/api/sign_in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("email=admin@district.example&password=pw"))
+            .unwrap(),
+    )
+    .await;
+    headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 async fn email_method(pool: &PgPool) -> uuid::Uuid {
     let person: uuid::Uuid = sqlx::query_scalar(
         "insert into person (sourced_id, kind, given_name, family_name) values ('g-1', 'guardian', 'Pat', 'Lee') returning id",
@@ -166,21 +185,7 @@ async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_noth
     .await
     .unwrap();
     let app = router(pool.clone());
-    let (_, _, headers) = send(
-        &app,
-        Request::post("/api/sign_in")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("email=admin@district.example&password=pw"))
-            .unwrap(),
-    )
-    .await;
-    let cookie = headers[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = sign_in_admin(&app).await;
     let form = serde_json::json!({ "form": {
         "calendar_id": calendar.to_string(), "reason": "general", "audience": "guardians", "grades": [],
         "subject": "Hello", "body_html": "<p>Dear {{guardain}}</p>", "body_text": "", "inbox_text": "",
@@ -272,21 +277,7 @@ async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() 
     .await
     .unwrap();
     let app = router(pool.clone());
-    let (_, _, headers) = send(
-        &app,
-        Request::post("/api/sign_in")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("email=admin@district.example&password=pw"))
-            .unwrap(),
-    )
-    .await;
-    let cookie = headers[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = sign_in_admin(&app).await;
     let req = Request::post("/api/load_message_view")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::COOKIE, &cookie)

@@ -7,40 +7,30 @@
 //! with a generated 2,000-student district. Run: `cargo bench -p herald-worker --bench dialer`
 //! (`HERALD_BENCH_CAPS=10,50,100` and `HERALD_BENCH_CALLS=300` to change it).
 
+#[path = "support/common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveTime, Utc};
-use herald_core::accounts::{self, Role};
 use herald_core::demo::{self, DemoOptions};
 use herald_core::dialer::local::{self, LocalAccount};
-use herald_core::domain::{
-    AudienceKind, CalendarId, ContactReason, Device, DialWindow, EmailAddress, MessageId,
-};
+use herald_core::domain::{AudienceKind, CalendarId, ContactReason, Device, DialWindow, MessageId};
 use herald_core::messaging::compose::{self, Draft, Sender};
 use herald_core::messaging::fanout;
 use herald_core::settings::Settings;
-use secrecy::SecretString;
 use sqlx::{Connection, PgConnection, PgPool};
 
 const DB: &str = "herald_bench_dialer";
 const TOKEN: &str = "bench-token";
 
 fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?
-        .block_on(bench())
+    common::run(bench())
 }
 
 async fn bench() -> anyhow::Result<()> {
-    let server =
-        std::env::var("DATABASE_URL").context("DATABASE_URL must name a PostgreSQL server")?;
-    let base = server
-        .rsplit_once('/')
-        .map_or(server.as_str(), |(b, _)| b)
-        .to_string();
+    let base = common::server_base()?;
     let caps: Vec<f64> = std::env::var("HERALD_BENCH_CAPS")
         .unwrap_or_else(|_| "10,50,100".into())
         .split(',')
@@ -70,12 +60,8 @@ async fn bench() -> anyhow::Result<()> {
         dir.path(),
     )?;
     herald_core::oneroster::import_path(&pool, dir.path(), &|_| {}).await?;
-    let sender = sender(&pool).await?;
-    let calendar: CalendarId = sqlx::query_scalar(
-        "select calendar_id from enrollment group by calendar_id order by count(*) desc limit 1",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let sender = common::sender(&pool).await?;
+    let calendar = common::busiest_calendar(&pool).await?;
 
     let mut settings = Settings::load_from(|_| None)?;
     settings.worker.poll_ms = 50;
@@ -184,24 +170,6 @@ async fn bench() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-async fn sender(pool: &PgPool) -> anyhow::Result<Sender> {
-    let email = EmailAddress::parse("bench@district.example")?;
-    let account = accounts::create(
-        pool,
-        &email,
-        "Bench Admin",
-        &SecretString::from("bench".to_string()),
-        Role::DistrictAdmin,
-        None,
-    )
-    .await?;
-    Ok(Sender {
-        account_id: account,
-        name: "Bench Admin".into(),
-        email,
-    })
 }
 
 /// A phone message fanned out and cut to its first `calls` phone jobs.

@@ -2,6 +2,9 @@
 //! imports it into a fresh database on `DATABASE_URL`'s server, imports it again (nothing
 //! changes), and prints the figures. Run: `cargo bench -p herald-worker --bench import`.
 
+#[path = "support/common.rs"]
+mod common;
+
 use std::time::Instant;
 
 use anyhow::Context;
@@ -11,11 +14,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 
 fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?
-        .block_on(bench())
+    common::run(bench())
 }
 
 async fn bench() -> anyhow::Result<()> {
@@ -23,12 +22,7 @@ async fn bench() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
-    let server =
-        std::env::var("DATABASE_URL").context("DATABASE_URL must name a PostgreSQL server")?;
-    let base = server
-        .rsplit_once('/')
-        .map_or(server.as_str(), |(b, _)| b)
-        .to_string();
+    let base = common::server_base()?;
     let db = format!("herald_bench_{}", std::process::id());
 
     let dir = tempfile::tempdir().context("temp dir")?;

@@ -11,21 +11,20 @@
 //! server and reused by later runs (messages are cleared at the start of each run).
 //! Run: `cargo bench -p herald-worker --bench pipeline [-- memory]`, or `./herald.sh bench`.
 
+#[path = "support/common.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use herald_core::accounts::{self, Role};
 use herald_core::demo::{self, DemoOptions};
-use herald_core::domain::{
-    AudienceKind, CalendarId, ContactReason, Device, DialWindow, EmailAddress, MessageId,
-};
+use herald_core::domain::{AudienceKind, CalendarId, ContactReason, Device, DialWindow, MessageId};
 use herald_core::messaging::compose::{self, Draft, Sender};
 use herald_core::messaging::{email, fanout, report};
 use herald_core::service::Worker;
 use herald_core::settings::Settings;
-use secrecy::SecretString;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
@@ -33,11 +32,7 @@ use tokio::sync::watch;
 const DB: &str = "herald_bench_pipeline";
 
 fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?
-        .block_on(bench())
+    common::run(bench())
 }
 
 fn root() -> PathBuf {
@@ -53,20 +48,11 @@ async fn bench() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
-    let server =
-        std::env::var("DATABASE_URL").context("DATABASE_URL must name a PostgreSQL server")?;
-    let base = server
-        .rsplit_once('/')
-        .map_or(server.as_str(), |(b, _)| b)
-        .to_string();
+    let base = common::server_base()?;
     let url = format!("{base}/{DB}");
     let pool = district(&base, &url, students).await?;
-    let sender = sender(&pool).await?;
-    let calendar: CalendarId = sqlx::query_scalar(
-        "select calendar_id from enrollment group by calendar_id order by count(*) desc limit 1",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let sender = common::sender(&pool).await?;
+    let calendar = common::busiest_calendar(&pool).await?;
 
     let mut settings = Settings::load_from(|_| None)?;
     settings.worker.lease_seconds = 120;
@@ -240,34 +226,6 @@ async fn district(base: &str, url: &str, students: usize) -> anyhow::Result<PgPo
         herald_core::oneroster::import_path(&pool, dir.path(), &|_| {}).await?;
     }
     Ok(pool)
-}
-
-async fn sender(pool: &PgPool) -> anyhow::Result<Sender> {
-    let email = EmailAddress::parse("bench@district.example")?;
-    let id = match accounts::create(
-        pool,
-        &email,
-        "Bench Admin",
-        &SecretString::from("bench-password".to_string()),
-        Role::DistrictAdmin,
-        None,
-    )
-    .await
-    {
-        Ok(id) => id,
-        Err(accounts::AccountError::EmailTaken(_)) => {
-            sqlx::query_scalar("select id from account where email = $1")
-                .bind(email.as_str())
-                .fetch_one(pool)
-                .await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Sender {
-        account_id: id,
-        name: "Bench Admin".into(),
-        email,
-    })
 }
 
 async fn clear(pool: &PgPool) -> anyhow::Result<()> {

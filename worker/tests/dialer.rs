@@ -50,6 +50,29 @@ async fn setup(pool: &PgPool, numbers: &[&str]) -> (Voice, MessageId, Vec<JobId>
     (v, m, jobs)
 }
 
+/// The time a message's phone jobs wait for (a retry, a lookup) has come.
+async fn due_now(pool: &PgPool, m: MessageId) {
+    sqlx::query!(
+        "update delivery_job set due_at = now() where message_id = $1",
+        m.0
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A call to `to` from the test caller ID saying "Hello", reporting to `status_callback`.
+fn outbound(to: &str, status_callback: String) -> OutboundCall {
+    OutboundCall {
+        to: PhoneNumber::parse(to).unwrap(),
+        from: PhoneNumber::parse(CALLER_ID).unwrap(),
+        twiml: provider::twiml("Hello", "Polly.Joanna", "en-US"),
+        status_callback,
+        ring_seconds: 30,
+        leave_voicemail: false,
+    }
+}
+
 async fn all_ended(pool: &PgPool, m: MessageId) -> bool {
     statuses(pool, m)
         .await
@@ -176,13 +199,7 @@ async fn busy_and_unanswered_numbers_are_called_again_after_the_interval_until_m
         ]
     );
     // The interval passes.
-    sqlx::query!(
-        "update delivery_job set due_at = now() where message_id = $1",
-        m.0
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    due_now(&pool, m).await;
     assert!(
         run_until(&pool, &s, 1, Duration::from_secs(20), || all_ended(
             &pool, m
@@ -399,13 +416,7 @@ async fn a_job_a_minute_before_calling_hours_end_is_called_and_one_a_minute_afte
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query!(
-        "update delivery_job set due_at = now() where message_id = $1",
-        m.0
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    due_now(&pool, m).await;
     assert!(
         run_until(&pool, &s, 1, Duration::from_secs(20), || all_ended(
             &pool, m
@@ -475,14 +486,7 @@ async fn placed_call(pool: &PgPool, v: &Voice) -> (JobId, Uuid, String, Uuid) {
     let call = calls::start_call(pool, job.id, job.attempts).await.unwrap();
     let provider = provider_client(v);
     let state = provider
-        .place(&OutboundCall {
-            to: PhoneNumber::parse(&job.target).unwrap(),
-            from: PhoneNumber::parse(CALLER_ID).unwrap(),
-            twiml: provider::twiml("Hello", "Polly.Joanna", "en-US"),
-            status_callback: format!("{}/nowhere", v.origin),
-            ring_seconds: 30,
-            leave_voicemail: false,
-        })
+        .place(&outbound(&job.target, format!("{}/nowhere", v.origin)))
         .await
         .unwrap();
     (job.id, call, state.sid, worker)
@@ -739,13 +743,7 @@ async fn a_call_whose_final_callback_never_came_is_looked_up_at_the_provider(poo
     };
     assert!(run_until(&pool, &s, 1, Duration::from_secs(20), calling).await);
     // The lookup time comes.
-    sqlx::query!(
-        "update delivery_job set due_at = now() where message_id = $1",
-        m.0
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    due_now(&pool, m).await;
     assert!(
         run_until(&pool, &s, 1, Duration::from_secs(20), || all_ended(
             &pool, m
@@ -884,14 +882,10 @@ async fn a_call_placed_by_a_worker_that_died_is_followed_not_placed_again(pool: 
         .await
         .unwrap();
     provider_client(&v)
-        .place(&OutboundCall {
-            to: PhoneNumber::parse(&job.target).unwrap(),
-            from: PhoneNumber::parse(CALLER_ID).unwrap(),
-            twiml: provider::twiml("Hello", "Polly.Joanna", "en-US"),
-            status_callback: herald_core::dialer::callback::url(&v.origin, call),
-            ring_seconds: 30,
-            leave_voicemail: false,
-        })
+        .place(&outbound(
+            &job.target,
+            herald_core::dialer::callback::url(&v.origin, call),
+        ))
         .await
         .unwrap();
     // The provider's first callback makes the call known; then the dead worker's lease runs out.

@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::admin::prefs_form::{self, pinned_note};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,24 +152,12 @@ pub fn DialerPrefsPage() -> impl IntoView {
 fn PrefsForm(view: DialerPrefsView) -> impl IntoView {
     let form = RwSignal::new(view.form);
     let save = Action::new(|f: &DialerPrefsForm| save_dialer_prefs(f.clone()));
-    let field = move |label: &'static str,
-                      name: &'static str,
-                      kind: &'static str,
-                      get: fn(&DialerPrefsForm) -> String,
-                      set: fn(&mut DialerPrefsForm, String)| {
-        view! {
-            <label>{label}
-                <input name=name type=kind prop:value=move || form.with(get)
-                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); } />
-            </label>
-        }
-    };
+    let field =
+        move |label, name, kind, get, set| prefs_form::field(form, label, name, kind, get, set);
     let overridden = view.overridden.clone();
     let voices = view.voices.clone();
     view! {
-        {(!overridden.is_empty()).then(|| view! {
-            <p class="notice" role="note">{format!("Set by the server's environment, which wins over this page: {}.", overridden.join(", "))}</p>
-        })}
+        {pinned_note(overridden)}
         <form class="prefs" on:submit=move |ev| { ev.prevent_default(); save.dispatch(form.get_untracked()); }>
             <fieldset>
                 <legend>"Voice provider"</legend>

@@ -22,6 +22,7 @@ use sha1::Sha1;
 
 use super::settings::ProviderAccount;
 use crate::domain::PhoneNumber;
+use crate::messaging::template::escape_html;
 
 /// The API version in every path.
 pub const API_VERSION: &str = "2010-04-01";
@@ -318,22 +319,20 @@ impl VoiceProvider for TwilioVoice {
     }
 }
 
-/// Escapes text for XML content and attribute values.
+/// Escapes text for XML content and attribute values: HTML's escaping (the same five
+/// characters), with the control characters XML 1.0 forbids turned into spaces.
 pub fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters are not allowed in XML 1.0.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    let allowed: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    escape_html(&allowed)
 }
 
 /// The TwiML for a call: the script said once in `voice`, after a short pause.
