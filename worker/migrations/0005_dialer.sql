@@ -62,8 +62,10 @@ create table phone_call (
     updated_at timestamptz not null default now(),
     -- Set with a final status; a final status is never changed.
     ended_at timestamptz,
-    -- A cancel asked for the call to be hung up; the worker tells the provider and sets done.
+    -- A cancel asked for the call to be hung up; a worker takes the request until
+    -- hangup_due_at (another may take it after), tells the provider, and sets done.
     hangup_requested_at timestamptz,
+    hangup_due_at timestamptz,
     hangup_done_at timestamptz,
     unique (job_id, attempt)
 );

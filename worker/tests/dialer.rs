@@ -855,8 +855,8 @@ async fn two_workers_looking_up_overdue_calls_or_hanging_up_never_take_the_same_
         .await
         .unwrap();
     let (a, b) = tokio::join!(
-        calls::take_hangups(&pool, 10),
-        calls::take_hangups(&pool, 10)
+        calls::take_hangups(&pool, 5, Duration::from_secs(30)),
+        calls::take_hangups(&pool, 5, Duration::from_secs(30))
     );
     let mut taken: Vec<Uuid> = a
         .unwrap()
@@ -867,7 +867,26 @@ async fn two_workers_looking_up_overdue_calls_or_hanging_up_never_take_the_same_
     taken.sort();
     taken.dedup();
     assert_eq!(taken.len(), 8, "every hang-up taken exactly once");
-    assert!(calls::take_hangups(&pool, 10).await.unwrap().is_empty());
+    assert!(
+        calls::take_hangups(&pool, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "taken hang-ups are held"
+    );
+    // A hang-up not confirmed in time (a failure, a worker that died) is taken again.
+    sqlx::query!("update phone_call set hangup_due_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    calls::hangup_done(&pool, taken[0]).await.unwrap();
+    assert_eq!(
+        calls::take_hangups(&pool, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]

@@ -382,31 +382,38 @@ pub struct Hangup {
     pub answered: bool,
 }
 
-/// Takes up to `limit` requested hang-ups, marking them done; [`hangup_failed`] puts one back.
-pub async fn take_hangups(pool: &PgPool, limit: i64) -> Result<Vec<Hangup>, sqlx::Error> {
+/// Takes up to `limit` requested hang-ups for `hold`: until then no other worker takes them.
+/// One the provider does not confirm is taken again after `hold`; [`hangup_done`] ends it.
+pub async fn take_hangups(
+    pool: &PgPool,
+    limit: i64,
+    hold: Duration,
+) -> Result<Vec<Hangup>, sqlx::Error> {
     sqlx::query_as!(
         Hangup,
         r#"with picked as (
                select id from phone_call
                where hangup_requested_at is not null and hangup_done_at is null
+                 and coalesce(hangup_due_at, '-infinity') <= now()
                order by hangup_requested_at
                limit $1
                for update skip locked
            )
-           update phone_call c set hangup_done_at = now()
+           update phone_call c set hangup_due_at = now() + make_interval(secs => $2)
            from picked
            where c.id = picked.id
            returning c.id as call, c.call_sid as sid, c.status = 'in-progress' as "answered!""#,
         limit,
+        hold.as_secs_f64(),
     )
     .fetch_all(pool)
     .await
 }
 
-/// Puts a hang-up back to be tried again.
-pub async fn hangup_failed(pool: &PgPool, call: Uuid) -> Result<(), sqlx::Error> {
+/// Records that the provider hung the call up (or that it had already ended).
+pub async fn hangup_done(pool: &PgPool, call: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update phone_call set hangup_done_at = null where id = $1",
+        "update phone_call set hangup_done_at = now() where id = $1",
         call
     )
     .execute(pool)

@@ -41,6 +41,9 @@ use crate::messaging::queue::{self, Failure, LeasedJob};
 /// ring time plus this.
 const LOOKUP_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// How long a taken hang-up is held before it is tried again (a failure, or a worker that died).
+const HANGUP_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How often an overdue call is looked up again while the provider says it is still going.
 const LOOKUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -264,18 +267,24 @@ impl Worker {
     /// Hangs up calls whose jobs were canceled. Returns how many the provider ended.
     pub async fn hangup_pass<P: VoiceProvider>(&self, provider: &P) -> Result<u64, ServiceError> {
         let mut n = 0;
-        for h in calls::take_hangups(&self.pool, 50).await? {
-            let Some(sid) = h.sid else { continue };
+        for h in calls::take_hangups(&self.pool, 50, HANGUP_RETRY).await? {
+            let Some(sid) = h.sid else {
+                // The provider never confirmed the call: nothing to hang up.
+                calls::hangup_done(&self.pool, h.call).await?;
+                continue;
+            };
             match provider.hang_up(&sid, h.answered).await {
                 Ok(state) => {
                     n += 1;
+                    calls::hangup_done(&self.pool, h.call).await?;
                     tracing::info!(call = %sid, status = state.status.as_str(), "canceled call hung up");
                 }
                 // The call had already ended: nothing left to hang up.
-                Err(ProviderError::Refused(_) | ProviderError::NoSuchCall(_)) => {}
+                Err(ProviderError::Refused(_) | ProviderError::NoSuchCall(_)) => {
+                    calls::hangup_done(&self.pool, h.call).await?;
+                }
                 Err(e) => {
-                    tracing::warn!(call = %sid, error = %e, "hanging up failed; will try again");
-                    calls::hangup_failed(&self.pool, h.call).await?;
+                    tracing::warn!(call = %sid, error = %e, retry_in = ?HANGUP_RETRY, "hanging up failed; will try again");
                 }
             }
         }
