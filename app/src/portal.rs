@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::admin::people::{MethodRow, PersonRow};
@@ -58,32 +59,58 @@ pub struct NoticeLine {
     pub reason: String,
     pub subject: String,
     pub body: String,
+    pub school: String,
+    pub sender: String,
     pub when: String,
     pub read: bool,
 }
 
+/// One page of the signed-in parent's notices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticePage {
+    pub notices: Vec<NoticeLine>,
+    /// The `after` value of the next (older) page, when there is one.
+    pub older: Option<String>,
+    pub unread: i64,
+}
+
+/// Notices per page.
+pub const PAGE_SIZE: i64 = 20;
+
 #[server(endpoint = "my_notices")]
-pub async fn my_notices() -> Result<Vec<NoticeLine>, AppError> {
+pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
     use herald_core::accounts::Role;
+    use herald_core::messaging::notices::{self, Cursor};
     let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
     let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let after = match after.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => Some(Cursor::decode(a).ok_or(AppError::NotFound)?),
+        None => None,
+    };
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let notices = herald_core::messaging::report::notices(&state.pool, person, 100).await?;
-    Ok(notices
-        .into_iter()
-        .map(|n| NoticeLine {
-            id: n.id.to_string(),
-            reason: n.reason.label().into(),
-            subject: n.subject,
-            body: n.body,
-            when: n
-                .created_at
-                .with_timezone(&tz)
-                .format("%b %-d, %-I:%M %p")
-                .to_string(),
-            read: n.read,
-        })
-        .collect())
+    let page = notices::page(&state.pool, person, after, PAGE_SIZE).await?;
+    Ok(NoticePage {
+        notices: page
+            .notices
+            .into_iter()
+            .map(|n| NoticeLine {
+                id: n.id.to_string(),
+                reason: n.reason.label().into(),
+                subject: n.subject,
+                body: n.body,
+                school: n.school,
+                sender: n.sender,
+                when: n
+                    .created_at
+                    .with_timezone(&tz)
+                    .format("%b %-d, %-I:%M %p")
+                    .to_string(),
+                read: n.read,
+            })
+            .collect(),
+        older: page.next.map(|c| c.encode()),
+        unread: page.unread,
+    })
 }
 
 #[server(endpoint = "read_notice")]
@@ -92,11 +119,19 @@ pub async fn read_notice(id: String) -> Result<(), AppError> {
     let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
     let person = session.account.person_id.ok_or(AppError::NotFound)?;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
-    if herald_core::messaging::report::mark_notice_read(&state.pool, person, id).await? {
+    if herald_core::messaging::notices::mark_read(&state.pool, person, id).await? {
         Ok(())
     } else {
         Err(AppError::NotFound)
     }
+}
+
+#[server(endpoint = "read_all_notices")]
+pub async fn read_all_notices() -> Result<u64, AppError> {
+    use herald_core::accounts::Role;
+    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
+    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    Ok(herald_core::messaging::notices::mark_all_read(&state.pool, person).await?)
 }
 
 /// `/portal`.
@@ -119,8 +154,14 @@ pub fn PortalPage() -> impl IntoView {
 #[component]
 fn Portal(name: String) -> impl IntoView {
     let household = Resource::new(|| (), |_| my_household());
-    let notices = Resource::new(|| (), |_| my_notices());
+    let query = use_query_map();
+    let after = move || query.with(|q| q.get("after"));
     let read = Action::new(|id: &String| read_notice(id.clone()));
+    let read_all = Action::new(|_: &()| read_all_notices());
+    let notices = Resource::new(
+        move || (after(), read_all.version().get()),
+        |(after, _)| my_notices(after),
+    );
     view! {
         <div class="portal">
             <header class="topbar">
@@ -133,19 +174,30 @@ fn Portal(name: String) -> impl IntoView {
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match notices.await {
-                            Ok(list) if list.is_empty() => view! {
+                            Ok(page) if page.notices.is_empty() && after().is_none() => view! {
                                 <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
                             }.into_any(),
-                            Ok(list) => view! {
+                            Ok(page) => view! {
+                                <div class="notice-bar">
+                                    <span data-testid="unread">{match page.unread {
+                                        0 => "All read".to_string(),
+                                        1 => "1 unread".to_string(),
+                                        n => format!("{n} unread"),
+                                    }}</span>
+                                    {(page.unread > 0).then(|| view! {
+                                        <button type="button" on:click=move |_| { read_all.dispatch(()); }>"Mark all read"</button>
+                                    })}
+                                </div>
                                 <ul class="notices" data-testid="notices">
-                                    {list.into_iter().map(|n| {
+                                    {page.notices.into_iter().map(|n| {
                                         let id = n.id.clone();
                                         view! {
                                             <li class:unread=!n.read>
                                                 <details on:toggle=move |_| { read.dispatch(id.clone()); }>
                                                     <summary>
+                                                        {(!n.read).then(|| view! { <span class="badge">"New"</span>" " })}
                                                         <span class="notice-subject">{n.subject}</span>
-                                                        <span class="muted">{format!(" · {} · {}", n.reason, n.when)}</span>
+                                                        <span class="muted notice-meta">{format!("{} · {} · {} · {}", n.school, n.sender, n.reason, n.when)}</span>
                                                     </summary>
                                                     <p class="notice-body">{n.body}</p>
                                                 </details>
@@ -153,6 +205,10 @@ fn Portal(name: String) -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </ul>
+                                <nav class="pager" aria-label="Notice pages">
+                                    {after().is_some().then(|| view! { <a href="/portal">"Newest notices"</a> })}
+                                    {page.older.map(|o| view! { <a href=format!("/portal?after={o}")>"Older notices"</a> })}
+                                </nav>
                             }.into_any(),
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         }

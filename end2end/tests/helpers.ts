@@ -21,3 +21,22 @@ export async function expectSignedInAsAdmin(page: Page) {
   await expect(page).toHaveURL(/\/admin$/);
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
 }
+
+/** Chooses, in the Campus Toolbar, the calendar the demo parent's child is enrolled in. */
+export async function chooseParentsCalendar(page: Page) {
+  await page.getByRole("link", { name: "People" }).click();
+  await hydrated(page);
+  await page.getByLabel("Search people").fill("parent@demo");
+  await page.locator(".hits a").first().click();
+  const person = page.getByRole("region", { name: "Person" });
+  await expect(person.getByRole("heading", { name: "Students" })).toBeVisible();
+  const detail = await person.innerText();
+  const select = page.getByLabel("School and calendar");
+  const options = await select.locator("option:not([disabled])").allInnerTexts();
+  const school = options.find((o) => detail.includes(o.split(" · ")[0]));
+  expect(school, `one of ${options.join(", ")} is on the parent's card`).toBeTruthy();
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes("choose_calendar")),
+    select.selectOption({ label: school! }),
+  ]);
+}

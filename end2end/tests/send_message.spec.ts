@@ -1,28 +1,9 @@
 // User action: an admin composes and sends a message; it is delivered by the worker as email
 // (into maildev, a real SMTP server) and as a notice the parent sees on the portal.
 import { test, expect, Page } from "@playwright/test";
-import { ADMIN, PARENT, signIn, expectSignedInAsAdmin, hydrated } from "./helpers";
+import { ADMIN, PARENT, signIn, expectSignedInAsAdmin, hydrated, chooseParentsCalendar } from "./helpers";
 
 const MAILDEV = process.env.HERALD_E2E_MAILDEV ?? "http://127.0.0.1:1180";
-
-/** Chooses, in the Campus Toolbar, the calendar the demo parent's child is enrolled in. */
-async function chooseParentsCalendar(page: Page) {
-  await page.getByRole("link", { name: "People" }).click();
-  await hydrated(page);
-  await page.getByLabel("Search people").fill("parent@demo");
-  await page.locator(".hits a").first().click();
-  const person = page.getByRole("region", { name: "Person" });
-  await expect(person.getByRole("heading", { name: "Students" })).toBeVisible();
-  const detail = await person.innerText();
-  const select = page.getByLabel("School and calendar");
-  const options = await select.locator("option:not([disabled])").allInnerTexts();
-  const school = options.find((o) => detail.includes(o.split(" · ")[0]));
-  expect(school, `one of ${options.join(", ")} is on the parent's card`).toBeTruthy();
-  await Promise.all([
-    page.waitForResponse((r) => r.url().includes("choose_calendar")),
-    select.selectOption({ label: school! }),
-  ]);
-}
 
 async function openCompose(page: Page) {
   await page.getByRole("link", { name: "Compose Message" }).click();

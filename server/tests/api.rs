@@ -374,3 +374,39 @@ async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_re
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_gets_not_found_for_another_households_notice_and_never_sees_it() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    add_parent(&pool).await;
+    let theirs: uuid::Uuid = sqlx::query_scalar!(
+        "insert into portal_notice (person_id, message_id, job_id, reason, subject, body)
+         values (gen_random_uuid(), gen_random_uuid(), 1, 'general', 'Someone else''s', 'Private')
+         returning id"
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone());
+    let cookie = app.sign_in("pat%40home.example", "pw-parent").await;
+    for (function, form) in [
+        ("read_notice", format!("id={theirs}")),
+        ("my_notices", "after=garbage".to_string()),
+    ] {
+        let r = app.call(function, &form, Some(&cookie)).await;
+        assert_eq!(r.body, "\"NotFound\"", "{function}");
+    }
+    let r = app.call("read_all_notices", "", Some(&cookie)).await;
+    assert_eq!(r.body, "0", "nothing of theirs to mark");
+    let r = app.call("my_notices", "", Some(&cookie)).await;
+    assert!(!r.body.contains("Private"), "{}", r.body);
+    let unread: bool = sqlx::query_scalar!(
+        r#"select read_at is null as "unread!" from portal_notice where id = $1"#,
+        theirs
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(unread, "their notice stays unread");
+}

@@ -14,12 +14,14 @@
 //! - [`delivery`]: loading messages and recipients for a batch, rendering each job.
 //! - [`email`]: Email Preferences, building emails, the SMTP connection pool.
 //! - [`unsubscribe`]: signed one-click unsubscribe tokens.
-//! - [`report`]: message list and status, unreached people, failures, portal notices.
+//! - [`report`]: message list and status, unreached people, failures.
+//! - [`notices`]: the parent portal's notices: keyset pages, unread count, marking read.
 
 pub mod compose;
 pub mod delivery;
 pub mod email;
 pub mod fanout;
+pub mod notices;
 pub mod queue;
 pub mod report;
 pub mod template;

@@ -1,0 +1,40 @@
+// User action: a parent on a phone reads their notices on the portal: unread ones are marked,
+// each shows its school and sender, and "Mark all read" clears the unread count.
+import { test, expect } from "@playwright/test";
+import { ADMIN, PARENT, signIn, expectSignedInAsAdmin, hydrated, chooseParentsCalendar } from "./helpers";
+
+test("a parent on a 360 px screen reads a new notice and marks all read", async ({ page }) => {
+  // An admin sends a portal notice to the parent's calendar.
+  const subject = `Picture day ${Date.now()}`;
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await chooseParentsCalendar(page);
+  await page.getByRole("link", { name: "Compose Message" }).click();
+  await hydrated(page);
+  await expect(page.getByTestId("audience-count")).toContainText("recipients");
+  await page.getByLabel("Subject").fill(subject);
+  await page.getByLabel("Message body (HTML email)").fill("<p>Picture day is Friday.</p>");
+  await page.locator('input[name="device-email"]').uncheck();
+  await page.getByRole("button", { name: "Send now" }).click();
+  await expect(page.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  await page.setViewportSize({ width: 360, height: 740 });
+  await signIn(page, PARENT);
+  await expect(page).toHaveURL(/\/portal$/);
+  await hydrated(page);
+  const notice = page.getByTestId("notices").locator("li", { hasText: subject });
+  await expect(notice).toHaveClass(/unread/);
+  await expect(notice.locator(".notice-meta")).toContainText("Dana Whitfield");
+  await expect(page.getByTestId("unread")).toContainText("unread");
+  await notice.locator("summary").click();
+  await expect(notice.locator(".notice-body")).toContainText("Picture day is Friday.");
+  await page.getByRole("button", { name: "Mark all read" }).click();
+  await expect(page.getByTestId("unread")).toHaveText("All read");
+  await page.reload();
+  await expect(page.getByTestId("unread")).toHaveText("All read");
+  await expect(page.locator(".notices li.unread")).toHaveCount(0);
+  // Nothing is wider than the screen.
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(width).toBeLessThanOrEqual(360);
+});

@@ -1,0 +1,157 @@
+//! The parent portal's User Notices: a person's notices newest first, a page at a time, with the
+//! school and sender of each; the unread count; marking one or all read.
+//!
+//! What must stay true:
+//! - Every statement is scoped by the person: a notice id of another person reads as absent and
+//!   marks nothing, so a parent can never see or touch another household's notice.
+//! - Pages are keyset pages on (created_at, id) newest first: a page costs the same with 10 or
+//!   10,000 notices, and a notice arriving while a parent pages never shifts or repeats a row.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::{ContactReason, PersonId};
+
+/// A notice as the portal lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalNotice {
+    pub id: Uuid,
+    pub reason: ContactReason,
+    pub subject: String,
+    pub body: String,
+    pub school: String,
+    pub sender: String,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+/// Where the next page starts: after this notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// `<unix micros>.<uuid>`, for a URL or a server-function argument.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at.timestamp_micros(), self.id)
+    }
+
+    /// Reads [`Cursor::encode`]'s form; `None` for anything else.
+    pub fn decode(s: &str) -> Option<Self> {
+        let (micros, id) = s.split_once('.')?;
+        Some(Self {
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// One page of notices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub notices: Vec<PortalNotice>,
+    /// Set when older notices follow.
+    pub next: Option<Cursor>,
+    pub unread: i64,
+}
+
+/// Up to `size` of a person's notices older than `after` (from the newest when `None`).
+pub async fn page(
+    pool: &PgPool,
+    person: PersonId,
+    after: Option<Cursor>,
+    size: i64,
+) -> Result<Page, sqlx::Error> {
+    let (at, id) = match after {
+        Some(c) => (Some(c.created_at), Some(c.id)),
+        None => (None, None),
+    };
+    let mut notices = sqlx::query_as!(
+        PortalNotice,
+        r#"select n.id, n.reason as "reason: ContactReason", n.subject, n.body,
+                  coalesce(s.name, '') as "school!", coalesce(m.sender_name, '') as "sender!",
+                  n.created_at, n.read_at is not null as "read!"
+           from portal_notice n
+           left join message m on m.id = n.message_id
+           left join calendar c on c.id = m.calendar_id
+           left join school s on s.id = c.school_id
+           where n.person_id = $1
+             and ($2::timestamptz is null or (n.created_at, n.id) < ($2, $3::uuid))
+           order by n.created_at desc, n.id desc
+           limit $4"#,
+        person as PersonId,
+        at,
+        id,
+        size + 1,
+    )
+    .fetch_all(pool)
+    .await?;
+    let next = if notices.len() as i64 > size {
+        notices.truncate(size as usize);
+        notices.last().map(|n| Cursor {
+            created_at: n.created_at,
+            id: n.id,
+        })
+    } else {
+        None
+    };
+    Ok(Page {
+        notices,
+        next,
+        unread: unread(pool, person).await?,
+    })
+}
+
+/// How many of a person's notices are unread.
+pub async fn unread(pool: &PgPool, person: PersonId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from portal_notice where person_id = $1 and read_at is null"#,
+        person as PersonId
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Marks one of a person's notices read; false when it is not theirs.
+pub async fn mark_read(pool: &PgPool, person: PersonId, notice: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "update portal_notice set read_at = coalesce(read_at, now()) where id = $1 and person_id = $2",
+        notice,
+        person as PersonId
+    )
+    .execute(pool)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// Marks all of a person's notices read; returns how many were unread.
+pub async fn mark_all_read(pool: &PgPool, person: PersonId) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "update portal_notice set read_at = now() where person_id = $1 and read_at is null",
+        person as PersonId
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_what_it_wrote_and_nothing_else() {
+        let c = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_795_443_472_566_123).unwrap(),
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("garbage"), None);
+        assert_eq!(Cursor::decode("12.not-a-uuid"), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! The parent portal's notices against a real PostgreSQL: keyset pages over 1,000 notices, the
+//! unread count, and no way to read or mark another person's notice.
+
+use std::collections::HashSet;
+
+use herald_core::domain::PersonId;
+use herald_core::messaging::notices;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// `n` notices for `person`, one a minute apart (several share a timestamp, to test the tie
+/// break), the newest now.
+async fn notices_for(pool: &PgPool, person: PersonId, n: i32, first_job: i64) {
+    sqlx::query!(
+        "insert into portal_notice (person_id, message_id, job_id, reason, subject, body, created_at)
+         select $1, gen_random_uuid(), $3::bigint + i, 'general', 'Notice ' || i, 'Body ' || i,
+                date_trunc('minute', now()) - make_interval(mins => i / 3)
+         from generate_series(1, $2) as i",
+        person as PersonId,
+        n,
+        first_job
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn setup(pool: &PgPool) -> (PersonId, PersonId) {
+    let (a, b) = (PersonId(Uuid::new_v4()), PersonId(Uuid::new_v4()));
+    notices_for(pool, a, 1000, 0).await;
+    notices_for(pool, b, 10, 1_000_000).await;
+    (a, b)
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_thousand_notices_page_newest_first_with_none_repeated_or_missed(pool: PgPool) {
+    let (a, _) = setup(&pool).await;
+    let mut seen = HashSet::new();
+    let mut last = None;
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = notices::page(&pool, a, after, 20).await.unwrap();
+        assert_eq!(page.unread, 1000);
+        pages += 1;
+        for n in &page.notices {
+            assert!(seen.insert(n.id), "no notice twice");
+            if let Some((at, id)) = last {
+                assert!((n.created_at, n.id) < (at, id), "newest first");
+            }
+            last = Some((n.created_at, n.id));
+        }
+        match page.next {
+            Some(c) => {
+                assert_eq!(page.notices.len(), 20);
+                after = Some(c);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 1000, "every notice, in {pages} pages");
+    assert_eq!(pages, 50);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_parent_cannot_read_or_mark_another_persons_notice(pool: PgPool) {
+    let (a, b) = setup(&pool).await;
+    let theirs = notices::page(&pool, b, None, 1).await.unwrap().notices[0].id;
+    assert!(!notices::mark_read(&pool, a, theirs).await.unwrap());
+    assert_eq!(
+        notices::unread(&pool, b).await.unwrap(),
+        10,
+        "nothing of theirs changed"
+    );
+    let page = notices::page(&pool, a, None, 2000).await.unwrap();
+    assert!(page.notices.iter().all(|n| n.id != theirs), "never listed");
+    let mine = page.notices[0].id;
+    assert!(notices::mark_read(&pool, a, mine).await.unwrap());
+    assert_eq!(notices::unread(&pool, a).await.unwrap(), 999);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn mark_all_read_marks_only_the_parents_own_notices(pool: PgPool) {
+    let (a, b) = setup(&pool).await;
+    assert_eq!(notices::mark_all_read(&pool, a).await.unwrap(), 1000);
+    assert_eq!(notices::unread(&pool, a).await.unwrap(), 0);
+    assert_eq!(notices::unread(&pool, b).await.unwrap(), 10);
+    assert_eq!(
+        notices::mark_all_read(&pool, a).await.unwrap(),
+        0,
+        "nothing left to mark"
+    );
+}
