@@ -71,6 +71,8 @@ pub struct NoticePage {
     pub notices: Vec<NoticeLine>,
     /// The `after` value of the next (older) page, when there is one.
     pub older: Option<String>,
+    /// The newest notice shown, to ask for newer ones.
+    pub newest: Option<String>,
     pub unread: i64,
 }
 
@@ -109,8 +111,23 @@ pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
             })
             .collect(),
         older: page.next.map(|c| c.encode()),
+        newest: page.newest.map(|c| c.encode()),
         unread: page.unread,
     })
+}
+
+/// How many notices arrived after `than` (a page's newest); every notice when `than` is empty.
+#[server(endpoint = "newer_notices")]
+pub async fn newer_notices(than: String) -> Result<i64, AppError> {
+    use herald_core::accounts::Role;
+    use herald_core::messaging::notices::{self, Cursor};
+    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
+    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    if than.is_empty() {
+        return Ok(notices::page(&state.pool, person, None, 1).await?.unread);
+    }
+    let than = Cursor::decode(&than).ok_or(AppError::NotFound)?;
+    Ok(notices::count_newer(&state.pool, person, than).await?)
 }
 
 #[server(endpoint = "read_notice")]
@@ -132,6 +149,24 @@ pub async fn read_all_notices() -> Result<u64, AppError> {
     let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
     let person = session.account.person_id.ok_or(AppError::NotFound)?;
     Ok(herald_core::messaging::notices::mark_all_read(&state.pool, person).await?)
+}
+
+/// "N new notices": shown when the poll finds notices newer than the page; a click shows them.
+#[component]
+fn NewerNotices(newer: RwSignal<i64>, refresh: RwSignal<u32>) -> impl IntoView {
+    view! {
+        <div role="status" aria-live="polite">
+            {move || (newer.get() > 0).then(|| {
+                let n = newer.get();
+                view! {
+                    <button type="button" class="secondary" data-testid="newer"
+                        on:click=move |_| { newer.set(0); refresh.update(|r| *r += 1); }>
+                        {if n == 1 { "1 new notice: show it".to_string() } else { format!("{n} new notices: show them") }}
+                    </button>
+                }
+            })}
+        </div>
+    }
 }
 
 /// `/portal`.
@@ -158,10 +193,41 @@ fn Portal(name: String) -> impl IntoView {
     let after = move || query.with(|q| q.get("after"));
     let read = Action::new(|id: &String| read_notice(id.clone()));
     let read_all = Action::new(|_: &()| read_all_notices());
+    // Bumped to show notices that arrived while the page was open.
+    let refresh = RwSignal::new(0u32);
     let notices = Resource::new(
-        move || (after(), read_all.version().get()),
-        |(after, _)| my_notices(after),
+        move || (after(), read_all.version().get(), refresh.get()),
+        |(after, _, _)| my_notices(after),
     );
+    // While the newest page is open, ask every 15 seconds whether newer notices arrived.
+    let newer = RwSignal::new(0i64);
+    let newest = RwSignal::new(None::<String>);
+    let ticker = StoredValue::new(None::<IntervalHandle>);
+    Effect::new(move |_| {
+        if ticker.get_value().is_none()
+            && let Ok(h) = set_interval_with_handle(
+                move || {
+                    if after().is_some() {
+                        return;
+                    }
+                    let than = newest.get_untracked().unwrap_or_default();
+                    leptos::task::spawn_local(async move {
+                        if let Ok(n) = newer_notices(than).await {
+                            newer.set(n);
+                        }
+                    });
+                },
+                std::time::Duration::from_secs(15),
+            )
+        {
+            ticker.set_value(Some(h));
+        }
+    });
+    on_cleanup(move || {
+        if let Some(h) = ticker.get_value() {
+            h.clear();
+        }
+    });
     view! {
         <div class="portal">
             <header class="topbar">
@@ -174,10 +240,19 @@ fn Portal(name: String) -> impl IntoView {
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match notices.await {
-                            Ok(page) if page.notices.is_empty() && after().is_none() => view! {
-                                <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
-                            }.into_any(),
-                            Ok(page) => view! {
+                            Ok(page) if page.notices.is_empty() && after().is_none() => {
+                                newest.set(None);
+                                newer.set(0);
+                                view! {
+                                    <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
+                                    <NewerNotices newer refresh />
+                                }.into_any()
+                            }
+                            Ok(page) => {
+                                newest.set(page.newest.clone());
+                                newer.set(0);
+                                view! {
+                                <NewerNotices newer refresh />
                                 <div class="notice-bar">
                                     <span data-testid="unread">{match page.unread {
                                         0 => "All read".to_string(),
@@ -209,7 +284,8 @@ fn Portal(name: String) -> impl IntoView {
                                     {after().is_some().then(|| view! { <a href="/portal">"Newest notices"</a> })}
                                     {page.older.map(|o| view! { <a href=format!("/portal?after={o}")>"Older notices"</a> })}
                                 </nav>
-                            }.into_any(),
+                            }.into_any()
+                            }
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         }
                     })}

@@ -38,3 +38,30 @@ test("a parent on a 360 px screen reads a new notice and marks all read", async 
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(width).toBeLessThanOrEqual(360);
 });
+
+test("a notice sent while the parent's page is open is offered without a reload", async ({ page, browser }) => {
+  test.setTimeout(90_000);
+  await signIn(page, PARENT);
+  await expect(page).toHaveURL(/\/portal$/);
+  await hydrated(page);
+
+  const subject = `Field trip ${Date.now()}`;
+  const admin = await (await browser.newContext()).newPage();
+  await signIn(admin, ADMIN);
+  await expectSignedInAsAdmin(admin);
+  await chooseParentsCalendar(admin);
+  await admin.getByRole("link", { name: "Compose Message" }).click();
+  await hydrated(admin);
+  await expect(admin.getByTestId("audience-count")).toContainText("recipients");
+  await admin.getByLabel("Subject").fill(subject);
+  await admin.getByLabel("Message body (HTML email)").fill("<p>The field trip leaves at nine.</p>");
+  await admin.locator('input[name="device-email"]').uncheck();
+  await admin.getByRole("button", { name: "Send now" }).click();
+  await expect(admin.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
+
+  // The open page polls every 15 seconds.
+  await expect(page.getByTestId("newer")).toHaveText("1 new notice: show it", { timeout: 40_000 });
+  await page.getByTestId("newer").click();
+  await expect(page.getByTestId("notices").locator("li", { hasText: subject })).toBeVisible();
+  await expect(page.getByTestId("newer")).toHaveCount(0);
+});

@@ -91,3 +91,20 @@ async fn mark_all_read_marks_only_the_parents_own_notices(pool: PgPool) {
         "nothing left to mark"
     );
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn an_open_page_counts_only_the_notices_newer_than_its_newest(pool: PgPool) {
+    let (a, _) = setup(&pool).await;
+    let page = notices::page(&pool, a, None, 20).await.unwrap();
+    let newest = page.newest.unwrap();
+    assert_eq!(notices::count_newer(&pool, a, newest).await.unwrap(), 0);
+    sqlx::query!(
+        "insert into portal_notice (person_id, message_id, job_id, reason, subject, body, created_at)
+         values ($1, gen_random_uuid(), 3000000, 'general', 'Fresh', 'New', now() + interval '1 minute')",
+        a as PersonId
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(notices::count_newer(&pool, a, newest).await.unwrap(), 1);
+}

@@ -54,6 +54,8 @@ impl Cursor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub notices: Vec<PortalNotice>,
+    /// The newest notice shown, to poll for newer ones.
+    pub newest: Option<Cursor>,
     /// Set when older notices follow.
     pub next: Option<Cursor>,
     pub unread: i64,
@@ -99,8 +101,13 @@ pub async fn page(
     } else {
         None
     };
+    let newest = notices.first().map(|n| Cursor {
+        created_at: n.created_at,
+        id: n.id,
+    });
     Ok(Page {
         notices,
+        newest,
         next,
         unread: unread(pool, person).await?,
     })
@@ -111,6 +118,24 @@ pub async fn unread(pool: &PgPool, person: PersonId) -> Result<i64, sqlx::Error>
     sqlx::query_scalar!(
         r#"select count(*) as "n!" from portal_notice where person_id = $1 and read_at is null"#,
         person as PersonId
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// How many of a person's notices are newer than `than` (the newest one the page shows): what
+/// an open portal page polls to offer "new notices".
+pub async fn count_newer(
+    pool: &PgPool,
+    person: PersonId,
+    than: Cursor,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from portal_notice
+           where person_id = $1 and (created_at, id) > ($2, $3)"#,
+        person as PersonId,
+        than.created_at,
+        than.id,
     )
     .fetch_one(pool)
     .await
