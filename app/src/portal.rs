@@ -59,6 +59,11 @@ pub struct NoticeLine {
     pub reason: String,
     pub subject: String,
     pub body: String,
+    /// The full message, sanitized HTML (none for notices older than HTML bodies).
+    pub body_html: Option<String>,
+    /// The notice text says something other than the full message (a shorter version the
+    /// admin wrote): show both.
+    pub distinct_text: bool,
     pub school: String,
     pub sender: String,
     pub when: String,
@@ -99,7 +104,11 @@ pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
                 id: n.id.to_string(),
                 reason: n.reason.label().into(),
                 subject: n.subject,
+                distinct_text: n.body_html.as_deref().is_none_or(|h| {
+                    herald_core::messaging::template::html_to_text(h).trim() != n.body.trim()
+                }),
                 body: n.body,
+                body_html: n.body_html.as_deref().map(notices::sanitize),
                 school: n.school,
                 sender: n.sender,
                 when: n
@@ -274,7 +283,8 @@ fn Portal(name: String) -> impl IntoView {
                                                         <span class="notice-subject">{n.subject}</span>
                                                         <span class="muted notice-meta">{format!("{} · {} · {} · {}", n.school, n.sender, n.reason, n.when)}</span>
                                                     </summary>
-                                                    <p class="notice-body">{n.body}</p>
+                                                    {n.distinct_text.then(|| view! { <p class="notice-body">{n.body.clone()}</p> })}
+                                                    {n.body_html.map(|h| view! { <div class="notice-body notice-html" inner_html=h></div> })}
                                                 </details>
                                             </li>
                                         }

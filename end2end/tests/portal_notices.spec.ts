@@ -13,7 +13,10 @@ test("a parent on a 360 px screen reads a new notice and marks all read", async 
   await hydrated(page);
   await expect(page.getByTestId("audience-count")).toContainText("recipients");
   await page.getByLabel("Subject").fill(subject);
-  await page.getByLabel("Message body (HTML email)").fill("<p>Picture day is Friday.</p>");
+  // Markup that would run if the portal did not sanitize it.
+  await page.getByLabel("Message body (HTML email)").fill(
+    '<p>Picture day is <b>Friday</b>.</p><script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2">',
+  );
   await page.locator('input[name="device-email"]').uncheck();
   await page.getByRole("button", { name: "Send now" }).click();
   await expect(page.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
@@ -29,6 +32,9 @@ test("a parent on a 360 px screen reads a new notice and marks all read", async 
   await expect(page.getByTestId("unread")).toContainText("unread");
   await notice.locator("summary").click();
   await expect(notice.locator(".notice-body")).toContainText("Picture day is Friday.");
+  await expect(notice.locator(".notice-body b")).toHaveText("Friday");
+  await expect(notice.locator("script, [onerror]")).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
   await page.getByRole("button", { name: "Mark all read" }).click();
   await expect(page.getByTestId("unread")).toHaveText("All read");
   await page.reload();

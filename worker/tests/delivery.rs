@@ -156,6 +156,14 @@ async fn emails_arrive_with_recipients_merged_bodies_and_unsubscribe_headers(poo
         .await
         .unwrap();
     assert_eq!((inbox.sent, notices), (st.recipients, st.recipients));
+    // Each keeps the message's HTML merged for its recipient, for the portal's full view.
+    let unmerged: i64 = sqlx::query_scalar(
+        "select count(*) from portal_notice where body_html is null or body_html like '%{{%' or body_html not like '<p>Dear %'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unmerged, 0);
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]

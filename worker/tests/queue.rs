@@ -34,6 +34,7 @@ fn notices(jobs: &[queue::LeasedJob]) -> Vec<Notice> {
             job: j.id,
             subject: "s".into(),
             body: "b".into(),
+            body_html: "<p>b</p>".into(),
         })
         .collect()
 }

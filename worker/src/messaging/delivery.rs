@@ -172,6 +172,7 @@ pub fn notice(m: &Loaded, job: &LeasedJob, r: Option<&Recipient>, portal_url: &s
         job: job.id,
         subject: m.subject.render(&data),
         body: m.inbox.render(&data),
+        body_html: m.html.render_html(&data),
     }
 }
 

@@ -21,6 +21,8 @@ pub struct PortalNotice {
     pub reason: ContactReason,
     pub subject: String,
     pub body: String,
+    /// The message's HTML for this recipient, as stored (see [`sanitize`] before showing it).
+    pub body_html: Option<String>,
     pub school: String,
     pub sender: String,
     pub created_at: DateTime<Utc>,
@@ -61,6 +63,16 @@ pub struct Page {
     pub unread: i64,
 }
 
+/// A message's HTML made safe to put into the portal page: only an allow-list of formatting
+/// tags and attributes survives (no scripts, styles, event handlers, forms or frames); links
+/// keep only http, https, mailto and tel URLs and open with `rel="noopener noreferrer"`.
+pub fn sanitize(html: &str) -> String {
+    ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto", "tel"].into())
+        .clean(html)
+        .to_string()
+}
+
 /// Up to `size` of a person's notices older than `after` (from the newest when `None`).
 pub async fn page(
     pool: &PgPool,
@@ -74,7 +86,7 @@ pub async fn page(
     };
     let mut notices = sqlx::query_as!(
         PortalNotice,
-        r#"select n.id, n.reason as "reason: ContactReason", n.subject, n.body,
+        r#"select n.id, n.reason as "reason: ContactReason", n.subject, n.body, n.body_html,
                   coalesce(s.name, '') as "school!", coalesce(m.sender_name, '') as "sender!",
                   n.created_at, n.read_at is not null as "read!"
            from portal_notice n
@@ -168,6 +180,29 @@ pub async fn mark_all_read(pool: &PgPool, person: PersonId) -> Result<u64, sqlx:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitizing_keeps_formatting_and_drops_anything_that_runs() {
+        let dirty = r#"<p onclick="steal()">Field <b>trip</b> <a href="javascript:alert(1)">x</a> <a href="https://district.org/trip">details</a></p><script>alert(1)</script><img src=x onerror=alert(1)><iframe src="https://evil.example"></iframe>"#;
+        let clean = sanitize(dirty);
+        assert!(clean.contains("<b>trip</b>"), "{clean}");
+        assert!(
+            clean.contains(
+                r#"<a href="https://district.org/trip" rel="noopener noreferrer">details</a>"#
+            ),
+            "{clean}"
+        );
+        for bad in [
+            "script",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "iframe",
+            "steal",
+        ] {
+            assert!(!clean.contains(bad), "{bad} survived: {clean}");
+        }
+    }
 
     #[test]
     fn a_cursor_reads_back_what_it_wrote_and_nothing_else() {

@@ -101,6 +101,8 @@ pub struct Notice {
     pub job: JobId,
     pub subject: String,
     pub body: String,
+    /// The message's HTML body for this recipient (sanitized when shown, not here).
+    pub body_html: String,
 }
 
 /// Writes the notices and marks their jobs sent, in one statement; returns how many jobs this
@@ -116,16 +118,17 @@ pub async fn deliver_notices(
     let ids: Vec<JobId> = notices.iter().map(|n| n.job).collect();
     let subjects: Vec<&str> = notices.iter().map(|n| n.subject.as_str()).collect();
     let bodies: Vec<&str> = notices.iter().map(|n| n.body.as_str()).collect();
+    let htmls: Vec<&str> = notices.iter().map(|n| n.body_html.as_str()).collect();
     let n = sqlx::query_scalar!(
         r#"with done as (
                update delivery_job j set status = 'sent', sent_at = now()
-               from unnest($2::bigint[], $3::text[], $4::text[]) as n (job_id, subject, body)
+               from unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) as n (job_id, subject, body, body_html)
                where j.id = n.job_id and j.leased_by = $1 and j.status = 'leased'
                  and j.device = 'inbox'
-               returning j.id, j.message_id, j.person_id, j.device, j.kind, n.subject, n.body
+               returning j.id, j.message_id, j.person_id, j.device, j.kind, n.subject, n.body, n.body_html
            ), noticed as (
-               insert into portal_notice (person_id, message_id, job_id, reason, subject, body)
-               select d.person_id, d.message_id, d.id, m.reason, d.subject, d.body
+               insert into portal_notice (person_id, message_id, job_id, reason, subject, body, body_html)
+               select d.person_id, d.message_id, d.id, m.reason, d.subject, d.body, d.body_html
                from done d
                join message m on m.id = d.message_id
                on conflict (job_id) do nothing
@@ -142,6 +145,7 @@ pub async fn deliver_notices(
         &ids as &[JobId],
         &subjects as &[&str],
         &bodies as &[&str],
+        &htmls as &[&str],
     )
     .fetch_one(pool)
     .await?;
