@@ -794,20 +794,25 @@ async fn the_provider_client_reads_the_local_providers_refusals_like_twilios(poo
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_rate_limit_pause_holds_back_the_next_slot_of_every_worker(pool: PgPool) {
-    let first = calls::reserve_slot(&pool, 100.0).await.unwrap();
+    let first = calls::reserve_slot(&pool, 2.0).await.unwrap();
     assert!(first < Duration::from_millis(50));
     calls::pause_pacing(&pool, Duration::from_secs(2))
         .await
         .unwrap();
-    let next = calls::reserve_slot(&pool, 100.0).await.unwrap();
+    let next = calls::reserve_slot(&pool, 2.0).await.unwrap();
     assert!(
         next > Duration::from_millis(1900) && next <= Duration::from_secs(2),
         "{next:?}"
     );
-    let after = calls::reserve_slot(&pool, 100.0).await.unwrap();
+    // The slot after that follows it by the spacing (at 2/s, 0.51 s), not sooner. Slot instants
+    // are measured on this side, so allow the few milliseconds a query takes.
+    let next_at = std::time::Instant::now() + next;
+    let after = calls::reserve_slot(&pool, 2.0).await.unwrap();
+    let after_at = std::time::Instant::now() + after;
+    let gap = after_at - next_at;
     assert!(
-        after > next,
-        "slots stay in order behind the pause: {after:?}"
+        gap > Duration::from_millis(450),
+        "slots stay in order behind the pause: {gap:?}"
     );
 }
 
