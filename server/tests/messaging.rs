@@ -137,6 +137,35 @@ async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason() {
         preferences(&pool).await,
         vec![("attendance".to_string(), false)]
     );
+    // The change is on record: from the district default to off, by the unsubscribe link. A
+    // second click changes nothing and records nothing.
+    let (status, _, _) = send(
+        &app,
+        Request::post(format!("/unsubscribe/{token}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "herald.test")
+            .body(Body::from("List-Unsubscribe=One-Click"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let history: Vec<(String, Option<bool>, Option<bool>, String)> = sqlx::query_as(
+        "select reason::text, old_enabled, new_enabled, changed_by from contact_preference_change
+         where contact_method_id = $1",
+    )
+    .bind(method)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        history,
+        vec![(
+            "attendance".into(),
+            None,
+            Some(false),
+            "unsubscribe link".into()
+        )]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
