@@ -46,6 +46,34 @@ async fn send(router: &Router, req: Request<Body>) -> (StatusCode, String, axum:
     (status, String::from_utf8_lossy(&body).into_owned(), headers)
 }
 
+/// An admin (admin@district.example, password "pw") and one school's calendar; returns the
+/// admin's account and email, and the calendar.
+async fn admin_and_calendar(
+    pool: &PgPool,
+) -> (herald_core::domain::AccountId, EmailAddress, uuid::Uuid) {
+    let email = EmailAddress::parse("admin@district.example").unwrap();
+    let account = accounts::create(
+        pool,
+        &email,
+        "Ada Admin",
+        &SecretString::from("pw".to_string()),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+    let calendar: uuid::Uuid = sqlx::query_scalar(
+        "with d as (insert into district (sourced_id, name) values ('d', 'D') returning id),
+              s as (insert into school (sourced_id, district_id, name) select 's', id, 'Lincoln' from d returning id)
+         insert into calendar (school_id, school_year, name, start_date, end_date)
+         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s returning id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (account, email, calendar)
+}
+
 /// Signs in as admin@district.example (password "pw"); returns the session cookie.
 async fn sign_in_admin(app: &Router) -> String {
     let (_, _, headers) = send(
@@ -193,26 +221,7 @@ async fn a_tampered_unsubscribe_token_changes_nothing() {
 async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_nothing() {
     let db = fresh_db().await;
     let pool = db.pool.clone();
-    let email = EmailAddress::parse("admin@district.example").unwrap();
-    accounts::create(
-        &pool,
-        &email,
-        "Ada Admin",
-        &SecretString::from("pw".to_string()),
-        Role::DistrictAdmin,
-        None,
-    )
-    .await
-    .unwrap();
-    let calendar: uuid::Uuid = sqlx::query_scalar(
-        "with d as (insert into district (sourced_id, name) values ('d', 'D') returning id),
-              s as (insert into school (sourced_id, district_id, name) select 's', id, 'Lincoln' from d returning id)
-         insert into calendar (school_id, school_year, name, start_date, end_date)
-         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (_, _, calendar) = admin_and_calendar(&pool).await;
     let app = router(pool.clone());
     let cookie = sign_in_admin(&app).await;
     let form = serde_json::json!({ "form": {
@@ -245,26 +254,7 @@ async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() 
     let pool = db.pool.clone();
     use herald_core::domain::{AudienceKind, CalendarId, Device, DialWindow};
     use herald_core::messaging::compose::{self, Draft, Sender};
-    let email = EmailAddress::parse("admin@district.example").unwrap();
-    let account = accounts::create(
-        &pool,
-        &email,
-        "Ada Admin",
-        &SecretString::from("pw".to_string()),
-        Role::DistrictAdmin,
-        None,
-    )
-    .await
-    .unwrap();
-    let calendar: uuid::Uuid = sqlx::query_scalar(
-        "with d as (insert into district (sourced_id, name) values ('d', 'D') returning id),
-              s as (insert into school (sourced_id, district_id, name) select 's', id, 'Lincoln' from d returning id)
-         insert into calendar (school_id, school_year, name, start_date, end_date)
-         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (account, email, calendar) = admin_and_calendar(&pool).await;
     let window = DialWindow::new(
         chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
         chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
