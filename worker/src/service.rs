@@ -33,7 +33,6 @@ mod phone;
 use crate::accounts;
 use crate::dialer::errors::{self as dialer_errors, ReportRules};
 use crate::dialer::settings::DialerSettingsError;
-use crate::directory;
 use crate::domain::{Device, JobId, JobKind};
 use crate::messaging::delivery::{self, MessageCache};
 use crate::messaging::email::{self, EmailError, Mailer};
@@ -75,6 +74,8 @@ pub enum ServiceError {
     Render(#[from] delivery::RenderError),
     #[error("loading the dialer settings failed")]
     Dialer(#[from] DialerSettingsError),
+    #[error("sending a dialer error report failed")]
+    ErrorReport(#[from] dialer_errors::ReportError),
 }
 
 /// One pass of housekeeping; returns how many expired sessions were removed.
@@ -247,14 +248,11 @@ impl Worker {
 
     /// Sends a dialer error report if one is due; returns whether one was.
     pub async fn error_reports(&self) -> Result<bool, ServiceError> {
-        let portal_url = email::portal_url(&self.pool, &self.settings.smtp).await?;
         let rules = ReportRules {
             batch_seconds: self.settings.worker.error_batch_seconds,
             every_minutes: self.settings.worker.error_report_minutes,
-            origin: email::origin(&portal_url).to_string(),
-            time_zone: directory::time_zone(&self.pool).await?,
         };
-        let report = dialer_errors::report_due(&self.pool, &rules).await?;
+        let report = dialer_errors::report_due(&self.pool, &rules, &self.settings.smtp).await?;
         if let Some(id) = report {
             tracing::warn!(report = %id, "dialer errors reported to the error list");
         }

@@ -16,10 +16,12 @@ use chrono_tz::Tz;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::directory;
 use crate::domain::JobId;
-use crate::messaging::email::Outgoing;
+use crate::messaging::email::{self, EmailError, Outgoing};
 use crate::messaging::queue::LeasedJob;
 use crate::messaging::template::escape_html;
+use crate::settings::SmtpOverrides;
 
 /// What kind of error a person must fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,13 +80,24 @@ pub struct ReportRules {
     pub batch_seconds: i64,
     /// And no report in this many minutes.
     pub every_minutes: i64,
-    /// Herald's public origin, for the link to Dialer Preferences.
-    pub origin: String,
-    pub time_zone: Tz,
 }
 
-/// Sends an error report if one is due; returns its id.
-pub async fn report_due(pool: &PgPool, rules: &ReportRules) -> Result<Option<Uuid>, sqlx::Error> {
+/// Why checking for or writing a report failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("reading the portal URL failed")]
+    PortalUrl(#[from] EmailError),
+}
+
+/// Sends an error report if one is due; returns its id. The portal URL (for the link to Dialer
+/// Preferences) and the time zone are read only when a report is written.
+pub async fn report_due(
+    pool: &PgPool,
+    rules: &ReportRules,
+    smtp: &SmtpOverrides,
+) -> Result<Option<Uuid>, ReportError> {
     let mut tx = pool.begin().await?;
     let Some(emails) =
         sqlx::query_scalar!("select error_emails from dialer_settings for update skip locked")
@@ -115,8 +128,10 @@ pub async fn report_due(pool: &PgPool, rules: &ReportRules) -> Result<Option<Uui
     .fetch_all(&mut *tx)
     .await?;
     let total: i64 = causes.iter().map(|c| c.n).sum();
+    let time_zone: Tz = directory::time_zone(pool).await?;
+    let portal_url = email::portal_url(pool, smtp).await?;
     let local = |t: DateTime<Utc>| {
-        t.with_timezone(&rules.time_zone)
+        t.with_timezone(&time_zone)
             .format("%b %-d, %-I:%M %p")
             .to_string()
     };
@@ -140,7 +155,8 @@ pub async fn report_due(pool: &PgPool, rules: &ReportRules) -> Result<Option<Uui
         "Dialer Preferences: {}/admin/preferences/dialer\n\
          You get this email because your address is on the dialer's error list. Further errors \
          are collected into at most one report every {} minutes.\n",
-        rules.origin, rules.every_minutes
+        email::origin(&portal_url),
+        rules.every_minutes
     ));
     let report = sqlx::query_scalar!(
         "insert into error_report (subject, body, errors) values ($1, $2, $3) returning id",

@@ -159,21 +159,9 @@ impl Worker {
                     if *stop.borrow() || Utc::now() + margin > job.lease_until {
                         return Ok(Outcome::Unstarted);
                     }
-                    let wait = calls::reserve_slot(&self.pool, cfg.calls_per_second).await?;
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = after_stop(stop.clone(), std::time::Duration::ZERO) => return Ok(Outcome::Unstarted),
-                    }
-                    if Utc::now() + margin > job.lease_until {
-                        return Ok(Outcome::Unstarted);
-                    }
-                    match when_to_call(Utc::now(), tz, cfg.calling_hours, window) {
-                        CallTime::Now => {}
-                        CallTime::WaitUntil(t) => return Ok(Outcome::Deferred(t)),
-                        CallTime::Never => return Ok(Outcome::Unstarted),
-                    }
                     let check = std::time::Duration::from_secs(u64::from(cfg.ring_seconds))
                         + LOOKUP_AFTER;
+                    // A call already with the provider needs no slot and no window: follow it.
                     if job.attempts > 1
                         && let Some(a) =
                             calls::adopt_earlier_call(&self.pool, job.id, job.attempts).await?
@@ -190,6 +178,19 @@ impl Worker {
                             calls::mark_calling(&self.pool, self.id, job.id, a.call, &state, check)
                                 .await?;
                         return Ok(Outcome::Placed(placed));
+                    }
+                    let wait = calls::reserve_slot(&self.pool, cfg.calls_per_second).await?;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = after_stop(stop.clone(), std::time::Duration::ZERO) => return Ok(Outcome::Unstarted),
+                    }
+                    if Utc::now() + margin > job.lease_until {
+                        return Ok(Outcome::Unstarted);
+                    }
+                    match when_to_call(Utc::now(), tz, cfg.calling_hours, window) {
+                        CallTime::Now => {}
+                        CallTime::WaitUntil(t) => return Ok(Outcome::Deferred(t)),
+                        CallTime::Never => return Ok(Outcome::Unstarted),
                     }
                     let id = calls::start_call(&self.pool, job.id, job.attempts).await?;
                     call.status_callback = callback::url(origin, id);
