@@ -34,6 +34,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
             "/unsubscribe/{token}",
             axum::routing::get(unsubscribe::show).post(unsubscribe::apply),
         )
+        .route(
+            "/unsubscribe/{token}/undo",
+            axum::routing::post(unsubscribe::undo),
+        )
         .with_state(state.clone());
     let callbacks =
         herald_core::dialer::callback::router(state.pool.clone(), (*state.settings).clone());

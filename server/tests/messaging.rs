@@ -160,7 +160,14 @@ async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason() {
         .unwrap();
     let (status, body, _) = send(&app, req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.contains("no longer receive <strong>Attendance</strong>"));
+    assert!(
+        body.contains(
+            "<strong>Attendance</strong> messages will no longer be sent to <strong>p•••@home.example</strong>"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(&format!("action=\"/unsubscribe/{token}/undo\"")));
+    assert!(body.contains("href=\"/portal/preferences\""));
     assert_eq!(
         preferences(&pool).await,
         vec![("attendance".to_string(), false)]
@@ -194,6 +201,28 @@ async fn a_one_click_post_from_a_mail_provider_turns_off_exactly_that_reason() {
             "unsubscribe link".into()
         )]
     );
+    // The page's undo turns it back on, also on record.
+    let (status, body, _) = send(
+        &app,
+        Request::post(format!("/unsubscribe/{token}/undo"))
+            .header(header::HOST, "herald.test")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("<strong>Attendance</strong> messages will reach"));
+    assert_eq!(
+        preferences(&pool).await,
+        vec![("attendance".to_string(), true)]
+    );
+    let last: String = sqlx::query_scalar(
+        "select changed_by from contact_preference_change order by id desc limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(last, "unsubscribe link, undone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -422,7 +422,9 @@ pub fn generate(opts: &DemoOptions, out: &Path) -> Result<DemoStats, DemoError> 
             } else {
                 None
             };
-            let sms = rng.gen_bool(0.6).then(&mut next_phone);
+            // The demo parent (the first guardian) always has a cell phone, to show text-message
+            // consent on the portal.
+            let sms = (rng.gen_bool(0.6) || gi == 0).then(&mut next_phone);
             let phone = if shared_home {
                 Some((home.clone(), "home"))
             } else if rng.gen_bool(0.1) {

@@ -1,8 +1,8 @@
 //! Read-side queries for the admin shell and the portal: schools and calendars for the Campus
 //! Toolbar, the people search, one person's household, contact methods and preferences.
 //!
-//! What must stay true: these functions only read; a contact method with no preference row for a
-//! reason is reported as *on* (the district default), exactly as delivery will treat it.
+//! What must stay true: these functions only read; whether a method receives a reason is computed
+//! by the SQL function `method_allowed`, exactly as delivery will treat it.
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -285,10 +285,12 @@ async fn contact_methods(
     let rows = sqlx::query!(
         r#"select cm.id, cm.email, cm.phone, cm.phone_kind as "phone_kind: PhoneKind",
                   cm.sms_capable, cm.household_id is not null as "household_phone!",
-                  coalesce(array_agg(cp.reason) filter (where not cp.enabled), '{}')
-                      as "off!: Vec<ContactReason>"
+                  coalesce(array_agg(r.reason)
+                               filter (where not method_allowed(r.reason, cp.enabled, cm.emergency)),
+                           '{}') as "off!: Vec<ContactReason>"
            from contact_method cm
-           left join contact_preference cp on cp.contact_method_id = cm.id
+           cross join unnest(enum_range(null::contact_reason)) as r(reason)
+           left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = r.reason
            where cm.person_id = $1
               or cm.household_id = (select household_id from person where id = $1)
            group by cm.id

@@ -12,6 +12,8 @@ mod reason;
 
 pub use delivery::{AudienceKind, Device, DialWindow, DialWindowError, JobKind, JobStatus};
 pub use email::{EmailAddress, EmailError};
-pub use ids::{AccountId, CalendarId, HouseholdId, JobId, MessageId, PersonId, SchoolId};
+pub use ids::{
+    AccountId, CalendarId, ContactMethodId, HouseholdId, JobId, MessageId, PersonId, SchoolId,
+};
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};
 pub use reason::{ContactReason, PersonKind, UnknownValue};

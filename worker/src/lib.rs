@@ -18,6 +18,8 @@
 //! - [`directory`]: read-side queries the admin shell needs (schools, calendars, people search).
 //! - [`messaging`]: the message pipeline: compose, fan-out, the job queue, email and portal
 //!   delivery, unsubscribe links, status reports.
+//! - [`preferences`]: contact preferences as their owner changes them (portal, unsubscribe link),
+//!   text-message consent, and their history.
 //! - [`dialer`]: the phone dialer: Dialer Preferences, dial windows, pacing, the voice provider
 //!   (Twilio's REST API) and its signed status callbacks, error reports, a local provider.
 //! - [`service`]: the loop `herald-worker run` executes: fan-out, delivery lanes, housekeeping.
@@ -31,5 +33,6 @@ pub mod domain;
 pub mod logging;
 pub mod messaging;
 pub mod oneroster;
+pub mod preferences;
 pub mod service;
 pub mod settings;

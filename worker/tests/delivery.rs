@@ -130,7 +130,10 @@ async fn emails_arrive_with_recipients_merged_bodies_and_unsubscribe_headers(poo
     let key = UnsubscribeKey::load(&pool).await.unwrap();
     let (method, reason) = key.verify(token).expect("a genuine token");
     assert_eq!(reason, ContactReason::General);
-    assert!(unsubscribe::apply(&pool, method, reason).await.unwrap());
+    assert_eq!(
+        unsubscribe::apply(&pool, method, reason).await.unwrap(),
+        unsubscribe::Unsubscribed::TurnedOff
+    );
     let prefs = sqlx::query!(
         r#"select cm.email, cp.reason::text as "reason!", cp.enabled from contact_preference cp
            join contact_method cm on cm.id = cp.contact_method_id"#

@@ -1,12 +1,262 @@
 //! Contact preferences against a real PostgreSQL: every change is on record (who, when, old,
-//! new), whatever path made it.
+//! new), whatever path made it; a parent changes only their own and their household's methods;
+//! Emergency stays on where the district requires it; text-message consent keeps its wording.
 
 #[path = "support/district.rs"]
 mod district;
 
+use herald_core::domain::{ContactMethodId, ContactReason, PersonId};
+use herald_core::preferences::{self, Change, ChangedBy, PreferenceError, Texts};
 use sqlx::PgPool;
 
 use district::district;
+
+/// The demo parent, and a guardian of another household with a household phone.
+async fn two_households(pool: &PgPool) -> (PersonId, PersonId) {
+    district(pool, 40).await;
+    let (parent, _, _) = herald_core::directory::person_by_email(pool, "parent@demo.herald.test")
+        .await
+        .unwrap()
+        .expect("the demo parent");
+    let other = sqlx::query_scalar!(
+        r#"select p.id as "id: PersonId" from person p
+           join contact_method cm on cm.household_id = p.household_id
+           where p.kind = 'guardian'
+             and p.household_id is distinct from (select household_id from person where id = $1)
+           order by p.sourced_id limit 1"#,
+        parent as PersonId
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (parent, other)
+}
+
+fn portal(email: &str) -> ChangedBy {
+    ChangedBy::Portal(email.into())
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_parent_changes_their_own_and_household_methods_and_nobody_elses(pool: PgPool) {
+    let (parent, other) = two_households(&pool).await;
+    let theirs = preferences::of_person(&pool, other).await.unwrap();
+    let household_phone = theirs.iter().find(|m| m.household_phone).unwrap().id;
+    let by = portal("parent@demo.herald.test");
+    for method in theirs.iter().map(|m| m.id) {
+        let r = preferences::set(&pool, parent, method, ContactReason::General, false, &by).await;
+        assert!(matches!(r, Err(PreferenceError::NotYours)), "{r:?}");
+        let r = preferences::withdraw_texts(&pool, parent, method, &by).await;
+        assert!(matches!(r, Err(PreferenceError::NotYours)), "{r:?}");
+        let r = preferences::consent_to_texts(&pool, parent, method, "words", &by).await;
+        assert!(matches!(r, Err(PreferenceError::NotYours)), "{r:?}");
+    }
+    let r = preferences::set(
+        &pool,
+        parent,
+        ContactMethodId(uuid::Uuid::new_v4()),
+        ContactReason::General,
+        false,
+        &by,
+    )
+    .await;
+    assert!(matches!(r, Err(PreferenceError::NotYours)));
+    let written: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from contact_preference"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(written, 0, "nothing of theirs was written");
+
+    // The other guardian changes their household phone; it is every household member's.
+    let change = preferences::set(
+        &pool,
+        other,
+        household_phone,
+        ContactReason::General,
+        false,
+        &portal("other@home.example"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        change,
+        Change {
+            was: true,
+            now: false
+        }
+    );
+    let mine = preferences::of_person(&pool, parent).await.unwrap();
+    assert!(mine.iter().all(|m| m.id != household_phone));
+    let general = |ms: &[preferences::MethodSettings]| {
+        ms.iter()
+            .find(|m| m.id == household_phone)
+            .unwrap()
+            .reasons
+            .iter()
+            .find(|r| r.reason == ContactReason::General)
+            .unwrap()
+            .enabled
+    };
+    assert!(!general(
+        &preferences::of_person(&pool, other).await.unwrap()
+    ));
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn emergency_stays_on_for_an_emergency_contact_and_can_be_chosen_elsewhere(pool: PgPool) {
+    let (parent, _) = two_households(&pool).await;
+    let by = portal("parent@demo.herald.test");
+    let mine = preferences::of_person(&pool, parent).await.unwrap();
+    let email = mine.iter().find(|m| m.email.is_some()).unwrap();
+    let emergency = &email.reasons[0];
+    assert_eq!(emergency.reason, ContactReason::Emergency);
+    assert!(emergency.enabled && emergency.required);
+    assert!(
+        email
+            .reasons
+            .iter()
+            .all(|r| r.reason != ContactReason::Staff),
+        "a guardian is not offered Staff messages"
+    );
+    let r = preferences::set(
+        &pool,
+        parent,
+        email.id,
+        ContactReason::Emergency,
+        false,
+        &by,
+    )
+    .await;
+    assert!(
+        matches!(r, Err(PreferenceError::EmergencyRequired)),
+        "{r:?}"
+    );
+
+    // A method the district does not mark as an emergency contact: Emergency is off by default
+    // (as fan-out treats it), and the parent may turn it on and off again.
+    sqlx::query!(
+        "update contact_method set emergency = false where id = $1",
+        email.id as ContactMethodId
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let shown = |ms: Vec<preferences::MethodSettings>| {
+        let r = ms.into_iter().find(|m| m.id == email.id).unwrap().reasons[0].clone();
+        (r.enabled, r.required)
+    };
+    assert_eq!(
+        shown(preferences::of_person(&pool, parent).await.unwrap()),
+        (false, false)
+    );
+    for on in [true, false] {
+        preferences::set(&pool, parent, email.id, ContactReason::Emergency, on, &by)
+            .await
+            .unwrap();
+        assert_eq!(
+            shown(preferences::of_person(&pool, parent).await.unwrap()),
+            (on, false)
+        );
+    }
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_history_marks_an_admins_change_that_overrode_the_parents_choice(pool: PgPool) {
+    let (parent, _) = two_households(&pool).await;
+    let email = preferences::of_person(&pool, parent).await.unwrap()[0].id;
+    preferences::set(
+        &pool,
+        parent,
+        email,
+        ContactReason::Attendance,
+        false,
+        &portal("parent@demo.herald.test"),
+    )
+    .await
+    .unwrap();
+    // As the Contact Preferences Batch will write it.
+    preferences::write(
+        &pool,
+        email,
+        ContactReason::Attendance,
+        true,
+        &ChangedBy::Other("Contact Preferences Batch (principal@district.example)".into()),
+    )
+    .await
+    .unwrap();
+    let history = preferences::history(&pool, parent, 10).await.unwrap();
+    let seen: Vec<(Option<bool>, Option<bool>, bool)> = history
+        .iter()
+        .map(|h| (h.old, h.new, h.overrode_owner))
+        .collect();
+    assert_eq!(
+        seen,
+        [(Some(false), Some(true), true), (None, Some(false), false)]
+    );
+    assert_eq!(
+        history[1].by.describe(),
+        "parent@demo.herald.test on the portal"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn text_consent_keeps_the_words_agreed_to_and_only_one_is_in_force(pool: PgPool) {
+    let (parent, _) = two_households(&pool).await;
+    let by = portal("parent@demo.herald.test");
+    let mine = preferences::of_person(&pool, parent).await.unwrap();
+    let email = mine.iter().find(|m| m.email.is_some()).unwrap();
+    assert_eq!(email.texts, Texts::NotOffered);
+    let r = preferences::consent_to_texts(&pool, parent, email.id, "words", &by).await;
+    assert!(matches!(r, Err(PreferenceError::NotMobile)), "{r:?}");
+    let cell = mine
+        .iter()
+        .find(|m| m.texts == Texts::Off)
+        .expect("the demo parent has a cell phone")
+        .id;
+
+    // Two tabs agreeing at once: one consent in force.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (pool, by) = (pool.clone(), by.clone());
+            tokio::spawn(async move {
+                preferences::consent_to_texts(&pool, parent, cell, &format!("words {i}"), &by).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let in_force: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from sms_consent where withdrawn_at is null"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(in_force, 1);
+    let shown = preferences::of_person(&pool, parent).await.unwrap();
+    let Texts::On { wording, .. } = &shown.iter().find(|m| m.id == cell).unwrap().texts else {
+        panic!("texts are on");
+    };
+    assert!(wording.starts_with("words "));
+
+    preferences::withdraw_texts(&pool, parent, cell, &by)
+        .await
+        .unwrap();
+    preferences::consent_to_texts(&pool, parent, cell, "again", &by)
+        .await
+        .unwrap();
+    let consents = preferences::consents(&pool, parent).await.unwrap();
+    assert_eq!(consents.len(), 2);
+    assert_eq!(consents[0].wording, "again");
+    assert!(consents[0].withdrawn.is_none());
+    assert_eq!(
+        consents[1]
+            .withdrawn
+            .as_ref()
+            .map(|(_, by)| by.describe())
+            .as_deref(),
+        Some("parent@demo.herald.test on the portal")
+    );
+}
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn every_preference_change_is_recorded_with_old_new_and_who(pool: PgPool) {

@@ -49,6 +49,10 @@ id_type!(
     /// A row of `message`.
     MessageId
 );
+id_type!(
+    /// A row of `contact_method`: one email address or phone number.
+    ContactMethodId
+);
 
 /// A row of `delivery_job` (an identity column: jobs are many and only ever ordered by creation).
 #[derive(

@@ -1,7 +1,8 @@
 //! One-click unsubscribe links (RFC 8058): a link in each email turns off exactly one contact
 //! reason for exactly one address, without signing in.
 //!
-//! What must stay true: a token names a contact method and a reason and carries an HMAC-SHA256
+//! What must stay true: the link turns a reason off and its page's undo turns it back on, both
+//! through [`preferences::write`], so the change is in the preference history; a token names a contact method and a reason and carries an HMAC-SHA256
 //! over both under a key only Herald knows (the `app_secret` row `unsubscribe`, made once on first
 //! use); a token cannot be forged or re-pointed at another address or reason. The key is never
 //! printed or serialised.
@@ -14,7 +15,8 @@ use sha2::Sha256;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::ContactReason;
+use crate::domain::{ContactMethodId, ContactReason};
+use crate::preferences::{self, ChangedBy};
 
 const MAC_LEN: usize = 16;
 
@@ -102,24 +104,51 @@ pub async fn describe(pool: &PgPool, method: Uuid) -> Result<Option<String>, sql
     Ok(email.map(|e| mask(&e)))
 }
 
-/// Turns the reason off for the method. Returns false when the method no longer exists.
+/// What following an unsubscribe link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// The reason was on and is now off.
+    TurnedOff,
+    /// It was already off; nothing changed.
+    AlreadyOff,
+    /// The district requires it (Emergency on an emergency contact); nothing changed. Links are
+    /// never made for Emergency, so only a token made before a district policy change gets here.
+    Required,
+    /// The contact method no longer exists.
+    Gone,
+}
+
+/// Turns the reason off for the method, unless the district requires it.
 pub async fn apply(
     pool: &PgPool,
     method: Uuid,
     reason: ContactReason,
-) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query!(
-        "insert into contact_preference (contact_method_id, reason, enabled, updated_at, updated_by)
-         select id, $2, false, now(), 'unsubscribe link' from contact_method where id = $1
-         on conflict (contact_method_id, reason)
-         do update set enabled = false, updated_at = now(), updated_by = 'unsubscribe link'",
-        method,
-        reason as ContactReason,
+) -> Result<Unsubscribed, sqlx::Error> {
+    let method = ContactMethodId(method);
+    if preferences::required_on(pool, method, reason).await? {
+        return Ok(Unsubscribed::Required);
+    }
+    Ok(
+        match preferences::write(pool, method, reason, false, &ChangedBy::UnsubscribeLink).await? {
+            None => Unsubscribed::Gone,
+            Some(true) => Unsubscribed::TurnedOff,
+            Some(false) => Unsubscribed::AlreadyOff,
+        },
     )
-    .execute(pool)
+}
+
+/// Turns the reason back on, from the undo on the page that confirmed the unsubscribe. Returns
+/// false when the method no longer exists.
+pub async fn undo(pool: &PgPool, method: Uuid, reason: ContactReason) -> Result<bool, sqlx::Error> {
+    Ok(preferences::write(
+        pool,
+        ContactMethodId(method),
+        reason,
+        true,
+        &ChangedBy::UnsubscribeUndo,
+    )
     .await?
-    .rows_affected();
-    Ok(n > 0)
+    .is_some())
 }
 
 fn mask(email: &str) -> String {
