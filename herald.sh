@@ -194,7 +194,7 @@ PY
   fi
   local status=0
   (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_MAILDEV=http://127.0.0.1:1180 \
-    HERALD_E2E_VOICE=http://127.0.0.1:18089 HERALD_E2E_DIR="$dir" npx playwright test) || status=$?
+    HERALD_E2E_VOICE=http://127.0.0.1:18089 HERALD_E2E_DIR="$dir" npx playwright test "$@") || status=$?
   kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true
   wait "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true
   if [ $status -ne 0 ]; then
@@ -279,6 +279,6 @@ case "${1:-}" in
   test) cmd_test ;;
   bench) cmd_bench ;;
   pg) start_postgres; echo "$DATABASE_URL" ;;
-  e2e) ensure_chromium; ensure_npm; start_postgres; run_e2e ;;
-  *) echo "usage: $0 run|test  (also: bench, pg, e2e)" >&2; exit 2 ;;
+  e2e) shift; ensure_chromium; ensure_npm; start_postgres; run_e2e "$@" ;;
+  *) echo "usage: $0 run|test  (also: bench, pg, e2e [playwright args])" >&2; exit 2 ;;
 esac

@@ -36,6 +36,16 @@ impl UiRole {
             Self::Parent => "/portal",
         }
     }
+
+    /// Whether `path` is a page of this role's area, safe to return to after sign-in: a local
+    /// path under [`UiRole::home`], never another site (`//host`, `/\\host`).
+    pub fn owns(self, path: &str) -> bool {
+        let home = self.home();
+        path.strip_prefix(home)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+            && !path.contains("//")
+            && !path.contains('\\')
+    }
 }
 
 /// The signed-in user, as pages show it.
@@ -58,16 +68,25 @@ pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
     }))
 }
 
-/// Checks the password, opens a session (cookie) and sends the user to their landing page.
+/// Checks the password, opens a session (cookie) and sends the user to the page they came from
+/// (`next`, when it is in their area) or their landing page.
 #[server(endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
     use herald_core::accounts::{self, AccountError};
     let state = ssr::state()?;
     let password = secrecy::SecretString::from(password);
     match accounts::sign_in(&state.pool, &state.settings.auth, &email, &password).await {
         Ok((account, token)) => {
             ssr::set_session_cookie(&token, &state.settings.auth)?;
-            leptos_axum::redirect(ssr::ui_role(account.role).home());
+            let role = ssr::ui_role(account.role);
+            match next.filter(|n| role.owns(n)) {
+                Some(next) => leptos_axum::redirect(&next),
+                None => leptos_axum::redirect(role.home()),
+            }
             Ok(())
         }
         Err(AccountError::InvalidCredentials) => Err(AppError::Invalid(
@@ -112,6 +131,7 @@ pub fn Landing() -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
+    let next = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("next"));
     let error = move || {
         action
             .value()
@@ -126,6 +146,7 @@ pub fn SignInPage() -> impl IntoView {
             <ActionForm action>
                 <label>"Email" <input type="email" name="email" autocomplete="username" required /></label>
                 <label>"Password" <input type="password" name="password" autocomplete="current-password" required /></label>
+                {next.map(|n| view! { <input type="hidden" name="next" value=n /> })}
                 {error}
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
             </ActionForm>
@@ -256,5 +277,23 @@ pub mod ssr {
             assert_eq!(cookie_value(&h, COOKIE).as_deref(), Some("abc"));
             assert_eq!(cookie_value(&h, "missing"), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UiRole;
+
+    #[test]
+    fn sign_in_returns_only_to_a_page_of_the_users_own_area() {
+        assert!(UiRole::Parent.owns("/portal/preferences"));
+        assert!(UiRole::Parent.owns("/portal?after=1.x"));
+        assert!(UiRole::Parent.owns("/portal"));
+        assert!(!UiRole::Parent.owns("/admin/people"));
+        assert!(!UiRole::Parent.owns("/portalx"));
+        assert!(!UiRole::Parent.owns("https://evil.example/portal"));
+        assert!(!UiRole::Parent.owns("/portal//evil.example"));
+        assert!(!UiRole::Parent.owns("/portal/\\evil.example"));
+        assert!(UiRole::DistrictAdmin.owns("/admin/people/1"));
     }
 }

@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />
+                <Route path=path!("/portal/preferences") view=portal::preferences::PreferencesPage ssr=SsrMode::Async />
                 <Route path=path!("/home") view=|| view! { <Redirect path="/" /> } />
             </Routes>
         </Router>

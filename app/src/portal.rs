@@ -1,5 +1,6 @@
 //! The parent portal: what a guardian sees after signing in — their notices (the User Notices
-//! page of the product documents), newest first, and their household.
+//! page of the product documents), newest first, and their household; and
+//! [`preferences`], "My contact preferences".
 //!
 //! What must stay true: a parent's server functions derive everything from the session's own
 //! person; no argument can point them at another household.
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::admin::people::{MethodRow, PersonRow};
 use crate::auth::{SignOutButton, UiRole, current_user};
 use crate::error::AppError;
+
+pub mod preferences;
 
 /// The signed-in guardian's household as the portal shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,25 +181,62 @@ fn NewerNotices(newer: RwSignal<i64>, refresh: RwSignal<u32>) -> impl IntoView {
     }
 }
 
-/// `/portal`.
+/// The portal's pages, for the header's navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalTab {
+    Notices,
+    Preferences,
+}
+
+/// Every portal page: a parent-only gate (others are sent to sign-in or the admin shell), the
+/// header with the portal's navigation, and the page in `<main>`.
 #[component]
-pub fn PortalPage() -> impl IntoView {
+pub fn PortalFrame(tab: PortalTab, children: ChildrenFn) -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
+    let children = StoredValue::new(children);
+    let current = move |t: PortalTab| (t == tab).then_some("page");
+    let sign_in = match tab {
+        PortalTab::Notices => "/sign-in?next=/portal",
+        PortalTab::Preferences => "/sign-in?next=/portal/preferences",
+    };
     view! {
         <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
-                    Ok(Some(u)) if u.role == UiRole::Parent => view! { <Portal name=u.name /> }.into_any(),
+                    Ok(Some(u)) if u.role == UiRole::Parent => view! {
+                        <div class="portal">
+                            <header class="topbar">
+                                <span class="brand">"Herald"</span>
+                                <nav class="portal-nav" aria-label="Portal">
+                                    <a href="/portal" aria-current=current(PortalTab::Notices)>"Notices"</a>
+                                    <a href="/portal/preferences" aria-current=current(PortalTab::Preferences)>"My contact preferences"</a>
+                                </nav>
+                                <span class="who">{u.name}</span>
+                                <SignOutButton />
+                            </header>
+                            <main>{children.with_value(|c| c())}</main>
+                        </div>
+                    }.into_any(),
                     Ok(Some(_)) => view! { <Redirect path="/admin" /> }.into_any(),
-                    _ => view! { <Redirect path="/sign-in" /> }.into_any(),
+                    _ => view! { <Redirect path=sign_in /> }.into_any(),
                 }
             })}
         </Suspense>
     }
 }
 
+/// `/portal`: the User Notices page.
 #[component]
-fn Portal(name: String) -> impl IntoView {
+pub fn PortalPage() -> impl IntoView {
+    view! {
+        <PortalFrame tab=PortalTab::Notices>
+            <Notices />
+        </PortalFrame>
+    }
+}
+
+#[component]
+fn Notices() -> impl IntoView {
     let household = Resource::new(|| (), |_| my_household());
     let query = use_query_map();
     let after = move || query.with(|q| q.get("after"));
@@ -238,13 +278,6 @@ fn Portal(name: String) -> impl IntoView {
         }
     });
     view! {
-        <div class="portal">
-            <header class="topbar">
-                <span class="brand">"Herald"</span>
-                <span class="who">{name}</span>
-                <SignOutButton />
-            </header>
-            <main>
                 <h1>"User Notices"</h1>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
@@ -309,6 +342,7 @@ fn Portal(name: String) -> impl IntoView {
                                     <li>{s.name} <span class="muted">{format!(" · {}", s.detail)}</span></li>
                                 }).collect_view()}</ul>
                                 <h2>"How we reach you"</h2>
+                                <p><a href="/portal/preferences">"Choose which messages reach you"</a></p>
                                 <ul class="methods">{h.methods.into_iter().map(|m| {
                                     let off: Vec<String> = m.preferences.iter().filter(|(_, on)| !on).map(|(r, _)| r.clone()).collect();
                                     view! {
@@ -324,7 +358,5 @@ fn Portal(name: String) -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </main>
-        </div>
     }
 }

@@ -40,3 +40,24 @@ export async function chooseParentsCalendar(page: Page) {
     select.selectOption({ label: school! }),
   ]);
 }
+
+/** Signs in as the admin and sends a message to the demo parent's calendar on exactly `devices`,
+ * waiting until it is Finished. */
+export async function sendToParentsCalendar(
+  page: Page,
+  message: { subject: string; body: string; devices: ("email" | "inbox" | "phone")[] },
+) {
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  await chooseParentsCalendar(page);
+  await page.getByRole("link", { name: "Compose Message" }).click();
+  await hydrated(page);
+  await expect(page.getByTestId("audience-count")).toContainText("recipients");
+  await page.getByLabel("Subject").fill(message.subject);
+  await page.getByLabel("Message body (HTML email)").fill(message.body);
+  for (const device of ["email", "inbox", "phone"] as const) {
+    await page.locator(`input[name="device-${device}"]`).setChecked(message.devices.includes(device));
+  }
+  await page.getByRole("button", { name: "Send now" }).click();
+  await expect(page.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
+}

@@ -1,6 +1,6 @@
 // User action: a parent uses the portal with assistive technology. axe-core checks the sign-in
-// page and the portal (notices, older-notice pages, household) against WCAG 2.1 A and AA, on a
-// phone and on a desktop.
+// page and the portal (notices, household, My contact preferences) against WCAG 2.1 A and AA,
+// on a phone and on a desktop. The unsubscribe pages are checked in portal_preferences.spec.ts.
 import { test, expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { PARENT, signIn, hydrated } from "./helpers";
@@ -23,6 +23,10 @@ for (const [label, width, height] of [["phone", 360, 740], ["desktop", 1280, 900
     await hydrated(page);
     await expect(page.getByRole("heading", { name: "User Notices" })).toBeVisible();
     await expect(page.getByRole("heading", { name: "How we reach you" })).toBeVisible();
+    expect(await violations(page)).toEqual([]);
+    await page.getByRole("link", { name: "My contact preferences" }).click();
+    await expect(page.getByRole("heading", { name: "My contact preferences" })).toBeVisible();
+    await expect(page.getByTestId("method").first()).toBeVisible();
     expect(await violations(page)).toEqual([]);
   });
 }

@@ -1,25 +1,17 @@
 // User action: a parent on a phone reads their notices on the portal: unread ones are marked,
 // each shows its school and sender, and "Mark all read" clears the unread count.
 import { test, expect } from "@playwright/test";
-import { ADMIN, PARENT, signIn, expectSignedInAsAdmin, hydrated, chooseParentsCalendar } from "./helpers";
+import { PARENT, signIn, hydrated, sendToParentsCalendar } from "./helpers";
 
 test("a parent on a 360 px screen reads a new notice and marks all read", async ({ page }) => {
   // An admin sends a portal notice to the parent's calendar.
   const subject = `Picture day ${Date.now()}`;
-  await signIn(page, ADMIN);
-  await expectSignedInAsAdmin(page);
-  await chooseParentsCalendar(page);
-  await page.getByRole("link", { name: "Compose Message" }).click();
-  await hydrated(page);
-  await expect(page.getByTestId("audience-count")).toContainText("recipients");
-  await page.getByLabel("Subject").fill(subject);
-  // Markup that would run if the portal did not sanitize it.
-  await page.getByLabel("Message body (HTML email)").fill(
-    '<p>Picture day is <b>Friday</b>.</p><script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2">',
-  );
-  await page.locator('input[name="device-email"]').uncheck();
-  await page.getByRole("button", { name: "Send now" }).click();
-  await expect(page.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
+  await sendToParentsCalendar(page, {
+    subject,
+    // Markup that would run if the portal did not sanitize it.
+    body: '<p>Picture day is <b>Friday</b>.</p><script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2">',
+    devices: ["inbox"],
+  });
   await page.getByRole("button", { name: "Sign out" }).click();
 
   await page.setViewportSize({ width: 360, height: 740 });
@@ -53,17 +45,11 @@ test("a notice sent while the parent's page is open is offered without a reload"
 
   const subject = `Field trip ${Date.now()}`;
   const admin = await (await browser.newContext()).newPage();
-  await signIn(admin, ADMIN);
-  await expectSignedInAsAdmin(admin);
-  await chooseParentsCalendar(admin);
-  await admin.getByRole("link", { name: "Compose Message" }).click();
-  await hydrated(admin);
-  await expect(admin.getByTestId("audience-count")).toContainText("recipients");
-  await admin.getByLabel("Subject").fill(subject);
-  await admin.getByLabel("Message body (HTML email)").fill("<p>The field trip leaves at nine.</p>");
-  await admin.locator('input[name="device-email"]').uncheck();
-  await admin.getByRole("button", { name: "Send now" }).click();
-  await expect(admin.getByTestId("message-state")).toHaveText("Finished", { timeout: 20_000 });
+  await sendToParentsCalendar(admin, {
+    subject,
+    body: "<p>The field trip leaves at nine.</p>",
+    devices: ["inbox"],
+  });
 
   // The open page polls every 15 seconds.
   await expect(page.getByTestId("newer")).toHaveText("1 new notice: show it", { timeout: 40_000 });

@@ -240,6 +240,10 @@ async fn a_parent_cannot_call_admin_server_functions() {
         ("list_calendars", ""),
         ("load_headcounts", ""),
         ("import_status", "id=00000000-0000-0000-0000-000000000000"),
+        (
+            "preference_history",
+            "id=00000000-0000-0000-0000-000000000000",
+        ),
     ] {
         let r = app.call(function, form, Some(&cookie)).await;
         assert!(r.body.contains("Forbidden"), "{function}: {}", r.body);
@@ -255,8 +259,21 @@ async fn an_admin_cannot_use_the_parent_portal_functions() {
     add_admin(&pool).await;
     let app = TestApp::spawn(pool);
     let cookie = app.sign_in("admin%40district.example", "pw-admin").await;
-    let r = app.call("my_household", "", Some(&cookie)).await;
-    assert!(r.body.contains("Forbidden"), "{}", r.body);
+    for (function, form) in [
+        ("my_household", ""),
+        ("my_preferences", ""),
+        (
+            "set_my_preference",
+            "method=00000000-0000-0000-0000-000000000000&reason=general&enabled=false",
+        ),
+        (
+            "set_my_texts",
+            "method=00000000-0000-0000-0000-000000000000&on=true",
+        ),
+    ] {
+        let r = app.call(function, form, Some(&cookie)).await;
+        assert!(r.body.contains("Forbidden"), "{function}: {}", r.body);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,20 +309,18 @@ async fn a_signed_out_visitor_is_sent_to_sign_in_from_every_admin_page() {
     let db = fresh_db().await;
     let pool = db.pool.clone();
     let app = TestApp::spawn(pool);
-    for path in [
-        "/",
-        "/admin",
-        "/admin/people",
-        "/admin/roster-import",
-        "/portal",
+    // Portal pages send the parent back where they were going after sign-in.
+    for (path, to) in [
+        ("/", "/sign-in"),
+        ("/admin", "/sign-in"),
+        ("/admin/people", "/sign-in"),
+        ("/admin/roster-import", "/sign-in"),
+        ("/portal", "/sign-in?next=/portal"),
+        ("/portal/preferences", "/sign-in?next=/portal/preferences"),
     ] {
         let r = app.get(path, None).await;
         assert_eq!(r.status, StatusCode::FOUND, "{path}");
-        assert_eq!(
-            r.headers.get(header::LOCATION).unwrap(),
-            "/sign-in",
-            "{path}"
-        );
+        assert_eq!(r.headers.get(header::LOCATION).unwrap(), to, "{path}");
     }
 }
 
@@ -409,4 +424,124 @@ async fn a_parent_gets_not_found_for_another_households_notice_and_never_sees_it
     .await
     .unwrap();
     assert!(unread, "their notice stays unread");
+}
+
+/// Gives Pat (see [`add_parent`]) an email address and a household phone, and adds another
+/// household's guardian with an email address and a cell phone. Returns (Pat's email method,
+/// Pat's household phone, the other guardian's id, the other guardian's methods).
+async fn two_households(pool: &PgPool) -> (uuid::Uuid, uuid::Uuid, PersonId, Vec<uuid::Uuid>) {
+    add_parent(pool).await;
+    let ids = sqlx::query!(
+        r#"with h as (insert into household (key, name) values ('h-lee', 'Lee') returning id),
+                pat as (update person set household_id = (select id from h) where sourced_id = 'g-1' returning id),
+                mine as (insert into contact_method (person_id, email)
+                         select id, 'pat@home.example' from pat returning id),
+                home as (insert into contact_method (household_id, phone, phone_kind)
+                         select id, '+16125550100', 'home' from h returning id),
+                other as (insert into person (sourced_id, kind, given_name, family_name)
+                          values ('g-2', 'guardian', 'Sam', 'Ortiz') returning id),
+                theirs as (insert into contact_method (person_id, email, phone, phone_kind, sms_capable)
+                           select id, e, p, k::phone_kind, k is not null
+                           from other, (values ('sam@home.example', null, null),
+                                               (null, '+16125550111', 'cell')) v(e, p, k)
+                           returning id)
+           select (select id from mine) as "mine!", (select id from home) as "home!",
+                  (select id from other) as "other!: PersonId",
+                  (select array_agg(id) from theirs) as "theirs!""#
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (ids.mine, ids.home, ids.other, ids.theirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_gets_not_found_for_another_households_preferences_and_changes_nothing() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    let (mine, home, other, theirs) = two_households(&pool).await;
+    let app = TestApp::spawn(pool.clone());
+    let cookie = app.sign_in("pat%40home.example", "pw-parent").await;
+    for method in &theirs {
+        for (function, form) in [
+            (
+                "set_my_preference",
+                format!("method={method}&reason=general&enabled=false"),
+            ),
+            ("set_my_texts", format!("method={method}&on=true")),
+            ("set_my_texts", format!("method={method}&on=false")),
+        ] {
+            let r = app.call(function, &form, Some(&cookie)).await;
+            assert_eq!(r.body, "\"NotFound\"", "{function} {form}");
+        }
+    }
+    let r = app
+        .call("preference_history", &format!("id={other}"), Some(&cookie))
+        .await;
+    assert!(r.body.contains("Forbidden"), "{}", r.body);
+    let changed: i64 = sqlx::query_scalar!(
+        r#"select (select count(*) from contact_preference) + (select count(*) from sms_consent) as "n!""#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(changed, 0, "nothing of theirs changed");
+
+    // The page lists Pat's own methods and household phone, never the other household's.
+    let r = app.call("my_preferences", "", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("pat@home.example") && r.body.contains("(612) 555-0100"));
+    assert!(!r.body.contains("sam@home.example") && !r.body.contains("555-0111"));
+    // Pat changes their own email and household phone; Emergency stays on.
+    for method in [mine, home] {
+        let r = app
+            .call(
+                "set_my_preference",
+                &format!("method={method}&reason=general&enabled=false"),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = app
+        .call(
+            "set_my_preference",
+            &format!("method={mine}&reason=emergency&enabled=false"),
+            Some(&cookie),
+        )
+        .await;
+    assert!(r.body.contains("your district requires them"), "{}", r.body);
+    let by: Vec<String> = sqlx::query_scalar!("select changed_by from contact_preference_change")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(by, ["portal: pat@home.example", "portal: pat@home.example"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_returns_a_parent_to_the_portal_page_they_asked_for_and_nowhere_else() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    add_parent(&pool).await;
+    let app = TestApp::spawn(pool);
+    for (next, expected) in [
+        ("%2Fportal%2Fpreferences", "/portal/preferences"),
+        ("%2Fadmin%2Fpeople", "/portal"),
+        ("%2F%2Fevil.example%2Fportal", "/portal"),
+        ("https%3A%2F%2Fevil.example%2Fportal", "/portal"),
+    ] {
+        let r = app
+            .call(
+                "sign_in",
+                &format!("email=pat%40home.example&password=pw-parent&next={next}"),
+                None,
+            )
+            .await;
+        let location = r
+            .headers
+            .get(header::LOCATION)
+            .or_else(|| r.headers.get("serverfnredirect"))
+            .map(|l| l.to_str().unwrap().to_string());
+        assert_eq!(location.as_deref(), Some(expected), "next={next}");
+    }
 }

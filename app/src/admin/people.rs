@@ -1,5 +1,6 @@
 //! People search: find a student, guardian or staff member and see their household, relations,
-//! district assignments, contact methods and per-reason contact preferences.
+//! district assignments, contact methods and per-reason contact preferences, with the history of
+//! every preference change (who, when, old, new) and text-message consents.
 //!
 //! What must stay true: only district admins and teachers can search; results are capped so a
 //! one-letter query stays fast on a 100,000-student district.
@@ -118,6 +119,94 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
             .collect(),
         assignments: p.assignments,
         methods: p.contact_methods.into_iter().map(ssr::method_row).collect(),
+    })
+}
+
+/// One change to a contact preference, as the People page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    pub when: String,
+    pub method: String,
+    pub reason: String,
+    /// "Default (on) → Off".
+    pub change: String,
+    pub by: String,
+    /// Someone other than the recipient changed a choice the recipient had made.
+    pub overrode_owner: bool,
+}
+
+/// One text-message consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentLine {
+    pub phone: String,
+    pub given: String,
+    pub withdrawn: Option<String>,
+    pub wording: String,
+}
+
+/// Who changed a person's preferences and when, and their text-message consents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreferenceLog {
+    pub changes: Vec<HistoryLine>,
+    /// More changes exist than are listed.
+    pub more: bool,
+    pub consents: Vec<ConsentLine>,
+}
+
+#[server(endpoint = "preference_history")]
+pub async fn preference_history(id: String) -> Result<PreferenceLog, AppError> {
+    use herald_core::accounts::Role;
+    use herald_core::preferences;
+    /// Enough for any person's story; a method re-imported nightly would otherwise grow without end.
+    const SHOWN: usize = 100;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let tz = herald_core::directory::time_zone(&state.pool).await?;
+    let when = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&tz)
+            .format("%b %-d, %Y, %-I:%M %p")
+            .to_string()
+    };
+    let mut entries = preferences::history(&state.pool, id, SHOWN as i64 + 1).await?;
+    let more = entries.len() > SHOWN;
+    entries.truncate(SHOWN);
+    let state_word = |v: Option<bool>| match v {
+        Some(true) => "On",
+        Some(false) => "Off",
+        None => "Default",
+    };
+    let method = |m: &str| {
+        if m.starts_with('+') {
+            crate::format::phone(m)
+        } else {
+            m.to_string()
+        }
+    };
+    Ok(PreferenceLog {
+        changes: entries
+            .into_iter()
+            .map(|e| HistoryLine {
+                when: when(e.at),
+                method: method(&e.method),
+                reason: e.reason.label().into(),
+                change: format!("{} → {}", state_word(e.old), state_word(e.new)),
+                by: e.by.describe(),
+                overrode_owner: e.overrode_owner,
+            })
+            .collect(),
+        more,
+        consents: preferences::consents(&state.pool, id)
+            .await?
+            .into_iter()
+            .map(|c| ConsentLine {
+                phone: method(&c.phone),
+                given: format!("{} by {}", when(c.given_at), c.given_by.describe()),
+                withdrawn: c
+                    .withdrawn
+                    .map(|(at, by)| format!("{} by {}", when(at), by.describe())),
+                wording: c.wording,
+            })
+            .collect(),
     })
 }
 
@@ -301,5 +390,64 @@ fn PersonDetails(p: PersonInfo) -> impl IntoView {
                 </div>
             }.into_any()
         }}
+        <PreferenceChanges id=p.id.clone() />
+    }
+}
+
+/// The person's preference history: who changed what, and when; changes that overrode the
+/// recipient's own choice are marked.
+#[component]
+fn PreferenceChanges(id: String) -> impl IntoView {
+    let history = Resource::new(move || id.clone(), preference_history);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(h) if h.changes.is_empty() && h.consents.is_empty() => view! {
+                        <h3>"Preference history"</h3>
+                        <p class="muted">"No changes since the roster was imported."</p>
+                    }.into_any(),
+                    Ok(h) => view! {
+                        <h3>"Preference history"</h3>
+                        {(!h.changes.is_empty()).then(|| view! {
+                            <div class="table-wrap">
+                            <table class="grid history" data-testid="preference-history">
+                                <thead><tr>
+                                    <th scope="col">"When"</th><th scope="col">"Method"</th><th scope="col">"Reason"</th>
+                                    <th scope="col">"Change"</th><th scope="col">"By"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {h.changes.into_iter().map(|c| view! {
+                                        <tr class:overrode=c.overrode_owner>
+                                            <td class="nowrap">{c.when}</td><td>{c.method}</td><td>{c.reason}</td><td class="nowrap">{c.change}</td>
+                                            <td>
+                                                {c.by}
+                                                {c.overrode_owner.then(|| view! { <span class="badge warning">"overrode the recipient's choice"</span> })}
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            </div>
+                            {h.more.then(|| view! { <p class="hint">"Showing the newest 100 changes."</p> })}
+                        })}
+                        {(!h.consents.is_empty()).then(|| view! {
+                            <h3>"Text-message consent"</h3>
+                            <ul class="consents">
+                                {h.consents.into_iter().map(|c| view! {
+                                    <li>
+                                        <strong>{c.phone}</strong>
+                                        {format!(": agreed {}", c.given)}
+                                        {c.withdrawn.map(|w| format!("; withdrawn {w}"))}
+                                        <div class="muted">{format!("“{}”", c.wording)}</div>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        })}
+                    }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
