@@ -5,6 +5,7 @@
 //! server functions check the role again themselves (the shell is convenience, not security).
 
 pub mod compose;
+pub mod delivery_report;
 pub mod dialer_prefs;
 pub mod email_prefs;
 pub mod import;

@@ -13,6 +13,7 @@
 //! - [`auth`]: sign-in / sign-out, the current user, role checks.
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
+//! - [`poll`]: refreshing a page every few seconds while it is open.
 //! - [`state`] (`ssr`): what the server hands every request (pool, settings).
 //!
 //! Pages behind sign-in render with `SsrMode::Async`: the server resolves the session before it
@@ -23,6 +24,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod format;
+pub mod poll;
 pub mod portal;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -74,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("messenger/compose") view=admin::compose::ComposePage ssr=SsrMode::Async />
                     <Route path=path!("messenger/sent-messages") view=admin::messages::SentMessagesPage ssr=SsrMode::Async />
                     <Route path=path!("messenger/messages/:id") view=admin::messages::MessagePage ssr=SsrMode::Async />
+                    <Route path=path!("messenger/messages/:id/report") view=admin::delivery_report::DeliveryReportPage ssr=SsrMode::Async />
                     <Route path=path!("preferences/email") view=admin::email_prefs::EmailPrefsPage ssr=SsrMode::Async />
                     <Route path=path!("preferences/dialer") view=admin::dialer_prefs::DialerPrefsPage ssr=SsrMode::Async />
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />

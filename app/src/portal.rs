@@ -251,31 +251,16 @@ fn Notices() -> impl IntoView {
     // While the newest page is open, ask every 15 seconds whether newer notices arrived.
     let newer = RwSignal::new(0i64);
     let newest = RwSignal::new(None::<String>);
-    let ticker = StoredValue::new(None::<IntervalHandle>);
-    Effect::new(move |_| {
-        if ticker.get_value().is_none()
-            && let Ok(h) = set_interval_with_handle(
-                move || {
-                    if after().is_some() {
-                        return;
-                    }
-                    let than = newest.get_untracked().unwrap_or_default();
-                    leptos::task::spawn_local(async move {
-                        if let Ok(n) = newer_notices(than).await {
-                            newer.set(n);
-                        }
-                    });
-                },
-                std::time::Duration::from_secs(15),
-            )
-        {
-            ticker.set_value(Some(h));
+    crate::poll::every(std::time::Duration::from_secs(15), move || {
+        if after().is_some() {
+            return;
         }
-    });
-    on_cleanup(move || {
-        if let Some(h) = ticker.get_value() {
-            h.clear();
-        }
+        let than = newest.get_untracked().unwrap_or_default();
+        leptos::task::spawn_local(async move {
+            if let Ok(n) = newer_notices(than).await {
+                newer.set(n);
+            }
+        });
     });
     view! {
                 <h1>"User Notices"</h1>

@@ -10,11 +10,13 @@
 //! - [`router`]: the axum router, also used by the integration tests.
 //! - [`csrf`]: the cross-site request guard.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
+//! - [`exports`]: file downloads (the Delivery Report as CSV), streamed.
 //! - The voice provider's status callbacks are `herald_core::dialer::callback`'s router, mounted
 //!   here.
 #![recursion_limit = "256"]
 
 pub mod csrf;
+pub mod exports;
 pub mod unsubscribe;
 
 use anyhow::Context;
@@ -37,6 +39,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route(
             "/unsubscribe/{token}/undo",
             axum::routing::post(unsubscribe::undo),
+        )
+        .route(
+            "/admin/messenger/messages/{id}/delivery.csv",
+            axum::routing::get(exports::delivery_csv),
         )
         .with_state(state.clone());
     let callbacks =

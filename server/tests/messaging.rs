@@ -340,3 +340,148 @@ async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() 
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    let (account, email, calendar) = admin_and_calendar(&pool).await;
+    let method = email_method(&pool).await;
+    // A message to Pat with three email jobs: sent, failed (an error with a comma), queued.
+    let message: uuid::Uuid = sqlx::query_scalar(
+        "with m as (
+             insert into message (sender_account_id, sender_name, sender_email, reason, subject, body_html,
+                                  body_text, inbox_text, voice_script, audience, calendar_id, devices,
+                                  start_at, fanned_out_at)
+             values ($1, 'Ada Admin', $2, 'general', 'Snow day', '<p>x</p>', 'x', 'x', '', 'guardians', $3,
+                     '{email}', now(), now())
+             returning id),
+         r as (insert into message_recipient (message_id, person_id)
+               select m.id, cm.person_id from m, contact_method cm where cm.id = $4),
+         j as (insert into delivery_job (message_id, device, person_id, contact_method_id, target, status,
+                                         due_at, attempts, sent_at, failed_at, last_error)
+               select m.id, 'email', cm.person_id, cm.id, v.target, v.status::job_status, now(), v.attempts,
+                      case when v.status = 'sent' then now() end,
+                      case when v.status = 'failed' then now() end, v.error
+               from m, contact_method cm,
+                    (values (1, 'pat@home.example', 'sent', 1, null),
+                            (2, 'pat+2@home.example', 'failed', 1, '550 no such user, sorry'),
+                            (3, 'pat+3@home.example', 'queued', 0, null)) v(n, target, status, attempts, error)
+               where cm.id = $4
+               order by v.n
+               returning id)
+         insert into message_tally (message_id, device, total, sent, failed, first_job, last_job)
+         select m.id, 'email', 3, 1, 1, (select min(id) from j), (select max(id) from j) from m
+         returning message_id",
+    )
+    .bind(account)
+    .bind(email.as_str())
+    .bind(calendar)
+    .bind(method)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let app = router(pool.clone());
+    let path = format!("/admin/messenger/messages/{message}/delivery.csv");
+    let get = |uri: String, cookie: Option<String>| {
+        let mut req = Request::get(uri);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+
+    let (status, _, headers) = send(&app, get(path.clone(), None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/sign-in");
+
+    let cookie = sign_in_admin(&app).await;
+    let (status, body, headers) = send(&app, get(path.clone(), Some(cookie.clone()))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(
+        headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Person,Students,Device,Address,Status,Time,Attempts,Error"
+    );
+    assert_eq!(lines.len(), 4, "{body}");
+    assert!(
+        lines[1].starts_with("Pat Lee,,Email,pat@home.example,Sent,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("Pat Lee,,Email,pat+2@home.example,Failed,")
+            && lines[2].ends_with(",1,\"550 no such user, sorry\""),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].contains(",Queued,"), "{}", lines[3]);
+
+    // Filtered as on the page: failed only, and a search.
+    let (_, body, _) = send(
+        &app,
+        get(
+            format!("{path}?device=email&status=failed"),
+            Some(cookie.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(body.lines().count(), 2, "{body}");
+    let (_, body, _) = send(&app, get(format!("{path}?q=pat%2B3"), Some(cookie.clone()))).await;
+    assert_eq!(body.lines().count(), 2, "{body}");
+    let (status, _, _) = send(
+        &app,
+        get(
+            format!(
+                "/admin/messenger/messages/{}/delivery.csv",
+                uuid::Uuid::new_v4()
+            ),
+            Some(cookie),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A parent's session gets 403.
+    accounts::create(
+        &pool,
+        &EmailAddress::parse("pat@home.example").unwrap(),
+        "Pat Lee",
+        &SecretString::from("pw-parent".to_string()),
+        Role::Parent,
+        Some(herald_core::domain::PersonId(
+            sqlx::query_scalar("select person_id from contact_method where id = $1")
+                .bind(method)
+                .fetch_one(&pool)
+                .await
+                .unwrap(),
+        )),
+    )
+    .await
+    .unwrap();
+    let (_, _, headers) = send(
+        &app,
+        Request::post("/api/sign_in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("email=pat@home.example&password=pw-parent"))
+            .unwrap(),
+    )
+    .await;
+    let parent = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, body, _) = send(&app, get(path, Some(parent))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!body.contains("pat@home.example"));
+}

@@ -15,10 +15,13 @@
 //! - [`email`]: Email Preferences, building emails, the SMTP connection pool.
 //! - [`unsubscribe`]: signed one-click unsubscribe tokens.
 //! - [`report`]: message list and status, unreached people, failures.
+//! - [`delivery_report`]: the Delivery Report: counts per device and status, recipient pages,
+//!   the CSV export.
 //! - [`notices`]: the parent portal's notices: keyset pages, unread count, marking read.
 
 pub mod compose;
 pub mod delivery;
+pub mod delivery_report;
 pub mod email;
 pub mod fanout;
 pub mod notices;

@@ -60,7 +60,7 @@ pub struct MessageView {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::{DateTime, Utc};
 
     pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
@@ -288,24 +288,9 @@ pub fn MessagePage() -> impl IntoView {
             active.set(m.state == "Sending" || m.state == "Scheduled");
         }
     });
-    let ticker = StoredValue::new(None::<IntervalHandle>);
-    Effect::new(move |_| {
-        if ticker.get_value().is_none()
-            && let Ok(h) = set_interval_with_handle(
-                move || {
-                    if active.get_untracked() {
-                        refresh.update(|n| *n += 1);
-                    }
-                },
-                std::time::Duration::from_secs(2),
-            )
-        {
-            ticker.set_value(Some(h));
-        }
-    });
-    on_cleanup(move || {
-        if let Some(h) = ticker.get_value() {
-            h.clear();
+    crate::poll::every(std::time::Duration::from_secs(2), move || {
+        if active.get_untracked() {
+            refresh.update(|n| *n += 1);
         }
     });
     view! {
@@ -326,6 +311,7 @@ pub fn MessagePage() -> impl IntoView {
                                 {m.finished.clone().map(|f| view! { <div><dt>"Finished"</dt><dd>{f}</dd></div> })}
                                 <div><dt>"Recipients"</dt><dd>{m.recipients}</dd></div>
                             </dl>
+                            <p><a class="button primary" href=format!("/admin/messenger/messages/{}/report", m.id)>"View Delivery Report"</a></p>
                             {active.then(|| view! {
                                 <button type="button" class="danger" on:click=move |_| { cancel.dispatch(mid.clone()); }>"Cancel queued deliveries"</button>
                             })}

@@ -250,14 +250,12 @@ pub async fn create_test(
     .execute(&mut *tx)
     .await?;
     sqlx::query!(
-        "insert into message_tally (message_id, device, total) values ($1, 'email', 1)",
-        id as MessageId,
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "insert into delivery_job (message_id, kind, device, person_id, target, due_at)
-         values ($1, 'test', 'email', $2, $3, now())",
+        "with job as (
+             insert into delivery_job (message_id, kind, device, person_id, target, due_at)
+             values ($1, 'test', 'email', $2, $3, now())
+             returning id)
+         insert into message_tally (message_id, device, total, first_job, last_job)
+         select $1, 'email', 1, id, id from job",
         id as MessageId,
         person as PersonId,
         sender.email.as_str(),

@@ -19,7 +19,8 @@
 //! - A recipient reached by no method on a device gets a `message_unreached` row saying why.
 //! - A cancel never misses jobs being written: each device step holds a share lock on the
 //!   message row, which the cancel's update waits for.
-//! - `message_tally.total` is written here and never changes afterwards.
+//! - `message_tally.total`, `first_job` and `last_job` are written here and never change
+//!   afterwards; every job of the device has an id between `first_job` and `last_job`.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -212,25 +213,37 @@ async fn device_jobs(
     if canceled {
         return Ok((0, 0));
     }
-    let (jobs, unreached) = match device {
+    let written = match device {
         Device::Email => email(&mut tx, m).await?,
         Device::Phone => phone(&mut tx, m).await?,
-        Device::Inbox => (inbox(&mut tx, m).await?, 0),
+        Device::Inbox => inbox(&mut tx, m).await?,
     };
+    let (first, last) = written.ids.unzip();
     sqlx::query!(
-        "update message_tally set total = $3 where message_id = $1 and device = $2",
+        "update message_tally set total = $3, first_job = $4, last_job = $5
+         where message_id = $1 and device = $2",
         m.id as MessageId,
         device as Device,
-        jobs as i64,
+        written.jobs as i64,
+        first,
+        last,
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok((jobs, unreached))
+    Ok((written.jobs, written.unreached))
+}
+
+/// What one device's statement wrote: jobs, unreached rows, and the first and last job id
+/// (every job of the device lies between them; none when there are no jobs).
+struct Written {
+    jobs: u64,
+    unreached: u64,
+    ids: Option<(i64, i64)>,
 }
 
 /// Email jobs and the unreached rows for email, in one statement. Returns (jobs, unreached).
-async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, u64), sqlx::Error> {
+async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Written, sqlx::Error> {
     let row = sqlx::query!(
         r#"with candidate as materialized (
                select r.person_id, cm.id as method_id, cm.email,
@@ -244,7 +257,7 @@ async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, 
                select $1, 'email', first[1], first[2], email, $3
                from (select c.email, min(array[c.person_id, c.method_id]) as first
                      from candidate c where c.allowed group by c.email) one_per_address
-               returning 1
+               returning id
            ), reached as (
                select person_id, bool_or(allowed) as reached from candidate group by person_id
            ), unreached as (
@@ -258,18 +271,23 @@ async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, 
                where r.message_id = $1 and p.reached is not true
                returning 1
            )
-           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
+           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!",
+                  (select min(id) from jobs) as first_job, (select max(id) from jobs) as last_job"#,
         m.id as MessageId,
         m.reason as ContactReason,
         m.email_due,
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok((row.jobs as u64, row.unreached as u64))
+    Ok(Written {
+        jobs: row.jobs as u64,
+        unreached: row.unreached as u64,
+        ids: row.first_job.zip(row.last_job),
+    })
 }
 
 /// Phone jobs (the recipient's own phones and their household's phone) and the unreached rows.
-async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, u64), sqlx::Error> {
+async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Written, sqlx::Error> {
     let row = sqlx::query!(
         r#"with candidate as materialized (
                select r.person_id, cm.id as method_id, cm.phone,
@@ -290,7 +308,7 @@ async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, 
                select $1, 'phone', first[1], first[2], phone, $3
                from (select c.phone, min(array[c.person_id, c.method_id]) as first
                      from candidate c where c.allowed group by c.phone) one_per_number
-               returning 1
+               returning id
            ), reached as (
                select person_id, bool_or(allowed) as reached from candidate group by person_id
            ), unreached as (
@@ -304,26 +322,38 @@ async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<(u64, 
                where r.message_id = $1 and p.reached is not true
                returning 1
            )
-           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!""#,
+           select (select count(*) from jobs) as "jobs!", (select count(*) from unreached) as "unreached!",
+                  (select min(id) from jobs) as first_job, (select max(id) from jobs) as last_job"#,
         m.id as MessageId,
         m.reason as ContactReason,
         m.start,
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok((row.jobs as u64, row.unreached as u64))
+    Ok(Written {
+        jobs: row.jobs as u64,
+        unreached: row.unreached as u64,
+        ids: row.first_job.zip(row.last_job),
+    })
 }
 
 /// One portal notice job per recipient: the inbox needs no address and has no preference.
-async fn inbox(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!(
-        "insert into delivery_job (message_id, device, person_id, target, due_at)
-         select $1, 'inbox', r.person_id, r.person_id::text, $2
-         from message_recipient r where r.message_id = $1",
+async fn inbox(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Written, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"with jobs as (
+               insert into delivery_job (message_id, device, person_id, target, due_at)
+               select $1, 'inbox', r.person_id, r.person_id::text, $2
+               from message_recipient r where r.message_id = $1
+               returning id)
+           select count(*) as "jobs!", min(id) as first_job, max(id) as last_job from jobs"#,
         m.id as MessageId,
         m.start,
     )
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Written {
+        jobs: row.jobs as u64,
+        unreached: 0,
+        ids: row.first_job.zip(row.last_job),
+    })
 }

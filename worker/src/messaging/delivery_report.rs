@@ -1,0 +1,327 @@
+//! The Delivery Report of one message: per device, how many jobs were attempted and where each
+//! stands (sent, failed, canceled, still queued, in progress, retrying), and the recipients one
+//! page at a time with search, a status filter and a CSV export.
+//!
+//! What must stay true:
+//! - The counts are one statement, one snapshot: `message_tally` for the ended jobs, and, only
+//!   while some are not ended, the device's unended jobs split by status. So the queued, in
+//!   progress and retrying jobs always add up to total − sent − failed − canceled, and a
+//!   finished 250,000-job message costs no more than a 10-job one.
+//! - A message's jobs are read by primary-key range (`message_tally.first_job ..= last_job`,
+//!   written by fan-out), never by scanning `delivery_job` for the message: the table has no
+//!   index on `message_id`, on purpose.
+//! - Recipient pages are keyset pages on the job id, so the thousandth page costs what the first
+//!   does.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::domain::{Device, JobId, JobStatus, MessageId};
+
+/// One device of a message, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceCounts {
+    pub device: Device,
+    /// Jobs made (the attempted total).
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub canceled: i64,
+    /// Waiting for their time (a scheduled send, the dial window) or a worker.
+    pub queued: i64,
+    /// In a worker's hands, or a call with the provider.
+    pub in_progress: i64,
+    /// Failed once and waiting to try again.
+    pub retrying: i64,
+}
+
+impl DeviceCounts {
+    /// Ended jobs as a share of all, 0–100.
+    pub fn percent_done(&self) -> u8 {
+        if self.total == 0 {
+            return 100;
+        }
+        let done = self.sent + self.failed + self.canceled;
+        ((done * 100) / self.total).clamp(0, 100) as u8
+    }
+}
+
+/// Every device of the message, in device order.
+pub async fn counts(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceCounts>, sqlx::Error> {
+    sqlx::query_as!(
+        DeviceCounts,
+        r#"select t.device as "device: Device", t.total, t.sent, t.failed, t.canceled,
+                  coalesce(p.queued, 0) as "queued!", coalesce(p.in_progress, 0) as "in_progress!",
+                  coalesce(p.retrying, 0) as "retrying!"
+           from message_tally t
+           left join lateral (
+               select count(*) filter (where j.status = 'queued') as queued,
+                      count(*) filter (where j.status in ('leased', 'calling')) as in_progress,
+                      count(*) filter (where j.status = 'retrying') as retrying
+               from delivery_job j
+               where t.sent + t.failed + t.canceled < t.total
+                 and j.id between t.first_job and t.last_job
+                 and j.message_id = t.message_id and j.device = t.device
+                 and j.status in ('queued', 'leased', 'calling', 'retrying')
+           ) p on true
+           where t.message_id = $1
+           order by t.device"#,
+        id as MessageId
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The statuses the report filters by, as a district admin names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Sent,
+    Failed,
+    Canceled,
+    Queued,
+    InProgress,
+    Retrying,
+}
+
+impl StatusFilter {
+    pub const ALL: [Self; 6] = [
+        Self::Sent,
+        Self::Failed,
+        Self::Canceled,
+        Self::Queued,
+        Self::InProgress,
+        Self::Retrying,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+            Self::Queued => "queued",
+            Self::InProgress => "in_progress",
+            Self::Retrying => "retrying",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "Sent",
+            Self::Failed => "Failed",
+            Self::Canceled => "Canceled",
+            Self::Queued => "Queued",
+            Self::InProgress => "In progress",
+            Self::Retrying => "Retrying",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The filter a job's status falls under.
+    pub fn of(status: JobStatus) -> Self {
+        match status {
+            JobStatus::Sent => Self::Sent,
+            JobStatus::Failed => Self::Failed,
+            JobStatus::Canceled => Self::Canceled,
+            JobStatus::Queued => Self::Queued,
+            JobStatus::Leased | JobStatus::Calling => Self::InProgress,
+            JobStatus::Retrying => Self::Retrying,
+        }
+    }
+
+    fn statuses(self) -> &'static [&'static str] {
+        match self {
+            Self::Sent => &["sent"],
+            Self::Failed => &["failed"],
+            Self::Canceled => &["canceled"],
+            Self::Queued => &["queued"],
+            Self::InProgress => &["leased", "calling"],
+            Self::Retrying => &["retrying"],
+        }
+    }
+}
+
+/// Which recipients of one device to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientQuery {
+    pub device: Device,
+    pub status: Option<StatusFilter>,
+    /// Part of a name, an email address or a phone number.
+    pub search: Option<String>,
+}
+
+/// One job of the message: who, about which students, to what address, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientRow {
+    pub job: JobId,
+    pub person: String,
+    pub students: String,
+    /// The email address or phone number; for the inbox, the person's id.
+    pub target: String,
+    pub status: JobStatus,
+    /// When the job last changed: sent, failed, canceled, taken by a worker, or made.
+    pub at: DateTime<Utc>,
+    pub attempts: i32,
+    pub error: Option<String>,
+}
+
+/// `ilike` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Up to `limit` recipients of the query after job `after`, in job order.
+pub async fn recipients(
+    pool: &PgPool,
+    id: MessageId,
+    query: &RecipientQuery,
+    after: Option<JobId>,
+    limit: i64,
+) -> Result<Vec<RecipientRow>, sqlx::Error> {
+    let statuses: Option<Vec<String>> = query
+        .status
+        .map(|s| s.statuses().iter().map(|s| s.to_string()).collect());
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(contains_pattern);
+    sqlx::query_as!(
+        RecipientRow,
+        r#"select j.id as "job: JobId", j.target, j.status as "status: JobStatus", j.attempts,
+                  j.last_error as error,
+                  coalesce(j.sent_at, j.failed_at, j.canceled_at, j.leased_at, j.created_at) as "at!",
+                  coalesce(p.given_name || ' ' || p.family_name, '') as "person!",
+                  coalesce((select string_agg(s.given_name || ' ' || s.family_name, ', '
+                                              order by s.family_name, s.given_name)
+                            from message_recipient r join person s on s.id = any(r.student_ids)
+                            where r.message_id = j.message_id and r.person_id = j.person_id), '')
+                      as "students!"
+           from message_tally t
+           join delivery_job j on j.id between t.first_job and t.last_job
+                              and j.message_id = t.message_id and j.device = t.device
+           left join person p on p.id = j.person_id
+           where t.message_id = $1 and t.device = $2
+             and j.id > $3
+             and ($4::text[] is null or j.status::text = any($4))
+             and ($5::text is null or j.target ilike $5
+                  or (p.given_name || ' ' || p.family_name) ilike $5)
+           order by j.id
+           limit $6"#,
+        id as MessageId,
+        query.device as Device,
+        after.map_or(0, |j| j.0),
+        statuses.as_deref(),
+        search,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The CSV export's header row.
+pub const CSV_HEADER: [&str; 8] = [
+    "Person", "Students", "Device", "Address", "Status", "Time", "Attempts", "Error",
+];
+
+/// CSV lines for `rows` of `device`, times in `tz` (no header).
+pub fn csv_lines(device: Device, rows: &[RecipientRow], tz: chrono_tz::Tz) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 120));
+    for r in rows {
+        let address = match device {
+            Device::Inbox => "",
+            _ => r.target.as_str(),
+        };
+        // A name or an error never starts a cell with a character a spreadsheet would run as
+        // a formula (the address column holds E.164 numbers and email addresses only).
+        let safe = |s: &str| -> String {
+            if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{s}")
+            } else {
+                s.to_string()
+            }
+        };
+        let record = [
+            safe(&r.person),
+            safe(&r.students),
+            device.label().to_string(),
+            address.to_string(),
+            StatusFilter::of(r.status).label().to_string(),
+            r.at.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            r.attempts.to_string(),
+            safe(r.error.as_deref().unwrap_or("")),
+        ];
+        // Writing into a Vec cannot fail.
+        let _ = w.write_record(&record);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// The header line of the export.
+pub fn csv_header() -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(CSV_HEADER);
+    w.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_matches_percent_and_underscore_literally() {
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn every_job_status_falls_under_one_filter() {
+        for (status, filter) in [
+            (JobStatus::Leased, StatusFilter::InProgress),
+            (JobStatus::Calling, StatusFilter::InProgress),
+            (JobStatus::Retrying, StatusFilter::Retrying),
+        ] {
+            assert_eq!(StatusFilter::of(status), filter);
+            assert!(filter.statuses().contains(&match status {
+                JobStatus::Leased => "leased",
+                JobStatus::Calling => "calling",
+                _ => "retrying",
+            }));
+        }
+        for f in StatusFilter::ALL {
+            assert_eq!(StatusFilter::parse(f.as_str()), Some(f));
+        }
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_quoted_as_text() {
+        let row = RecipientRow {
+            job: JobId(1),
+            person: "=HYPERLINK(\"x\")".into(),
+            students: "Ana Diaz, Ben Diaz".into(),
+            target: "+16125550100".into(),
+            status: JobStatus::Failed,
+            at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            attempts: 2,
+            error: Some("-ERR busy".into()),
+        };
+        let text = String::from_utf8(csv_lines(Device::Phone, &[row], chrono_tz::UTC)).unwrap();
+        assert_eq!(
+            text,
+            "\"'=HYPERLINK(\"\"x\"\")\",\"Ana Diaz, Ben Diaz\",Phone,+16125550100,Failed,1970-01-01 00:00:00,2,'-ERR busy\n"
+        );
+    }
+}
