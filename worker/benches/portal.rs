@@ -11,8 +11,7 @@
 #[path = "support/common.rs"]
 mod common;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use herald_core::demo::{self, DemoOptions};
@@ -95,21 +94,21 @@ async fn bench() -> anyhow::Result<()> {
         id: deep.1,
     };
 
-    report(
+    common::report(
         "newest page (20 of 1,000)",
-        time(|| notices::page(&pool, parent, None, PAGE)).await?,
+        common::time(ROUNDS, || notices::page(&pool, parent, None, PAGE)).await?,
     );
-    report(
+    common::report(
         "page after the 980th notice",
-        time(|| notices::page(&pool, parent, Some(deep), PAGE)).await?,
+        common::time(ROUNDS, || notices::page(&pool, parent, Some(deep), PAGE)).await?,
     );
-    report(
+    common::report(
         "poll: notices newer than the page",
-        time(|| notices::count_newer(&pool, parent, newest)).await?,
+        common::time(ROUNDS, || notices::count_newer(&pool, parent, newest)).await?,
     );
-    report(
+    common::report(
         "unread count",
-        time(|| notices::unread(&pool, parent)).await?,
+        common::time(ROUNDS, || notices::unread(&pool, parent)).await?,
     );
     let mut marks = Vec::new();
     for _ in 0..20 {
@@ -122,7 +121,7 @@ async fn bench() -> anyhow::Result<()> {
         marks.push(t.elapsed());
         anyhow::ensure!(n == MINE as u64, "marked {n} of {MINE}");
     }
-    report("mark all read (1,000 unread)", marks);
+    common::report("mark all read (1,000 unread)", marks);
 
     // My contact preferences for a guardian of a generated district.
     let dir = tempfile::tempdir()?;
@@ -139,38 +138,10 @@ async fn bench() -> anyhow::Result<()> {
         herald_core::directory::person_by_email(&pool, "parent@demo.herald.test")
             .await?
             .context("the demo parent")?;
-    report(
+    common::report(
         "My contact preferences (one guardian)",
-        time(|| preferences::of_person(&pool, guardian)).await?,
+        common::time(ROUNDS, || preferences::of_person(&pool, guardian)).await?,
     );
     println!("targets: p95 <= 50 ms for every line");
     Ok(())
-}
-
-async fn time<T, F, Fut>(mut call: F) -> anyhow::Result<Vec<Duration>>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    call().await?;
-    let mut took = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let t = Instant::now();
-        call().await?;
-        took.push(t.elapsed());
-    }
-    Ok(took)
-}
-
-fn report(what: &str, mut took: Vec<Duration>) {
-    took.sort();
-    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len() - 1)];
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "{what:<40} p50 {:>6.2} ms   p95 {:>6.2} ms   max {:>6.2} ms   ({} calls)",
-        ms(at(0.5)),
-        ms(at(0.95)),
-        ms(*took.last().unwrap_or(&Duration::ZERO)),
-        took.len()
-    );
 }

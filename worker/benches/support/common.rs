@@ -1,9 +1,10 @@
 //! What the benchmarks share: their tokio runtime, the PostgreSQL server `DATABASE_URL` names,
-//! the bench admin who sends, and the calendar with the most enrollments.
+//! the bench admin who sends, the calendar with the most enrollments, and latency sampling.
 
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use herald_core::accounts::{self, Role};
@@ -67,4 +68,38 @@ pub async fn busiest_calendar(pool: &PgPool) -> anyhow::Result<CalendarId> {
     )
     .fetch_one(pool)
     .await?)
+}
+
+/// Calls `call` once to warm up, then `rounds` times, returning each call's time.
+pub async fn time<T, E, F, Fut>(rounds: usize, mut call: F) -> Result<Vec<Duration>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    call().await?;
+    let mut took = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        call().await?;
+        took.push(t.elapsed());
+    }
+    Ok(took)
+}
+
+/// Prints one line: p50, p95 and max of `took`.
+pub fn report(what: &str, mut took: Vec<Duration>) {
+    took.sort();
+    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1))];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    if took.is_empty() {
+        println!("{what:<40} no calls");
+        return;
+    }
+    println!(
+        "{what:<40} p50 {:>7.2} ms   p95 {:>7.2} ms   max {:>7.2} ms   ({} calls)",
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(took[took.len() - 1]),
+        took.len()
+    );
 }

@@ -4,9 +4,9 @@
 //!
 //! What must stay true:
 //! - The counts are one statement, one snapshot: `message_tally` for the ended jobs, and, only
-//!   while some are not ended, the device's unended jobs split by status. So the queued, in
-//!   progress and retrying jobs always add up to total − sent − failed − canceled, and a
-//!   finished 250,000-job message costs no more than a 10-job one.
+//!   while some are not ended, the jobs in progress and retrying, read through the queue's
+//!   partial indexes. Queued is the remainder, so the counts always add up to the total, and a
+//!   250,000-job message costs no more than a 10-job one.
 //! - A message's jobs are read by primary-key range (`message_tally.first_job ..= last_job`,
 //!   written by fan-out), never by scanning `delivery_job` for the message: the table has no
 //!   index on `message_id`, on purpose.
@@ -47,22 +47,30 @@ impl DeviceCounts {
 }
 
 /// Every device of the message, in device order.
+///
+/// Ended jobs come from the tally. Of the rest, the ones in progress (a live lease, a call with
+/// the provider) and the ones retrying are counted through the queue's partial indexes, which
+/// hold only jobs not yet ended; queued is what remains. A lease whose worker died counts as
+/// queued: the job is due again.
 pub async fn counts(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceCounts>, sqlx::Error> {
     sqlx::query_as!(
         DeviceCounts,
         r#"select t.device as "device: Device", t.total, t.sent, t.failed, t.canceled,
-                  coalesce(p.queued, 0) as "queued!", coalesce(p.in_progress, 0) as "in_progress!",
-                  coalesce(p.retrying, 0) as "retrying!"
+                  t.total - t.sent - t.failed - t.canceled - coalesce(p.in_progress, 0)
+                      - coalesce(p.retrying, 0) as "queued!",
+                  coalesce(p.in_progress, 0) as "in_progress!", coalesce(p.retrying, 0) as "retrying!"
            from message_tally t
            left join lateral (
-               select count(*) filter (where j.status = 'queued') as queued,
-                      count(*) filter (where j.status in ('leased', 'calling')) as in_progress,
-                      count(*) filter (where j.status = 'retrying') as retrying
-               from delivery_job j
+               select (select count(*) from delivery_job j
+                       where j.device = t.device and j.status = 'leased' and j.due_at > now()
+                         and j.message_id = t.message_id)
+                    + (select count(*) from delivery_job j
+                       where j.status = 'calling' and j.message_id = t.message_id
+                         and j.device = t.device) as in_progress,
+                      (select count(*) from delivery_job j
+                       where j.message_id = t.message_id and j.status = 'retrying'
+                         and j.device = t.device) as retrying
                where t.sent + t.failed + t.canceled < t.total
-                 and j.id between t.first_job and t.last_job
-                 and j.message_id = t.message_id and j.device = t.device
-                 and j.status in ('queued', 'leased', 'calling', 'retrying')
            ) p on true
            where t.message_id = $1
            order by t.device"#,
@@ -200,26 +208,32 @@ pub async fn recipients(
         .map(contains_pattern);
     sqlx::query_as!(
         RecipientRow,
-        r#"select j.id as "job: JobId", j.target, j.status as "status: JobStatus", j.attempts,
-                  j.last_error as error,
-                  coalesce(j.sent_at, j.failed_at, j.canceled_at, j.leased_at, j.created_at) as "at!",
+        r#"with page as (
+               select j.id, j.message_id, j.person_id, j.target, j.status, j.attempts, j.last_error,
+                      coalesce(j.sent_at, j.failed_at, j.canceled_at, j.leased_at, j.created_at) as at
+               from delivery_job j
+               where j.id between (select first_job from message_tally where message_id = $1 and device = $2)
+                              and (select last_job from message_tally where message_id = $1 and device = $2)
+                 and j.id > $3
+                 and j.message_id = $1 and j.device = $2
+                 and ($4::text[] is null or j.status::text = any($4))
+                 and ($5::text is null or j.target ilike $5
+                      or j.person_id in (select id from person
+                                         where (given_name || ' ' || family_name) ilike $5))
+               order by j.id
+               limit $6)
+           select page.id as "job!: JobId", page.target as "target!",
+                  page.status as "status!: JobStatus", page.attempts as "attempts!",
+                  page.last_error as error, page.at as "at!",
                   coalesce(p.given_name || ' ' || p.family_name, '') as "person!",
                   coalesce((select string_agg(s.given_name || ' ' || s.family_name, ', '
                                               order by s.family_name, s.given_name)
                             from message_recipient r join person s on s.id = any(r.student_ids)
-                            where r.message_id = j.message_id and r.person_id = j.person_id), '')
+                            where r.message_id = page.message_id and r.person_id = page.person_id), '')
                       as "students!"
-           from message_tally t
-           join delivery_job j on j.id between t.first_job and t.last_job
-                              and j.message_id = t.message_id and j.device = t.device
-           left join person p on p.id = j.person_id
-           where t.message_id = $1 and t.device = $2
-             and j.id > $3
-             and ($4::text[] is null or j.status::text = any($4))
-             and ($5::text is null or j.target ilike $5
-                  or (p.given_name || ' ' || p.family_name) ilike $5)
-           order by j.id
-           limit $6"#,
+           from page
+           left join person p on p.id = page.person_id
+           order by page.id"#,
         id as MessageId,
         query.device as Device,
         after.map_or(0, |j| j.0),

@@ -1,0 +1,222 @@
+//! Reports benchmark: the Delivery Report of a 250,000-job message, in a queue that holds a
+//! million jobs of other messages. Prints p50 / p95 / max of the counts (a finished message, and
+//! one mid-send), the first and a deep recipient page, a status filter and a search, and the CSV
+//! export's rate.
+//!
+//! Uses the database `herald_bench_reports` on `DATABASE_URL`'s server, recreated on each run.
+//! Run: `cargo bench -p herald-worker --bench reports` (`HERALD_BENCH_JOBS=250000` sets the
+//! message's size).
+
+#[path = "support/common.rs"]
+mod common;
+
+use std::time::Instant;
+
+use herald_core::domain::{Device, JobId, MessageId};
+use herald_core::messaging::delivery_report::{self, RecipientQuery, StatusFilter};
+use sqlx::{Connection, PgConnection, PgPool};
+
+const DB: &str = "herald_bench_reports";
+const ROUNDS: usize = 200;
+
+fn main() -> anyhow::Result<()> {
+    common::run(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
+    let base = common::server_base()?;
+    let jobs: i64 = std::env::var("HERALD_BENCH_JOBS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(250_000);
+    let mut admin = PgConnection::connect(&format!("{base}/postgres")).await?;
+    sqlx::query(&format!("drop database if exists {DB} with (force)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("create database {DB}"))
+        .execute(&mut admin)
+        .await?;
+    let pool = PgPool::connect(&format!("{base}/{DB}")).await?;
+    herald_core::db::MIGRATOR.run(&pool).await?;
+
+    let started = Instant::now();
+    let (finished, sending) = setup(&pool, jobs).await?;
+    println!(
+        "delivery_job: two messages of {jobs} email jobs each among 1,000,000 others (set up in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    common::report(
+        "counts, finished message",
+        common::time(ROUNDS, || delivery_report::counts(&pool, finished)).await?,
+    );
+    common::report(
+        "counts, message mid-send",
+        common::time(ROUNDS, || delivery_report::counts(&pool, sending)).await?,
+    );
+    let all = RecipientQuery {
+        device: Device::Email,
+        status: None,
+        search: None,
+    };
+    common::report(
+        "first recipient page (50)",
+        common::time(ROUNDS, || {
+            delivery_report::recipients(&pool, finished, &all, None, 50)
+        })
+        .await?,
+    );
+    let deep: i64 =
+        sqlx::query_scalar("select first_job + $2 from message_tally where message_id = $1")
+            .bind(finished)
+            .bind(jobs * 4 / 5)
+            .fetch_one(&pool)
+            .await?;
+    common::report(
+        "recipient page at 80%",
+        common::time(ROUNDS, || {
+            delivery_report::recipients(&pool, finished, &all, Some(JobId(deep)), 50)
+        })
+        .await?,
+    );
+    let failed = RecipientQuery {
+        status: Some(StatusFilter::Failed),
+        ..all.clone()
+    };
+    common::report(
+        "failed only, first page",
+        common::time(ROUNDS, || {
+            delivery_report::recipients(&pool, finished, &failed, None, 50)
+        })
+        .await?,
+    );
+    let search = RecipientQuery {
+        search: Some("Family123 ".into()),
+        ..all.clone()
+    };
+    common::report(
+        "search by family name, first page",
+        common::time(ROUNDS, || {
+            delivery_report::recipients(&pool, finished, &search, None, 50)
+        })
+        .await?,
+    );
+
+    // The CSV export as the server streams it: pages of 2,000, encoded.
+    let tz = herald_core::directory::time_zone(&pool).await?;
+    let t = Instant::now();
+    let (mut after, mut lines, mut bytes) = (None, 0usize, 0usize);
+    loop {
+        let rows = delivery_report::recipients(&pool, finished, &all, after, 2_000).await?;
+        if rows.is_empty() {
+            break;
+        }
+        after = rows.last().map(|r| r.job);
+        lines += rows.len();
+        bytes += delivery_report::csv_lines(Device::Email, &rows, tz).len();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "CSV export: {lines} lines, {:.1} MB in {secs:.2} s = {:.0} lines/s",
+        bytes as f64 / 1e6,
+        lines as f64 / secs
+    );
+    println!("targets: counts and the first page p95 <= 50 ms on a {jobs}-job message");
+    Ok(())
+}
+
+/// Guardians, one finished and one sending message of `jobs` email jobs each, and a million jobs
+/// of other messages around them. Returns (finished, sending).
+async fn setup(pool: &PgPool, jobs: i64) -> anyhow::Result<(MessageId, MessageId)> {
+    sqlx::query(
+        "insert into person (sourced_id, kind, given_name, family_name)
+         select 'g-' || i, 'guardian', 'Given' || i, 'Family' || (i % 5000)
+         from generate_series(1, $1::bigint) i",
+    )
+    .bind(jobs)
+    .execute(pool)
+    .await?;
+    let calendar: uuid::Uuid = sqlx::query_scalar(
+        "with d as (insert into district (sourced_id, name) values ('d', 'Bench') returning id),
+              s as (insert into school (sourced_id, district_id, name) select 's', id, 'Bench High' from d returning id)
+         insert into calendar (school_id, school_year, name, start_date, end_date)
+         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s returning id",
+    )
+    .fetch_one(pool)
+    .await?;
+    let mut ids = Vec::new();
+    for (n, sending) in [(0, false), (1, true)] {
+        other_jobs(pool, 500_000).await?;
+        let id: MessageId = sqlx::query_scalar(
+            "insert into message (sender_name, sender_email, reason, subject, body_html, body_text,
+                                  inbox_text, voice_script, audience, calendar_id, devices, start_at,
+                                  fanned_out_at, finished_at)
+             values ('Bench', 'bench@district.example', 'general', $1, '<p>x</p>', 'x', 'x', '',
+                     'guardians', $2, '{email}', now(), now(), case when $3 then null else now() end)
+             returning id",
+        )
+        .bind(format!("Bench message {n}"))
+        .bind(calendar)
+        .bind(sending)
+        .fetch_one(pool)
+        .await?;
+        // Finished: 97% sent, 2% failed, 1% canceled. Sending: 60% sent, 1% failed, 30% queued,
+        // 5% in a worker's hands, 4% retrying.
+        sqlx::query(
+            "with j as (
+                 insert into delivery_job (message_id, device, person_id, target, status, due_at,
+                                           attempts, leased_at, sent_at, failed_at, canceled_at,
+                                           last_error)
+                 select $1, 'email', p.id, lower(p.given_name) || '@example.org', s.status::job_status,
+                        now(), 1, now(), case when s.status = 'sent' then now() end,
+                        case when s.status = 'failed' then now() end,
+                        case when s.status = 'canceled' then now() end,
+                        case when s.status in ('failed', 'retrying') then '550 no such user' end
+                 from person p
+                 cross join lateral (select case
+                     when not $2 then case when p.sourced_id::text like '%00' then 'failed'
+                                           when p.sourced_id::text like '%50' then 'canceled'
+                                           else 'sent' end
+                     else case (hashtext(p.sourced_id) & 255) % 100
+                         when 0 then 'failed'
+                         else case when (hashtext(p.sourced_id) & 255) % 100 < 61 then 'sent'
+                                   when (hashtext(p.sourced_id) & 255) % 100 < 91 then 'queued'
+                                   when (hashtext(p.sourced_id) & 255) % 100 < 96 then 'leased'
+                                   else 'retrying' end end end as status) s
+                 order by p.id
+                 returning id, status)
+             insert into message_tally (message_id, device, total, sent, failed, canceled, first_job, last_job)
+             select $1, 'email', count(*), count(*) filter (where status = 'sent'),
+                    count(*) filter (where status = 'failed'), count(*) filter (where status = 'canceled'),
+                    min(id), max(id)
+             from j",
+        )
+        .bind(id)
+        .bind(sending)
+        .execute(pool)
+        .await?;
+        sqlx::query(
+            "insert into message_recipient (message_id, person_id) select $1, id from person",
+        )
+        .bind(id)
+        .execute(pool)
+        .await?;
+        ids.push(id);
+    }
+    other_jobs(pool, 0).await?;
+    sqlx::query("analyze").execute(pool).await?;
+    Ok((ids[0], ids[1]))
+}
+
+/// `n` sent jobs of some other message.
+async fn other_jobs(pool: &PgPool, n: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into delivery_job (message_id, device, target, status, due_at, sent_at)
+         select gen_random_uuid(), 'email', 'x@example.org', 'sent', now(), now()
+         from generate_series(1, $1::bigint)",
+    )
+    .bind(n)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
