@@ -1,4 +1,5 @@
-//! Sent Messages and one message's status: what was sent in the chosen calendar, and for one
+//! Sent Messages and one message's status: what was sent in the chosen calendar (within a date
+//! range, by sender and type, in the district's time zone), and for one
 //! message the counts per device (sent, failed, canceled, still in queue), who was not reached
 //! and why, and what failed with the server's words. A message still sending refreshes itself.
 //!
@@ -18,7 +19,8 @@ pub struct MessageLine {
     pub subject: String,
     pub reason: String,
     pub sender: String,
-    pub created: String,
+    /// When delivery starts.
+    pub delivery: String,
     pub state: String,
     pub devices: String,
     pub total: i64,
@@ -62,6 +64,41 @@ pub struct MessageView {
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use chrono::{DateTime, Utc};
+
+    /// Midnight at the start of `date` plus `days`, in the district's time zone; none for an
+    /// empty field. `field` names the field in the error.
+    pub fn day_start(
+        field: &str,
+        date: &str,
+        tz: chrono_tz::Tz,
+        days: u64,
+    ) -> Result<Option<DateTime<Utc>>, crate::error::AppError> {
+        use chrono::TimeZone;
+        let date = date.trim();
+        if date.is_empty() {
+            return Ok(None);
+        }
+        let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.checked_add_days(chrono::Days::new(days)))
+            .ok_or_else(|| {
+                crate::error::AppError::Invalid(format!("{field}: '{date}' is not a date."))
+            })?;
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        // A time zone that skips midnight (a daylight-saving change) starts the day at the first
+        // instant that exists.
+        let start = tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .or_else(|| {
+                tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .ok_or_else(|| {
+                crate::error::AppError::Invalid(format!("{field}: '{date}' is not a date."))
+            })?;
+        Ok(Some(start.with_timezone(&Utc)))
+    }
 
     pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
         t.with_timezone(&tz)
@@ -118,35 +155,84 @@ pub(crate) mod ssr {
     }
 }
 
+/// The Sent Messages list and the choices of its filters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentList {
+    pub rows: Vec<MessageLine>,
+    /// (email, name) of everyone who sent in the calendar.
+    pub senders: Vec<(String, String)>,
+    /// More messages match than are listed.
+    pub truncated: bool,
+}
+
+/// Messages listed at most; a narrower date range shows older ones.
+pub const LIST_LIMIT: i64 = 200;
+
 #[server(endpoint = "sent_messages")]
-pub async fn sent_messages(calendar_id: Option<String>) -> Result<Vec<MessageLine>, AppError> {
+pub async fn sent_messages(
+    calendar_id: Option<String>,
+    from: String,
+    until: String,
+    sender: String,
+    reason: String,
+) -> Result<SentList, AppError> {
     use herald_core::accounts::Role;
+    use herald_core::messaging::report::{self, ListFilter};
     let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
     let Some(calendar) = calendar_id.and_then(|c| c.parse().ok()) else {
-        return Ok(Vec::new());
+        return Ok(SentList {
+            rows: Vec::new(),
+            senders: Vec::new(),
+            truncated: false,
+        });
     };
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let rows = herald_core::messaging::report::list(&state.pool, calendar, 200).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MessageLine {
-            id: r.id.to_string(),
-            subject: r.subject,
-            reason: r.reason.label().into(),
-            sender: r.sender_name,
-            created: ssr::when(r.created_at, tz),
-            state: r.state.label().into(),
-            devices: r
-                .devices
-                .iter()
-                .map(|d| d.label())
-                .collect::<Vec<_>>()
-                .join(", "),
-            total: r.total,
-            sent: r.sent,
-            failed: r.failed,
-        })
-        .collect())
+    let filter =
+        ListFilter {
+            from: ssr::day_start("From", &from, tz, 0)?,
+            until: ssr::day_start("To", &until, tz, 1)?,
+            sender: Some(sender).filter(|s| !s.is_empty()),
+            reason: match reason.as_str() {
+                "" => None,
+                r => Some(r.parse().map_err(|_| {
+                    AppError::Invalid(format!("Type: '{r}' is not a message type."))
+                })?),
+            },
+        };
+    if let (Some(f), Some(u)) = (filter.from, filter.until)
+        && f >= u
+    {
+        return Err(AppError::Invalid(
+            "To: the date range ends before it starts.".into(),
+        ));
+    }
+    let mut rows = report::list(&state.pool, calendar, &filter, LIST_LIMIT + 1).await?;
+    let truncated = rows.len() as i64 > LIST_LIMIT;
+    rows.truncate(LIST_LIMIT as usize);
+    Ok(SentList {
+        senders: report::senders(&state.pool, calendar).await?,
+        truncated,
+        rows: rows
+            .into_iter()
+            .map(|r| MessageLine {
+                id: r.id.to_string(),
+                subject: r.subject,
+                reason: r.reason.label().into(),
+                sender: r.sender_name,
+                delivery: ssr::when(r.start_at, tz),
+                state: r.state.label().into(),
+                devices: r
+                    .devices
+                    .iter()
+                    .map(|d| d.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                total: r.total,
+                sent: r.sent,
+                failed: r.failed,
+            })
+            .collect(),
+    })
 }
 
 #[server(endpoint = "load_message_view")]
@@ -235,33 +321,73 @@ pub async fn cancel_message(id: String) -> Result<u64, AppError> {
 #[component]
 pub fn SentMessagesPage() -> impl IntoView {
     let Scope(scope) = expect_context::<Scope>();
-    let list = Resource::new(move || scope.get(), sent_messages);
+    let from = RwSignal::new(String::new());
+    let until = RwSignal::new(String::new());
+    let sender = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let list = Resource::new(
+        move || {
+            (
+                scope.get(),
+                from.get(),
+                until.get(),
+                sender.get(),
+                reason.get(),
+            )
+        },
+        |(c, f, u, s, r)| sent_messages(c, f, u, s, r),
+    );
+    let senders = RwSignal::new(Vec::<(String, String)>::new());
     view! {
         <h1>"Sent Messages"</h1>
         <p><a class="button primary" href="/admin/messenger/compose">"Compose Message"</a></p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <div class="report-filters" role="search" aria-label="Filter messages">
+            <label>"From" <input type="date" prop:value=move || from.get() on:change=move |ev| from.set(event_target_value(&ev)) /></label>
+            <label>"To" <input type="date" prop:value=move || until.get() on:change=move |ev| until.set(event_target_value(&ev)) /></label>
+            <label>"Sender"
+                <select prop:value=move || sender.get() on:change=move |ev| sender.set(event_target_value(&ev))>
+                    <option value="">"Everyone"</option>
+                    {move || senders.get().into_iter().map(|(e, n)| view! { <option value=e>{n}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Type"
+                <select prop:value=move || reason.get() on:change=move |ev| reason.set(event_target_value(&ev))>
+                    <option value="">"All types"</option>
+                    {crate::admin::compose::REASONS.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+                </select>
+            </label>
+        </div>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No messages in this calendar yet."</p> }.into_any(),
-                    Ok(rows) => view! {
-                        <table class="grid">
-                            <thead><tr><th>"Created"</th><th>"Subject"</th><th>"Type"</th><th>"Sender"</th><th>"Devices"</th><th>"Status"</th><th>"Sent"</th><th>"Failed"</th></tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|r| view! {
-                                    <tr>
-                                        <td>{r.created}</td>
-                                        <td><a href=format!("/admin/messenger/messages/{}", r.id)>{r.subject}</a></td>
-                                        <td>{r.reason}</td><td>{r.sender}</td><td>{r.devices}</td><td>{r.state}</td>
-                                        <td>{format!("{} of {}", r.sent, r.total)}</td><td>{r.failed}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
+                    Ok(l) => {
+                        if senders.get_untracked() != l.senders {
+                            senders.set(l.senders.clone());
+                        }
+                        if l.rows.is_empty() {
+                            return view! { <p class="muted">"No messages match in this calendar."</p> }.into_any();
+                        }
+                        view! {
+                            <table class="grid" data-testid="sent-messages">
+                                <thead><tr><th>"Delivery"</th><th>"Subject"</th><th>"Type"</th><th>"Sender"</th><th>"Devices"</th><th>"Status"</th><th>"Sent"</th><th>"Failed"</th></tr></thead>
+                                <tbody>
+                                    {l.rows.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td class="nowrap">{r.delivery}</td>
+                                            <td><a href=format!("/admin/messenger/messages/{}", r.id)>{r.subject}</a></td>
+                                            <td>{r.reason}</td><td>{r.sender}</td><td>{r.devices}</td><td>{r.state}</td>
+                                            <td>{format!("{} of {}", r.sent, r.total)}</td><td>{r.failed}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            {l.truncated.then(|| view! { <p class="hint">{format!("Showing the newest {LIST_LIMIT}; choose dates to see older messages.")}</p> })}
+                        }.into_any()
+                    }
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -354,5 +480,29 @@ pub fn MessagePage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::ssr::day_start;
+
+    #[test]
+    fn a_date_range_is_whole_days_in_the_districts_time_zone() {
+        let tz = chrono_tz::America::Chicago;
+        let from = day_start("From", "2026-11-23", tz, 0).unwrap().unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-11-23T06:00:00+00:00");
+        let until = day_start("To", "2026-11-23", tz, 1).unwrap().unwrap();
+        assert_eq!(until.to_rfc3339(), "2026-11-24T06:00:00+00:00");
+        assert_eq!(day_start("From", " ", tz, 0).unwrap(), None);
+        let e = day_start("To", "11/23/2026", tz, 1).unwrap_err();
+        assert_eq!(e.to_string(), "To: '11/23/2026' is not a date.");
+        // Midnight does not exist on a day that starts daylight saving at midnight (Havana).
+        let havana = chrono_tz::America::Havana;
+        assert!(
+            day_start("From", "2026-03-08", havana, 0)
+                .unwrap()
+                .is_some()
+        );
     }
 }

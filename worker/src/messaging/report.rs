@@ -88,10 +88,24 @@ pub struct MessageRow {
     pub failed: i64,
 }
 
-/// The latest messages of a calendar (tests to oneself excluded), newest first.
+/// Which messages of a calendar the Sent Messages list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Delivery starting at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Delivery starting before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// The sender's email address.
+    pub sender: Option<String>,
+    pub reason: Option<ContactReason>,
+}
+
+/// A calendar's messages (tests to oneself excluded) that pass `filter`, newest delivery first,
+/// at most `limit`.
 pub async fn list(
     pool: &PgPool,
     calendar: CalendarId,
+    filter: &ListFilter,
     limit: i64,
 ) -> Result<Vec<MessageRow>, sqlx::Error> {
     let rows = sqlx::query!(
@@ -103,10 +117,18 @@ pub async fn list(
            from message m
            left join message_tally t on t.message_id = m.id
            where m.calendar_id = $1 and not m.is_test
+             and ($2::timestamptz is null or m.start_at >= $2)
+             and ($3::timestamptz is null or m.start_at < $3)
+             and ($4::text is null or m.sender_email = $4)
+             and ($5::contact_reason is null or m.reason = $5)
            group by m.id
-           order by m.created_at desc
-           limit $2"#,
+           order by m.start_at desc, m.created_at desc
+           limit $6"#,
         calendar as CalendarId,
+        filter.from,
+        filter.until,
+        filter.sender,
+        filter.reason as Option<ContactReason>,
         limit
     )
     .fetch_all(pool)
@@ -127,6 +149,22 @@ pub async fn list(
             failed: r.failed,
         })
         .collect())
+}
+
+/// Everyone who has sent a message in the calendar: (email, name), by name.
+pub async fn senders(
+    pool: &PgPool,
+    calendar: CalendarId,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select sender_email, max(sender_name) as "name!"
+           from message where calendar_id = $1 and not is_test
+           group by sender_email order by 2"#,
+        calendar as CalendarId
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.sender_email, r.name)).collect())
 }
 
 /// Why recipients were not reached on a device, and how many.
