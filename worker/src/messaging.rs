@@ -15,10 +15,13 @@
 //! - [`email`]: Email Preferences, building emails, the SMTP connection pool.
 //! - [`unsubscribe`]: signed one-click unsubscribe tokens.
 //! - [`report`]: message list and status, unreached people, failures.
+//! - [`activity`]: Dialer Activity: a day's messages by sender, and canceling their jobs on
+//!   record.
 //! - [`delivery_report`]: the Delivery Report: counts per device and status, recipient pages,
 //!   the CSV export.
 //! - [`notices`]: the parent portal's notices: keyset pages, unread count, marking read.
 
+pub mod activity;
 pub mod compose;
 pub mod delivery;
 pub mod delivery_report;

@@ -403,19 +403,14 @@ pub async fn merge_data_for(
     })
 }
 
-/// Marks a message canceled and cancels its jobs that no worker holds; returns how many jobs
-/// were canceled. Jobs already sent, failed or in a worker's hands are left as they are.
+/// Cancels a message that is still active: marks it canceled and cancels its jobs not in a
+/// worker's hands (see [`super::activity`]); returns how many jobs were canceled. Nothing is
+/// recorded: a person's cancel goes through [`super::activity::cancel`], which records it.
 pub async fn cancel(pool: &PgPool, id: MessageId) -> Result<u64, MessageError> {
     let mut tx = pool.begin().await?;
-    sqlx::query!(
-        "update message set canceled_at = coalesce(canceled_at, now()) where id = $1",
-        id as MessageId
-    )
-    .execute(&mut *tx)
-    .await?;
-    let n = super::queue::cancel_pending(&mut tx, &[id]).await?;
+    let (_, jobs) = super::activity::cancel_active(&mut tx, &[id]).await?;
     tx.commit().await?;
-    Ok(n)
+    Ok(jobs)
 }
 
 #[cfg(test)]

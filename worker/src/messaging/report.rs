@@ -49,7 +49,7 @@ pub enum MessageState {
 }
 
 impl MessageState {
-    fn of(
+    pub(crate) fn of(
         fanned_out: Option<DateTime<Utc>>,
         finished: Option<DateTime<Utc>>,
         canceled: Option<DateTime<Utc>>,

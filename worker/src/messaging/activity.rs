@@ -1,0 +1,235 @@
+//! Dialer Activity: a calendar's messages for one day (all of them, or only those still to be
+//! sent) by the chosen senders, each with a short summary; and canceling their jobs, selected
+//! messages or every active one, on record.
+//!
+//! What must stay true:
+//! - A cancel is one transaction: the messages are marked canceled, their queued and retrying
+//!   jobs canceled and their calls marked for hang-up (`queue::cancel_pending`), and a
+//!   `cancellation` row records who, when, which messages and how many jobs, the number the
+//!   statement actually canceled. A job a worker holds is not canceled: it ends as the worker
+//!   says, so a job is delivered or canceled, never both, and the tally agrees.
+//! - Only messages that are still active (not finished, not canceled) are canceled; naming a
+//!   finished one changes nothing and counts nothing.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::report::{DeviceTally, MessageState};
+use crate::domain::{AccountId, CalendarId, ContactReason, Device, MessageId};
+
+/// Which messages the report lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityQuery {
+    pub calendar: CalendarId,
+    /// Delivery starting in `[from, until)`: the chosen day in the district's time zone.
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Only messages still to be sent (scheduled or sending).
+    pub active_only: bool,
+    /// Senders' email addresses; empty: everyone.
+    pub senders: Vec<String>,
+}
+
+/// One message of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRow {
+    pub id: MessageId,
+    pub subject: String,
+    pub reason: ContactReason,
+    pub sender_name: String,
+    pub start_at: DateTime<Utc>,
+    pub state: MessageState,
+    pub devices: Vec<Device>,
+    pub tallies: Vec<DeviceTally>,
+}
+
+impl ActivityRow {
+    pub fn active(&self) -> bool {
+        matches!(self.state, MessageState::Scheduled | MessageState::Sending)
+    }
+}
+
+/// The report's messages, by delivery time.
+pub async fn list(pool: &PgPool, q: &ActivityQuery) -> Result<Vec<ActivityRow>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select m.id as "id: MessageId", m.subject, m.reason as "reason: ContactReason",
+                  m.sender_name, m.start_at, m.fanned_out_at, m.finished_at, m.canceled_at,
+                  m.devices as "devices: Vec<Device>",
+                  coalesce(array_agg(t.device order by t.device) filter (where t.device is not null), '{}')
+                      as "tally_devices!: Vec<Device>",
+                  coalesce(array_agg(t.total order by t.device) filter (where t.device is not null), '{}') as "totals!",
+                  coalesce(array_agg(t.sent order by t.device) filter (where t.device is not null), '{}') as "sents!",
+                  coalesce(array_agg(t.failed order by t.device) filter (where t.device is not null), '{}') as "faileds!",
+                  coalesce(array_agg(t.canceled order by t.device) filter (where t.device is not null), '{}') as "canceleds!"
+           from message m
+           left join message_tally t on t.message_id = m.id
+           where m.calendar_id = $1 and not m.is_test
+             and m.start_at >= $2 and m.start_at < $3
+             and (not $4 or (m.finished_at is null and m.canceled_at is null))
+             and (cardinality($5::text[]) = 0 or m.sender_email = any($5))
+           group by m.id
+           order by m.start_at, m.created_at"#,
+        q.calendar as CalendarId,
+        q.from,
+        q.until,
+        q.active_only,
+        &q.senders,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ActivityRow {
+            id: r.id,
+            subject: r.subject,
+            reason: r.reason,
+            sender_name: r.sender_name,
+            start_at: r.start_at,
+            state: MessageState::of(r.fanned_out_at, r.finished_at, r.canceled_at),
+            devices: r.devices,
+            tallies: r
+                .tally_devices
+                .iter()
+                .enumerate()
+                .map(|(i, d)| DeviceTally {
+                    device: *d,
+                    total: r.totals[i],
+                    sent: r.sents[i],
+                    failed: r.faileds[i],
+                    canceled: r.canceleds[i],
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// How a cancel was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// "Cancel queued deliveries" on a message's page.
+    Message,
+    /// "Cancel Selected Jobs" on Dialer Activity.
+    Selected,
+    /// "Cancel All Active Jobs" on Dialer Activity.
+    AllActive,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Selected => "selected",
+            Self::AllActive => "all_active",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Message => "Cancel queued deliveries (message page)",
+            Self::Selected => "Cancel Selected Jobs",
+            Self::AllActive => "Cancel All Active Jobs",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "selected" => Self::Selected,
+            "all_active" => Self::AllActive,
+            _ => Self::Message,
+        }
+    }
+}
+
+/// Who cancels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canceler {
+    pub account: AccountId,
+    pub email: String,
+}
+
+/// A cancel as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    pub id: i64,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub scope: Scope,
+    pub messages: Vec<MessageId>,
+    pub jobs: i64,
+}
+
+/// Cancels the still-active messages among `messages`: marks them canceled, cancels their jobs
+/// not in a worker's hands, and records it, all in one transaction.
+pub async fn cancel(
+    pool: &PgPool,
+    by: &Canceler,
+    scope: Scope,
+    messages: &[MessageId],
+) -> Result<Cancellation, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (active, jobs) = cancel_active(&mut tx, messages).await?;
+    let row = sqlx::query!(
+        r#"insert into cancellation (account_id, canceled_by, scope, message_ids, jobs)
+           values ($1, $2, $3, $4, $5)
+           returning id, canceled_at"#,
+        by.account as AccountId,
+        by.email,
+        scope.as_str(),
+        &active as &[MessageId],
+        jobs as i64,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Cancellation {
+        id: row.id,
+        by: by.email.clone(),
+        at: row.canceled_at,
+        scope,
+        messages: active,
+        jobs: jobs as i64,
+    })
+}
+
+/// Marks the still-active messages among `messages` canceled and cancels their jobs not in a
+/// worker's hands, in `tx`. Returns the messages canceled and the jobs.
+pub(crate) async fn cancel_active(
+    tx: &mut Transaction<'_, Postgres>,
+    messages: &[MessageId],
+) -> Result<(Vec<MessageId>, u64), sqlx::Error> {
+    let active = sqlx::query_scalar!(
+        r#"update message set canceled_at = now()
+           where id = any($1) and canceled_at is null and finished_at is null
+           returning id as "id: MessageId""#,
+        messages as &[MessageId]
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let jobs = super::queue::cancel_pending(tx, &active).await?;
+    Ok((active, jobs))
+}
+
+/// The newest `limit` cancellations.
+pub async fn recent_cancellations(
+    pool: &PgPool,
+    limit: i64,
+) -> Result<Vec<Cancellation>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select id, canceled_by, canceled_at, scope, message_ids as "message_ids: Vec<MessageId>", jobs
+           from cancellation order by canceled_at desc, id desc limit $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Cancellation {
+            id: r.id,
+            by: r.canceled_by,
+            at: r.canceled_at,
+            scope: Scope::parse(&r.scope),
+            messages: r.message_ids,
+            jobs: r.jobs,
+        })
+        .collect())
+}
