@@ -6,6 +6,7 @@
 
 pub mod compose;
 pub mod delivery_report;
+pub mod dialer_activity;
 pub mod dialer_prefs;
 pub mod email_prefs;
 pub mod import;

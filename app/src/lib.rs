@@ -79,6 +79,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("messenger/messages/:id/report") view=admin::delivery_report::DeliveryReportPage ssr=SsrMode::Async />
                     <Route path=path!("preferences/email") view=admin::email_prefs::EmailPrefsPage ssr=SsrMode::Async />
                     <Route path=path!("preferences/dialer") view=admin::dialer_prefs::DialerPrefsPage ssr=SsrMode::Async />
+                    <Route path=path!("messenger/reports/dialer-activity") view=admin::dialer_activity::DialerActivityPage ssr=SsrMode::Async />
+                    <Route path=path!("messenger/reports/dialer-activity/view") view=admin::dialer_activity::DialerActivityReport ssr=SsrMode::Async />
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />

@@ -41,7 +41,13 @@ export async function chooseParentsCalendar(page: Page) {
   ]);
 }
 
-type Message = { subject: string; body: string; devices: ("email" | "inbox" | "phone")[] };
+type Message = {
+  subject: string;
+  body: string;
+  devices: ("email" | "inbox" | "phone")[];
+  /** "Send emails at", as the datetime-local field takes it (district time). */
+  emailAt?: string;
+};
 
 /** Signs in as the admin and sends a message to the demo parent's calendar on exactly `devices`,
  * waiting until it is Finished. */
@@ -64,6 +70,7 @@ export async function startSendToParentsCalendar(page: Page, message: Message) {
   for (const device of ["email", "inbox", "phone"] as const) {
     await page.locator(`input[name="device-${device}"]`).setChecked(message.devices.includes(device));
   }
+  if (message.emailAt) await page.getByLabel("Send emails at (optional)").fill(message.emailAt);
   await page.getByRole("button", { name: "Send now" }).click();
   await expect(page).toHaveURL(/\/admin\/messenger\/messages\//);
 }

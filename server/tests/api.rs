@@ -244,6 +244,21 @@ async fn a_parent_cannot_call_admin_server_functions() {
             "preference_history",
             "id=00000000-0000-0000-0000-000000000000",
         ),
+        ("delivery_report", "id=00000000-0000-0000-0000-000000000000"),
+        (
+            "delivery_recipients",
+            "id=00000000-0000-0000-0000-000000000000&device=email&status=&search=",
+        ),
+        ("dialer_activity_form", ""),
+        (
+            "dialer_activity",
+            "date=2026-11-23&active_only=false&users=",
+        ),
+        (
+            "cancel_activity",
+            "date=2026-11-23&active_only=true&users=&selected=&all=true",
+        ),
+        ("sent_messages", "from=&until=&sender=&reason="),
     ] {
         let r = app.call(function, form, Some(&cookie)).await;
         assert!(r.body.contains("Forbidden"), "{function}: {}", r.body);

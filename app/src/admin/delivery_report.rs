@@ -267,7 +267,7 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
             id,
             device.get(),
             status.get(),
-            js_encode(&search.get())
+            crate::format::query_value(&search.get())
         )
     };
     view! {
@@ -341,26 +341,8 @@ const STATUSES: [(&str, &str); 6] = [
     ("retrying", "Retrying"),
 ];
 
-/// Percent-encodes a query value (letters, digits and `-._~` stay).
-fn js_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_search_is_percent_encoded_in_the_csv_link() {
-        assert_eq!(super::js_encode("O'Brien & co"), "O%27Brien%20%26%20co");
-    }
-
     #[cfg(feature = "ssr")]
     #[test]
     fn the_status_choices_are_the_reports_filters() {

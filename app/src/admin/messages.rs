@@ -304,17 +304,20 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
     })
 }
 
-/// Cancels what is still queued; returns how many jobs were canceled.
+/// Cancels what is still queued, on record; returns how many jobs were canceled.
 #[server(endpoint = "cancel_message")]
 pub async fn cancel_message(id: String) -> Result<u64, AppError> {
     use herald_core::accounts::Role;
+    use herald_core::messaging::activity::{self, Canceler, Scope};
     let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
-    let n = herald_core::messaging::compose::cancel(&state.pool, id)
-        .await
-        .map_err(|e| AppError::internal("cancel message", &e))?;
-    tracing::info!(message = %id, by = %session.account.email, jobs = n, "message canceled");
-    Ok(n)
+    let by = Canceler {
+        account: session.account.id,
+        email: session.account.email.clone(),
+    };
+    let done = activity::cancel(&state.pool, &by, Scope::Message, &[id]).await?;
+    tracing::info!(message = %id, by = %by.email, jobs = done.jobs, "message canceled");
+    Ok(done.jobs as u64)
 }
 
 /// `/admin/messenger/sent-messages`.
