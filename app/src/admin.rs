@@ -13,6 +13,7 @@ pub mod import;
 pub mod messages;
 pub mod people;
 pub mod prefs_form;
+pub mod utilization;
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};

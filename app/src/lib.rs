@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("preferences/dialer") view=admin::dialer_prefs::DialerPrefsPage ssr=SsrMode::Async />
                     <Route path=path!("messenger/reports/dialer-activity") view=admin::dialer_activity::DialerActivityPage ssr=SsrMode::Async />
                     <Route path=path!("messenger/reports/dialer-activity/view") view=admin::dialer_activity::DialerActivityReport ssr=SsrMode::Async />
+                    <Route path=path!("messenger/reports/utilization") view=admin::utilization::UtilizationPage ssr=SsrMode::Async />
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />

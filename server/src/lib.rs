@@ -10,7 +10,8 @@
 //! - [`router`]: the axum router, also used by the integration tests.
 //! - [`csrf`]: the cross-site request guard.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
-//! - [`exports`]: file downloads (the Delivery Report as CSV), streamed.
+//! - [`exports`]: downloads and extracts (the Delivery Report as CSV, the Utilization Report as
+//!   CSV or HTML).
 //! - The voice provider's status callbacks are `herald_core::dialer::callback`'s router, mounted
 //!   here.
 #![recursion_limit = "256"]
@@ -43,6 +44,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route(
             "/admin/messenger/messages/{id}/delivery.csv",
             axum::routing::get(exports::delivery_csv),
+        )
+        .route(
+            "/admin/messenger/reports/utilization/extract",
+            axum::routing::get(exports::utilization),
         )
         .with_state(state.clone());
     let callbacks =

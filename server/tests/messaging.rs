@@ -341,13 +341,15 @@ async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
-    let db = fresh_db().await;
-    let pool = db.pool.clone();
-    let (account, email, calendar) = admin_and_calendar(&pool).await;
-    let method = email_method(&pool).await;
-    // A message to Pat with three email jobs: sent, failed (an error with a comma), queued.
+/// A message from the admin to Pat with three email jobs (sent, failed with an error that has a
+/// comma, queued) and its tally, as fan-out and the worker would leave them. Returns its id.
+async fn message_to_pat(
+    pool: &PgPool,
+    account: herald_core::domain::AccountId,
+    email: &EmailAddress,
+    calendar: uuid::Uuid,
+    method: uuid::Uuid,
+) -> uuid::Uuid {
     let message: uuid::Uuid = sqlx::query_scalar(
         "with m as (
              insert into message (sender_account_id, sender_name, sender_email, reason, subject, body_html,
@@ -378,9 +380,19 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     .bind(email.as_str())
     .bind(calendar)
     .bind(method)
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await
     .unwrap();
+    message
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    let (account, email, calendar) = admin_and_calendar(&pool).await;
+    let method = email_method(&pool).await;
+    let message = message_to_pat(&pool, account, &email, calendar, method).await;
     let app = router(pool.clone());
     let path = format!("/admin/messenger/messages/{message}/delivery.csv");
     let get = |uri: String, cookie: Option<String>| {
@@ -484,4 +496,80 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     let (status, body, _) = send(&app, get(path, Some(parent))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!body.contains("pat@home.example"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_utilization_extract_is_csv_or_html_for_admins_and_names_a_bad_field() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    let (account, email, calendar) = admin_and_calendar(&pool).await;
+    let method = email_method(&pool).await;
+    message_to_pat(&pool, account, &email, calendar, method).await;
+    let app = router(pool.clone());
+    let today = chrono::Utc::now().date_naive();
+    let (start, end) = (today - chrono::Days::new(1), today + chrono::Days::new(1));
+    let path = |q: &str| format!("/admin/messenger/reports/utilization/extract?{q}");
+    let get = |uri: String, cookie: Option<&str>| {
+        let mut req = Request::get(uri);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let q = format!("start={start}&end={end}&sent_to=email&format=csv");
+    let (status, _, _) = send(&app, get(path(&q), None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out: to sign-in");
+
+    let cookie = sign_in_admin(&app).await;
+    let (status, body, headers) = send(&app, get(path(&q), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "Date,School,Messages,Attempted,Delivered,Failed");
+    assert_eq!(lines.len(), 2, "{body}");
+    assert!(lines[1].ends_with(",Lincoln,1,3,1,1"), "{}", lines[1]);
+
+    let html_q = format!("start={start}&end={end}&sent_to=email&format=html");
+    let (status, body, headers) = send(&app, get(path(&html_q), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(body.contains("<h1>Utilization Report: Emails,"), "{body}");
+    assert!(
+        body.contains("<th scope=\"row\">Lincoln</th><td>1</td><td>3</td><td>1</td><td>1</td>"),
+        "{body}"
+    );
+    let phone_q = format!("start={start}&end={end}&sent_to=phone&format=html");
+    let (_, body, _) = send(&app, get(path(&phone_q), Some(&cookie))).await;
+    assert!(
+        body.contains("No messages were sent in these dates."),
+        "{body}"
+    );
+
+    for (q, says) in [
+        (
+            format!("start=2026-13-01&end={end}&sent_to=email&format=csv"),
+            "Start Date: '2026-13-01' is not a date",
+        ),
+        (
+            format!("start={end}&end={start}&sent_to=email&format=csv"),
+            "End Date:",
+        ),
+        (
+            format!("start={start}&end={end}&sent_to=fax&format=csv"),
+            "Messages Sent To: 'fax'",
+        ),
+        (
+            format!("start={start}&end={end}&sent_to=email&format=pdf"),
+            "Format: 'pdf'",
+        ),
+    ] {
+        let (status, body, _) = send(&app, get(path(&q), Some(&cookie))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(body.contains(says), "{q}: {body}");
+    }
 }

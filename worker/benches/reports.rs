@@ -122,7 +122,66 @@ async fn bench() -> anyhow::Result<()> {
         lines as f64 / secs
     );
     println!("targets: counts and the first page p95 <= 50 ms on a {jobs}-job message");
+
+    // The Utilization Report over a year: 40 messages a day at 30 schools, email and phone.
+    let t = Instant::now();
+    let messages = year_of_messages(&pool).await?;
+    println!(
+        "a year of sends: {messages} messages at 30 schools (set up in {:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
+    let until = chrono::Utc::now() + chrono::Duration::days(1);
+    let from = until - chrono::Duration::days(366);
+    let zone = tz.name();
+    let rows =
+        herald_core::messaging::utilization::rows(&pool, Device::Email, from, until, zone).await?;
+    common::report(
+        &format!("utilization, a year of email ({} lines)", rows.len()),
+        common::time(50, || {
+            herald_core::messaging::utilization::rows(&pool, Device::Email, from, until, zone)
+        })
+        .await?,
+    );
+    println!("target: a year's utilization p95 <= 1 s");
     Ok(())
+}
+
+/// 40 messages a day for a year, each on email and phone with a tally, spread over 30 schools'
+/// calendars. Returns how many messages.
+async fn year_of_messages(pool: &PgPool) -> anyhow::Result<i64> {
+    sqlx::query(
+        "with d as (select id from district limit 1),
+              s as (insert into school (sourced_id, district_id, name)
+                    select 'y-' || i, d.id, 'School ' || i from d, generate_series(1, 30) i
+                    returning id, sourced_id)
+         insert into calendar (school_id, school_year, name, start_date, end_date)
+         select id, 2027, '2026-27', '2026-08-20', '2027-06-01' from s",
+    )
+    .execute(pool)
+    .await?;
+    let n: i64 = sqlx::query_scalar(
+        "with cal as (select id, row_number() over (order by id) - 1 as n from calendar),
+              m as (
+                  insert into message (sender_name, sender_email, reason, subject, body_html, body_text,
+                                       inbox_text, voice_script, audience, calendar_id, devices, start_at,
+                                       fanned_out_at, finished_at)
+                  select 'Bench', 'bench@district.example', 'general', 'Year ' || i, '<p>x</p>', 'x', 'x', 'x',
+                         'guardians', cal.id, '{email,phone}',
+                         now() - make_interval(mins => (i * 13)::int), now(), now()
+                  from generate_series(1, 365 * 40) i
+                  join cal on cal.n = i % (select count(*) from cal)
+                  returning id),
+              t as (
+                  insert into message_tally (message_id, device, total, sent, failed, canceled)
+                  select m.id, d.device::delivery_device, 500, 480, 15, 5
+                  from m cross join (values ('email'), ('phone')) d(device)
+                  returning 1)
+         select count(*) from m",
+    )
+    .fetch_one(pool)
+    .await?;
+    sqlx::query("analyze").execute(pool).await?;
+    Ok(n)
 }
 
 /// Guardians, one finished and one sending message of `jobs` email jobs each, and a million jobs

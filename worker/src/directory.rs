@@ -362,6 +362,19 @@ pub async fn time_zone(pool: &PgPool) -> Result<chrono_tz::Tz, sqlx::Error> {
         .unwrap_or(chrono_tz::America::Chicago))
 }
 
+/// The first instant of `date` in the time zone `tz`: midnight, or, where a daylight-saving
+/// change skips midnight, the first local time that exists.
+pub fn day_start(tz: chrono_tz::Tz, date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let midnight = date.and_time(chrono::NaiveTime::MIN);
+    (0..=3)
+        .find_map(|h| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&chrono::Utc))
+}
+
 /// The grade levels enrolled in a calendar, in school order (K before 1 before 12).
 pub async fn grade_levels(pool: &PgPool, calendar: CalendarId) -> Result<Vec<String>, sqlx::Error> {
     let mut grades = sqlx::query_scalar!(

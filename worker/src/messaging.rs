@@ -19,6 +19,7 @@
 //!   record.
 //! - [`delivery_report`]: the Delivery Report: counts per device and status, recipient pages,
 //!   the CSV export.
+//! - [`utilization`]: the Utilization Report: delivered emails or calls by day and school.
 //! - [`notices`]: the parent portal's notices: keyset pages, unread count, marking read.
 
 pub mod activity;
@@ -32,3 +33,4 @@ pub mod queue;
 pub mod report;
 pub mod template;
 pub mod unsubscribe;
+pub mod utilization;

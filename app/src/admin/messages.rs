@@ -73,7 +73,6 @@ pub(crate) mod ssr {
         tz: chrono_tz::Tz,
         days: u64,
     ) -> Result<Option<DateTime<Utc>>, crate::error::AppError> {
-        use chrono::TimeZone;
         let date = date.trim();
         if date.is_empty() {
             return Ok(None);
@@ -84,20 +83,7 @@ pub(crate) mod ssr {
             .ok_or_else(|| {
                 crate::error::AppError::Invalid(format!("{field}: '{date}' is not a date."))
             })?;
-        let midnight = day.and_time(chrono::NaiveTime::MIN);
-        // A time zone that skips midnight (a daylight-saving change) starts the day at the first
-        // instant that exists.
-        let start = tz
-            .from_local_datetime(&midnight)
-            .earliest()
-            .or_else(|| {
-                tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
-                    .earliest()
-            })
-            .ok_or_else(|| {
-                crate::error::AppError::Invalid(format!("{field}: '{date}' is not a date."))
-            })?;
-        Ok(Some(start.with_timezone(&Utc)))
+        Ok(Some(herald_core::directory::day_start(tz, day)))
     }
 
     pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
