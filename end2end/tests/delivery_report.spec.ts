@@ -12,6 +12,11 @@ test("an admin watches a send complete on the Delivery Report and downloads it a
     body: "<p>School lets out at 1 pm.</p>",
     devices: ["email", "inbox"],
   });
+  // The message's details: type, sender, created, devices, audience size.
+  const facts = page.locator(".facts");
+  await expect(facts).toContainText("General");
+  await expect(facts).toContainText(/Devices\s*(Email, Portal inbox|Portal inbox, Email)/);
+  await expect(facts).toContainText(/Recipients\s*\d+/);
   await page.getByRole("link", { name: "View Delivery Report" }).click();
   await expect(page.getByRole("heading", { name: `Delivery Report: ${subject}` })).toBeVisible();
 

@@ -50,6 +50,8 @@ pub struct MessageView {
     pub state: String,
     pub is_test: bool,
     pub recipients: i64,
+    /// The devices chosen, as words ("Email, Portal inbox").
+    pub chosen_devices: String,
     pub devices: Vec<DeviceLine>,
     /// (device, cause, people)
     pub unreached: Vec<(String, String, i64)>,
@@ -254,6 +256,12 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
         state: s.state.label().into(),
         is_test: s.is_test,
         recipients: s.recipients,
+        chosen_devices: s
+            .devices
+            .iter()
+            .map(|d| d.label())
+            .collect::<Vec<_>>()
+            .join(", "),
         devices: s
             .tallies
             .iter()
@@ -424,6 +432,7 @@ pub fn MessagePage() -> impl IntoView {
                                 <div><dt>"Created"</dt><dd>{m.created.clone()}</dd></div>
                                 <div><dt>"Delivery starts"</dt><dd>{m.start.clone()}</dd></div>
                                 {m.finished.clone().map(|f| view! { <div><dt>"Finished"</dt><dd>{f}</dd></div> })}
+                                <div><dt>"Devices"</dt><dd>{m.chosen_devices.clone()}</dd></div>
                                 <div><dt>"Recipients"</dt><dd>{m.recipients}</dd></div>
                             </dl>
                             <p><a class="button primary" href=format!("/admin/messenger/messages/{}/report", m.id)>"View Delivery Report"</a></p>

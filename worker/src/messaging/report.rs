@@ -188,6 +188,8 @@ pub struct MessageStatus {
     pub finished_at: Option<DateTime<Utc>>,
     pub state: MessageState,
     pub is_test: bool,
+    /// The devices chosen at compose.
+    pub devices: Vec<Device>,
     pub recipients: i64,
     pub tallies: Vec<DeviceTally>,
     pub unreached: Vec<UnreachedCount>,
@@ -228,6 +230,7 @@ pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus
     let Some(m) = sqlx::query!(
         r#"select m.subject, m.reason as "reason: ContactReason", m.sender_name, m.created_at,
                m.start_at, m.email_at, m.fanned_out_at, m.finished_at, m.canceled_at, m.is_test,
+               m.devices as "devices: Vec<Device>",
                (select count(*) from message_recipient r where r.message_id = m.id) as "recipients!"
            from message m where m.id = $1"#,
         id as MessageId
@@ -257,6 +260,7 @@ pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus
         finished_at: m.finished_at,
         state: MessageState::of(m.fanned_out_at, m.finished_at, m.canceled_at),
         is_test: m.is_test,
+        devices: m.devices,
         recipients: m.recipients,
         tallies: tally(pool, id).await?,
         unreached,
