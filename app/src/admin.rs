@@ -255,8 +255,6 @@ pub fn NotBuiltYet() -> impl IntoView {
             "messenger/failing-assignment-scheduler" => {
                 ("Failing Assignment Scheduler", "the grade-book schedulers")
             }
-            "messenger/reports/dialer-activity" => ("Dialer Activity", "the phone dialer"),
-            "messenger/reports/utilization" => ("Utilization Report", "the reports"),
             "surveys/survey-messenger" => ("Survey Messenger", "surveys"),
             "contact-preferences-batch" => (
                 "Contact Preferences Batch",

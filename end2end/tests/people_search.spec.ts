@@ -36,6 +36,6 @@ test("choosing a calendar in the toolbar is remembered across pages", async ({ p
 test("a tool that is not built yet says so plainly", async ({ page }) => {
   await signIn(page, ADMIN);
   await expectSignedInAsAdmin(page);
-  await page.getByRole("link", { name: "Dialer Activity" }).click();
-  await expect(page.locator(".not-built")).toContainText("Dialer Activity is not built yet");
+  await page.getByRole("link", { name: "Survey Messenger" }).click();
+  await expect(page.locator(".not-built")).toContainText("Survey Messenger is not built yet");
 });
