@@ -22,3 +22,17 @@ pub fn every(period: std::time::Duration, tick: impl Fn() + Clone + 'static) {
         }
     });
 }
+
+/// Bumps `refresh` every `period` while `under_way()` holds: a page showing something that is
+/// still changing (a send in progress) refreshes itself, and stops asking once it is done.
+pub fn refresh_while(
+    period: std::time::Duration,
+    refresh: RwSignal<u32>,
+    under_way: impl Fn() -> bool + Clone + 'static,
+) {
+    every(period, move || {
+        if under_way() {
+            refresh.update(|n| *n += 1);
+        }
+    });
+}

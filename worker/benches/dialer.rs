@@ -20,7 +20,7 @@ use herald_core::domain::{AudienceKind, CalendarId, ContactReason, Device, DialW
 use herald_core::messaging::compose::{self, Draft, Sender};
 use herald_core::messaging::fanout;
 use herald_core::settings::Settings;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 const DB: &str = "herald_bench_dialer";
 const TOKEN: &str = "bench-token";
@@ -30,7 +30,6 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn bench() -> anyhow::Result<()> {
-    let base = common::server_base()?;
     let caps: Vec<f64> = std::env::var("HERALD_BENCH_CAPS")
         .unwrap_or_else(|_| "10,50,100".into())
         .split(',')
@@ -41,15 +40,7 @@ async fn bench() -> anyhow::Result<()> {
         .and_then(|c| c.parse().ok())
         .unwrap_or(300);
 
-    let mut admin = PgConnection::connect(&format!("{base}/postgres")).await?;
-    sqlx::query(&format!("drop database if exists {DB} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("create database {DB}"))
-        .execute(&mut admin)
-        .await?;
-    let pool = PgPool::connect(&format!("{base}/{DB}")).await?;
-    herald_core::db::MIGRATOR.run(&pool).await?;
+    let pool = common::fresh_database(DB).await?;
     let dir = tempfile::tempdir()?;
     demo::generate(
         &DemoOptions {

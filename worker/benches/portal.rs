@@ -18,7 +18,6 @@ use herald_core::demo::{self, DemoOptions};
 use herald_core::domain::PersonId;
 use herald_core::messaging::notices::{self, Cursor};
 use herald_core::preferences;
-use sqlx::{Connection, PgConnection, PgPool};
 
 const DB: &str = "herald_bench_portal";
 /// The parent's notices.
@@ -32,20 +31,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn bench() -> anyhow::Result<()> {
-    let base = common::server_base()?;
     let others: i64 = std::env::var("HERALD_BENCH_OTHERS")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(1_000_000);
-    let mut admin = PgConnection::connect(&format!("{base}/postgres")).await?;
-    sqlx::query(&format!("drop database if exists {DB} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("create database {DB}"))
-        .execute(&mut admin)
-        .await?;
-    let pool = PgPool::connect(&format!("{base}/{DB}")).await?;
-    herald_core::db::MIGRATOR.run(&pool).await?;
+    let pool = common::fresh_database(DB).await?;
 
     let started = Instant::now();
     let parent: PersonId = sqlx::query_scalar("select gen_random_uuid()")

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use herald_core::domain::{Device, JobId, MessageId};
 use herald_core::messaging::delivery_report::{self, RecipientQuery, StatusFilter};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 const DB: &str = "herald_bench_reports";
 const ROUNDS: usize = 200;
@@ -24,20 +24,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn bench() -> anyhow::Result<()> {
-    let base = common::server_base()?;
     let jobs: i64 = std::env::var("HERALD_BENCH_JOBS")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(250_000);
-    let mut admin = PgConnection::connect(&format!("{base}/postgres")).await?;
-    sqlx::query(&format!("drop database if exists {DB} with (force)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("create database {DB}"))
-        .execute(&mut admin)
-        .await?;
-    let pool = PgPool::connect(&format!("{base}/{DB}")).await?;
-    herald_core::db::MIGRATOR.run(&pool).await?;
+    let pool = common::fresh_database(DB).await?;
 
     let started = Instant::now();
     let (finished, sending) = setup(&pool, jobs).await?;

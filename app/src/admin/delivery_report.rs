@@ -161,16 +161,10 @@ pub fn DeliveryReportPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     let head = Resource::new(move || (id(), refresh.get()), |(id, _)| delivery_report(id));
     // While the message is scheduled or sending, the counts refresh every two seconds.
-    let active = RwSignal::new(true);
-    Effect::new(move |_| {
-        if let Some(Ok(h)) = head.get() {
-            active.set(h.state == "Sending" || h.state == "Scheduled");
-        }
-    });
-    crate::poll::every(std::time::Duration::from_secs(2), move || {
-        if active.get_untracked() {
-            refresh.update(|n| *n += 1);
-        }
+    crate::poll::refresh_while(std::time::Duration::from_secs(2), refresh, move || {
+        head.with_untracked(
+            |h| !matches!(h, Some(Ok(h)) if !crate::admin::messages::under_way(&h.state)),
+        )
     });
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

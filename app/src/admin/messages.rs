@@ -314,6 +314,11 @@ pub async fn cancel_message(id: String) -> Result<u64, AppError> {
     Ok(done.jobs as u64)
 }
 
+/// A message in this state is still changing: its pages refresh themselves.
+pub fn under_way(state: &str) -> bool {
+    state == "Sending" || state == "Scheduled"
+}
+
 /// `/admin/messenger/sent-messages`.
 #[component]
 pub fn SentMessagesPage() -> impl IntoView {
@@ -405,23 +410,15 @@ pub fn MessagePage() -> impl IntoView {
         }
     });
     // While the message is scheduled or sending, refresh every two seconds; then stop.
-    let active = RwSignal::new(true);
-    Effect::new(move |_| {
-        if let Some(Ok(m)) = view_res.get() {
-            active.set(m.state == "Sending" || m.state == "Scheduled");
-        }
-    });
-    crate::poll::every(std::time::Duration::from_secs(2), move || {
-        if active.get_untracked() {
-            refresh.update(|n| *n += 1);
-        }
+    crate::poll::refresh_while(std::time::Duration::from_secs(2), refresh, move || {
+        view_res.with_untracked(|v| !matches!(v, Some(Ok(m)) if !under_way(&m.state)))
     });
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match view_res.await {
                     Ok(m) => {
-                        let active = m.state == "Sending" || m.state == "Scheduled";
+                        let active = under_way(&m.state);
                         let mid = m.id.clone();
                         view! {
                             <h1>{m.subject.clone()}{m.is_test.then_some(" (test)")}</h1>

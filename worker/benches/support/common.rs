@@ -32,6 +32,22 @@ pub fn server_base() -> anyhow::Result<String> {
         .to_string())
 }
 
+/// A new, migrated database `name` on `DATABASE_URL`'s server, dropping any earlier one.
+pub async fn fresh_database(name: &str) -> anyhow::Result<PgPool> {
+    use sqlx::Connection;
+    let base = server_base()?;
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres")).await?;
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await?;
+    let pool = PgPool::connect(&format!("{base}/{name}")).await?;
+    herald_core::db::MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
 /// The bench admin, created on first use.
 pub async fn sender(pool: &PgPool) -> anyhow::Result<Sender> {
     let email = EmailAddress::parse("bench@district.example")?;
