@@ -215,7 +215,8 @@ fn required(reason: ContactReason, emergency_contact: bool) -> bool {
 /// What the person may know about one of their methods.
 struct Owned {
     emergency: bool,
-    mobile: bool,
+    /// The phone number (E.164) of a mobile phone: one that can take text messages.
+    mobile: Option<String>,
 }
 
 async fn owned(
@@ -224,7 +225,9 @@ async fn owned(
     method: ContactMethodId,
 ) -> Result<Owned, PreferenceError> {
     let row = sqlx::query!(
-        r#"select cm.emergency, (coalesce(cm.phone_kind = 'cell', false) or cm.sms_capable) as "mobile!"
+        r#"select cm.emergency,
+                  case when coalesce(cm.phone_kind = 'cell', false) or cm.sms_capable
+                       then cm.phone end as mobile
            from contact_method cm
            where cm.id = $2
              and (cm.person_id = $1
@@ -332,18 +335,21 @@ pub fn texts_wording(district: &str, phone: &str) -> String {
     )
 }
 
-/// Turns text messages on for one of the person's mobile phones, storing `wording`. Consenting
-/// again while consent is in force changes nothing.
+/// Turns text messages on for one of the person's mobile phones, storing the words agreed to,
+/// which `wording` writes for the phone's number (E.164). Consenting again while consent is in
+/// force changes nothing.
 pub async fn consent_to_texts(
     pool: &PgPool,
     person: PersonId,
     method: ContactMethodId,
-    wording: &str,
+    wording: impl FnOnce(&str) -> String,
     by: &ChangedBy,
 ) -> Result<(), PreferenceError> {
-    if !owned(pool, person, method).await?.mobile {
-        return Err(PreferenceError::NotMobile);
-    }
+    let phone = owned(pool, person, method)
+        .await?
+        .mobile
+        .ok_or(PreferenceError::NotMobile)?;
+    let wording = wording(&phone);
     sqlx::query!(
         "insert into sms_consent (contact_method_id, wording, given_by) values ($1, $2, $3)
          on conflict (contact_method_id) where withdrawn_at is null do nothing",

@@ -47,7 +47,7 @@ async fn a_parent_changes_their_own_and_household_methods_and_nobody_elses(pool:
         assert!(matches!(r, Err(PreferenceError::NotYours)), "{r:?}");
         let r = preferences::withdraw_texts(&pool, parent, method, &by).await;
         assert!(matches!(r, Err(PreferenceError::NotYours)), "{r:?}");
-        let r = preferences::consent_to_texts(&pool, parent, method, "words", &by).await;
+        let r = preferences::consent_to_texts(&pool, parent, method, |_| "words".into(), &by).await;
         assert!(matches!(r, Err(PreferenceError::NotYours)), "{r:?}");
     }
     let r = preferences::set(
@@ -205,7 +205,7 @@ async fn text_consent_keeps_the_words_agreed_to_and_only_one_is_in_force(pool: P
     let mine = preferences::of_person(&pool, parent).await.unwrap();
     let email = mine.iter().find(|m| m.email.is_some()).unwrap();
     assert_eq!(email.texts, Texts::NotOffered);
-    let r = preferences::consent_to_texts(&pool, parent, email.id, "words", &by).await;
+    let r = preferences::consent_to_texts(&pool, parent, email.id, |_| "words".into(), &by).await;
     assert!(matches!(r, Err(PreferenceError::NotMobile)), "{r:?}");
     let cell = mine
         .iter()
@@ -218,7 +218,8 @@ async fn text_consent_keeps_the_words_agreed_to_and_only_one_is_in_force(pool: P
         .map(|i| {
             let (pool, by) = (pool.clone(), by.clone());
             tokio::spawn(async move {
-                preferences::consent_to_texts(&pool, parent, cell, &format!("words {i}"), &by).await
+                preferences::consent_to_texts(&pool, parent, cell, |_| format!("words {i}"), &by)
+                    .await
             })
         })
         .collect();
@@ -241,7 +242,7 @@ async fn text_consent_keeps_the_words_agreed_to_and_only_one_is_in_force(pool: P
     preferences::withdraw_texts(&pool, parent, cell, &by)
         .await
         .unwrap();
-    preferences::consent_to_texts(&pool, parent, cell, "again", &by)
+    preferences::consent_to_texts(&pool, parent, cell, |_| "again".into(), &by)
         .await
         .unwrap();
     let consents = preferences::consents(&pool, parent).await.unwrap();

@@ -167,15 +167,9 @@ pub async fn set_my_texts(method: String, on: bool) -> Result<(), AppError> {
             .await
             .map_err(ssr::refused);
     }
-    let mine = preferences::of_person(&state.pool, person).await?;
-    let phone = mine
-        .iter()
-        .find(|m| m.id == id)
-        .and_then(|m| m.phone.as_deref())
-        .ok_or(AppError::NotFound)?;
     let district = preferences::district_name(&state.pool).await?;
-    let wording = preferences::texts_wording(&district, &crate::format::phone(phone));
-    preferences::consent_to_texts(&state.pool, person, id, &wording, &by)
+    let wording = |phone: &str| preferences::texts_wording(&district, &crate::format::phone(phone));
+    preferences::consent_to_texts(&state.pool, person, id, wording, &by)
         .await
         .map_err(ssr::refused)
 }
