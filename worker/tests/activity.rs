@@ -7,11 +7,11 @@ mod district;
 use chrono::{Duration, Utc};
 use herald_core::domain::{ContactReason, Device, JobId, MessageId};
 use herald_core::messaging::activity::{self, ActivityQuery, Canceler, Scope};
-use herald_core::messaging::{delivery_report, fanout, queue};
+use herald_core::messaging::{delivery_report, queue};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{District, district, send};
+use district::{District, district, fan_out_all, send};
 
 fn canceler(d: &District) -> Canceler {
     Canceler {
@@ -89,7 +89,7 @@ async fn cancel_selected_skips_finished_messages_and_records_the_jobs_it_cancele
     )
     .await;
     let b = send(&pool, &d, ContactReason::General, &[Device::Inbox]).await;
-    while fanout::fan_out_next(&pool).await.unwrap().is_some() {}
+    fan_out_all(&pool).await;
     sqlx::query!(
         "update message set finished_at = now() where id = $1",
         b as MessageId
@@ -132,7 +132,7 @@ async fn a_cancel_racing_workers_never_both_delivers_and_cancels_a_job(pool: PgP
             &[Device::Email, Device::Inbox],
         )
         .await;
-        while fanout::fan_out_next(&pool).await.unwrap().is_some() {}
+        fan_out_all(&pool).await;
         let workers: Vec<_> = (0..2)
             .map(|_| {
                 let pool = pool.clone();

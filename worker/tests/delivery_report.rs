@@ -6,17 +6,17 @@
 mod district;
 
 use herald_core::domain::{ContactReason, Device, JobId, MessageId};
+use herald_core::messaging::compose;
 use herald_core::messaging::delivery_report::{self, DeviceCounts, RecipientQuery, StatusFilter};
 use herald_core::messaging::queue::{self, Failure};
-use herald_core::messaging::{compose, fanout};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{District, district, send};
+use district::{District, district, fan_out_all, send};
 
 async fn fanned_out(pool: &PgPool, d: &District, devices: &[Device]) -> MessageId {
     let id = send(pool, d, ContactReason::General, devices).await;
-    while fanout::fan_out_next(pool).await.unwrap().is_some() {}
+    fan_out_all(pool).await;
     id
 }
 

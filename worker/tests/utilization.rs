@@ -9,11 +9,11 @@ use chrono::{Duration, Utc};
 use herald_core::domain::{CalendarId, ContactReason, Device, JobId, MessageId};
 use herald_core::messaging::queue::{self, Failure};
 use herald_core::messaging::utilization::{self, DISTRICT_WIDE};
-use herald_core::messaging::{compose, delivery_report, fanout};
+use herald_core::messaging::{compose, delivery_report};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{district_of, draft, send};
+use district::{district_of, draft, fan_out_all, send};
 
 /// Delivers some of the message's email jobs (the first `sent` sent, the next one refused) and
 /// cancels the rest, so the next message's deliveries are its own.
@@ -55,14 +55,14 @@ async fn the_report_counts_each_messages_own_totals_by_day_and_school(pool: PgPo
     // Today at the first school: 5 sent, 1 failed. Yesterday at the other: 3 sent, 1 failed.
     // Today, district-wide: 2 sent, 1 failed.
     let today = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
-    fanout::fan_out_next(&pool).await.unwrap();
+    fan_out_all(&pool).await;
     deliver_some(&pool, today, 5).await;
     let mut other = draft(other_calendar, ContactReason::General, &[Device::Email]);
     other.start_at = None;
     let yesterday = compose::create(&pool, &other.compose().unwrap(), &d.sender)
         .await
         .unwrap();
-    fanout::fan_out_next(&pool).await.unwrap();
+    fan_out_all(&pool).await;
     deliver_some(&pool, yesterday, 3).await;
     sqlx::query!(
         "update message set start_at = start_at - interval '1 day' where id = $1",
@@ -76,7 +76,7 @@ async fn the_report_counts_each_messages_own_totals_by_day_and_school(pool: PgPo
     let wide = compose::create(&pool, &wide.compose().unwrap(), &d.sender)
         .await
         .unwrap();
-    fanout::fan_out_next(&pool).await.unwrap();
+    fan_out_all(&pool).await;
     deliver_some(&pool, wide, 2).await;
 
     let tz = herald_core::directory::time_zone(&pool).await.unwrap();

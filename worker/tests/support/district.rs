@@ -106,6 +106,15 @@ pub async fn send(
     compose::create(pool, &composed, &d.sender).await.unwrap()
 }
 
+/// Fans out every message that is due, as the worker's scheduler would.
+pub async fn fan_out_all(pool: &PgPool) {
+    while herald_core::messaging::fanout::fan_out_next(pool)
+        .await
+        .unwrap()
+        .is_some()
+    {}
+}
+
 /// Settings for a test worker: short polls, the given lease.
 pub fn settings(lease_seconds: i64) -> Settings {
     let mut s = Settings::load_from(|_| None).unwrap();
