@@ -446,8 +446,20 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     )
     .await;
     assert_eq!(body.lines().count(), 2, "{body}");
-    let (_, body, _) = send(&app, get(format!("{path}?q=pat%2B3"), Some(cookie.clone()))).await;
+    // The search finds people (by name or current address), then their jobs.
+    let (_, body, _) = send(&app, get(format!("{path}?q=lee"), Some(cookie.clone()))).await;
+    assert_eq!(body.lines().count(), 4, "{body}");
+    let (_, body, _) = send(
+        &app,
+        get(
+            format!("{path}?status=failed&q=PAT%40home"),
+            Some(cookie.clone()),
+        ),
+    )
+    .await;
     assert_eq!(body.lines().count(), 2, "{body}");
+    let (_, body, _) = send(&app, get(format!("{path}?q=nobody"), Some(cookie.clone()))).await;
+    assert_eq!(body.lines().count(), 1, "{body}");
     let (status, _, _) = send(
         &app,
         get(

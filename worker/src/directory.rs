@@ -2,7 +2,9 @@
 //! Toolbar, the people search, one person's household, contact methods and preferences.
 //!
 //! What must stay true: these functions only read; whether a method receives a reason is computed
-//! by the SQL function `method_allowed`, exactly as delivery will treat it.
+//! by the SQL function `method_allowed`, exactly as delivery will treat it; who a search finds is
+//! decided by the SQL function `people_matching` (migration 0012) with a [`PeopleSearch`]
+//! pattern, so the People page and the Delivery Report find the same people.
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -91,23 +93,56 @@ pub async fn calendar_exists(pool: &PgPool, id: CalendarId) -> Result<bool, sqlx
     .await
 }
 
-/// People whose name, student number or email matches `query` (case-insensitive substring),
-/// at most `limit`, students and guardians of the calendar first when one is given.
+/// What someone typed to find people, as the case-insensitive "contains" pattern that
+/// `people_matching` takes: part of a name ("Given Family" or "Family, Given"), a student number,
+/// an email address or a phone number. `%`, `_` and `\` match themselves. A query that is only
+/// a phone number's digits and punctuation, "(612) 555-0100" or "+1 612 555 0100", is searched
+/// by its digits, so it finds the stored E.164 number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeopleSearch(String);
+
+impl PeopleSearch {
+    /// The search for `query`, or `None` when it is blank.
+    pub fn parse(query: &str) -> Option<Self> {
+        let query = query.trim();
+        if query.is_empty() {
+            return None;
+        }
+        let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+        let phone_like = digits.len() >= 4
+            && query
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-' | '.' | '+'));
+        let text = if phone_like { digits.as_str() } else { query };
+        let mut pattern = String::with_capacity(text.len() + 2);
+        pattern.push('%');
+        for c in text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Some(Self(pattern))
+    }
+
+    /// The `ilike` pattern.
+    pub fn pattern(&self) -> &str {
+        &self.0
+    }
+}
+
+/// People whose name, student number, email or phone contains `query`, at most `limit`,
+/// students and guardians of the calendar first when one is given. A blank query finds nobody.
 pub async fn search_people(
     pool: &PgPool,
     query: &str,
     calendar: Option<CalendarId>,
     limit: i64,
 ) -> Result<Vec<PersonHit>, sqlx::Error> {
-    let pattern = format!(
-        "%{}%",
-        query
-            .trim()
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let Some(search) = PeopleSearch::parse(query) else {
+        return Ok(Vec::new());
+    };
     let rows = sqlx::query!(
         r#"select p.id as "id: PersonId", p.kind as "kind: PersonKind",
                   p.given_name || ' ' || p.family_name as "name!",
@@ -125,13 +160,10 @@ pub async fn search_people(
                              (select gs.student_id from guardian_student gs where gs.guardian_id = p.id))
                   ) as "in_calendar!"
            from person p
-           where lower(p.given_name || ' ' || p.family_name) like $1
-              or lower(p.family_name || ', ' || p.given_name) like $1
-              or lower(coalesce(p.identifier, '')) like $1
-              or exists (select 1 from contact_method cm where cm.person_id = p.id and cm.email like $1)
+           where p.id in (select id from people_matching($1))
            order by 5 desc, p.family_name, p.given_name
            limit $3"#,
-        pattern,
+        search.pattern(),
         calendar as Option<CalendarId>,
         limit
     )
@@ -390,4 +422,39 @@ pub async fn grade_levels(pool: &PgPool, calendar: CalendarId) -> Result<Vec<Str
         other => other.parse::<i32>().unwrap_or(100),
     });
     Ok(grades)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeopleSearch;
+
+    fn pattern(q: &str) -> Option<String> {
+        PeopleSearch::parse(q).map(|s| s.pattern().to_string())
+    }
+
+    #[test]
+    fn a_blank_search_finds_nobody() {
+        assert_eq!(pattern("   "), None);
+    }
+
+    #[test]
+    fn a_search_matches_percent_underscore_and_backslash_literally() {
+        assert_eq!(pattern(" 50%_a\\b ").as_deref(), Some("%50\\%\\_a\\\\b%"));
+    }
+
+    #[test]
+    fn a_phone_number_as_people_write_it_is_searched_by_its_digits() {
+        assert_eq!(pattern("(612) 555-0100").as_deref(), Some("%6125550100%"));
+        assert_eq!(pattern("+1 612.555.0100").as_deref(), Some("%16125550100%"));
+    }
+
+    #[test]
+    fn names_addresses_and_short_numbers_are_searched_as_typed() {
+        assert_eq!(pattern("Garcia, Ana").as_deref(), Some("%Garcia, Ana%"));
+        assert_eq!(
+            pattern("ana+school@x.org").as_deref(),
+            Some("%ana+school@x.org%")
+        );
+        assert_eq!(pattern("12-3").as_deref(), Some("%12-3%"));
+    }
 }

@@ -279,7 +279,7 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
                 </select>
             </label>
             <label>"Search"
-                <input type="search" placeholder="Name, email or phone"
+                <input type="search" placeholder="Name, student number, email or phone"
                     prop:value=move || search.get()
                     on:change=move |ev| { search.set(event_target_value(&ev)); reset(); } />
             </label>

@@ -284,7 +284,7 @@ pub fn PeoplePage() -> impl IntoView {
             <section class="search" aria-label="Search">
                 <input
                     type="search"
-                    placeholder="Name, student number or email"
+                    placeholder="Name, student number, email or phone"
                     aria-label="Search people"
                     prop:value=query
                     on:input=move |ev| query.set(event_target_value(&ev))
