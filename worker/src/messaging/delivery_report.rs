@@ -245,12 +245,9 @@ pub const CSV_HEADER: [&str; 8] = [
 pub fn csv_lines(device: Device, rows: &[RecipientRow], tz: chrono_tz::Tz) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 120));
     for r in rows {
-        let address = match device {
-            Device::Inbox => "",
-            _ => r.target.as_str(),
-        };
-        // A name or an error never starts a cell with a character a spreadsheet would run as
-        // a formula (the address column holds E.164 numbers and email addresses only).
+        // No cell starts with a character a spreadsheet would run as a formula. A phone number
+        // keeps its leading `+` (E.164 is digits only, nothing to run), but an email address's
+        // local part may begin with `=` or `-`.
         let safe = |s: &str| -> String {
             if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
                 format!("'{s}")
@@ -258,11 +255,16 @@ pub fn csv_lines(device: Device, rows: &[RecipientRow], tz: chrono_tz::Tz) -> Ve
                 s.to_string()
             }
         };
+        let address = match device {
+            Device::Inbox => String::new(),
+            Device::Email => safe(&r.target),
+            Device::Phone => r.target.clone(),
+        };
         let record = [
             safe(&r.person),
             safe(&r.students),
             device.label().to_string(),
-            address.to_string(),
+            address,
             StatusFilter::of(r.status).label().to_string(),
             r.at.with_timezone(&tz)
                 .format("%Y-%m-%d %H:%M:%S")
@@ -322,6 +324,25 @@ mod tests {
         assert_eq!(
             text,
             "\"'=HYPERLINK(\"\"x\"\")\",\"Ana Diaz, Ben Diaz\",Phone,+16125550100,Failed,1970-01-01 00:00:00,2,'-ERR busy\n"
+        );
+    }
+
+    #[test]
+    fn an_email_address_that_starts_like_a_formula_is_quoted_as_text() {
+        let row = RecipientRow {
+            job: JobId(1),
+            person: "Ana Diaz".into(),
+            students: String::new(),
+            target: "=1+2@example.org".into(),
+            status: JobStatus::Sent,
+            at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            attempts: 1,
+            error: None,
+        };
+        let text = String::from_utf8(csv_lines(Device::Email, &[row], chrono_tz::UTC)).unwrap();
+        assert_eq!(
+            text,
+            "Ana Diaz,,Email,'=1+2@example.org,Sent,1970-01-01 00:00:00,1,\n"
         );
     }
 }
