@@ -57,6 +57,26 @@ test("a parent on a 360 px screen turns a reason off, undoes it, and finds the c
   await expect(said).toContainText("are on.");
 });
 
+test("until the page's script has loaded, the switches are disabled and say why, so a flip is never silently undone", async ({ page, browser }) => {
+  await openPreferences(page);
+  await hydrated(page);
+  const email = (p: Page) => p.getByTestId("method").filter({ hasText: PARENT.email });
+  await expect(email(page).getByLabel("Food Service")).toBeEnabled();
+  await expect(page.getByTestId("loading-switches")).toBeHidden();
+
+  // The same signed-in parent with no script at all: the page is the server's HTML alone.
+  const bare = await browser.newContext({ javaScriptEnabled: false });
+  await bare.addCookies(await page.context().cookies());
+  const noScript = await bare.newPage();
+  await noScript.goto(new URL("/portal/preferences", page.url()).toString());
+  await expect(noScript.getByRole("heading", { name: "My contact preferences" })).toBeVisible();
+  await expect(email(noScript).getByLabel("Food Service")).toBeChecked();
+  await expect(email(noScript).getByLabel("Food Service")).toBeDisabled();
+  await expect(noScript.getByTestId("loading-switches")).toBeVisible();
+  await expect(noScript.getByTestId("loading-switches")).toContainText("needs JavaScript");
+  await bare.close();
+});
+
 test("a parent agrees to text messages on their cell phone and an admin sees the consent and who changed what", async ({ page }) => {
   await openPreferences(page);
   await hydrated(page);

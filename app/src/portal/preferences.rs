@@ -240,10 +240,18 @@ fn Preferences() -> impl IntoView {
     let texts_changed = RwSignal::new(0u32);
     let methods = Resource::new(move || texts_changed.get(), |_| my_preferences());
     let said = RwSignal::new(None::<Said>);
+    // The switches save through WASM. Until it has loaded they are disabled, so a switch flipped
+    // on a slow phone is never silently put back when the page hydrates. Effects run only in the
+    // browser, after hydration.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     view! {
         <h1>"My contact preferences"</h1>
         <p class="hint">
             "Choose which messages reach each of your email addresses and phones. Each change is saved as you make it."
+        </p>
+        <p class="hint" data-testid="loading-switches" hidden=move || ready.get()>
+            "The switches can be changed once this page has finished loading (it needs JavaScript)."
         </p>
         <div class="said" role="status" aria-live="polite" data-testid="said">
             {move || said.get().map(|s| view! {
@@ -272,7 +280,7 @@ fn Preferences() -> impl IntoView {
                                     "your district requires emergency messages to reach the contacts it has on file as emergency contacts, so that it can reach every family during a lockdown, a closure or another urgent safety matter. To change which contacts are your emergency contacts, contact your student's school."
                                 </p>
                             })}
-                            {list.into_iter().map(|m| view! { <MethodCard m said texts_changed /> }).collect_view()}
+                            {list.into_iter().map(|m| view! { <MethodCard m said texts_changed ready /> }).collect_view()}
                         }.into_any()
                     }
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -287,6 +295,8 @@ fn MethodCard(
     m: MethodPrefs,
     said: RwSignal<Option<Said>>,
     texts_changed: RwSignal<u32>,
+    /// Whether the page has hydrated, so that a change can be saved.
+    ready: RwSignal<bool>,
 ) -> impl IntoView {
     let MethodPrefs {
         id,
@@ -324,7 +334,7 @@ fn MethodCard(
                         <input type="checkbox" id=input_id.clone() name=r.reason.clone()
                             checked=r.enabled
                             prop:checked=toggle.checked
-                            disabled=move || toggle.pending.get()
+                            disabled=move || !ready.get() || toggle.pending.get()
                             on:change=move |ev| t.clone().save(event_target_checked(&ev), said) />
                         <label for=input_id>{r.label}</label>
                     </li>
@@ -345,7 +355,7 @@ fn MethodCard(
                 <p class="hint">"Your household's phone: changes here apply to everyone in your household."</p>
             })}
             <ul class="reasons">{toggles}</ul>
-            <Texts method=id texts said texts_changed />
+            <Texts method=id texts said texts_changed ready />
         </fieldset>
     }
 }
@@ -357,6 +367,7 @@ fn Texts(
     texts: TextsPref,
     said: RwSignal<Option<Said>>,
     texts_changed: RwSignal<u32>,
+    ready: RwSignal<bool>,
 ) -> impl IntoView {
     let change = Action::new(move |on: &bool| {
         let method = method.clone();
@@ -391,7 +402,7 @@ fn Texts(
             <div class="texts">
                 <h3 class="texts-title">"Text messages: off"</h3>
                 <p class="consent-wording">{wording}</p>
-                <button type="button" disabled=move || change.pending().get()
+                <button type="button" disabled=move || !ready.get() || change.pending().get()
                     on:click=move |_| { change.dispatch(true); }>"I agree: turn on text messages"</button>
             </div>
         }
@@ -400,7 +411,7 @@ fn Texts(
             <div class="texts">
                 <h3 class="texts-title">{format!("Text messages: on since {since}")}</h3>
                 <p class="consent-wording muted">{format!("You agreed: “{wording}”")}</p>
-                <button type="button" class="secondary" disabled=move || change.pending().get()
+                <button type="button" class="secondary" disabled=move || !ready.get() || change.pending().get()
                     on:click=move |_| { change.dispatch(false); }>"Turn off text messages"</button>
             </div>
         }
