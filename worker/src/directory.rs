@@ -323,8 +323,7 @@ async fn contact_methods(
            from contact_method cm
            cross join unnest(enum_range(null::contact_reason)) as r(reason)
            left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = r.reason
-           where cm.person_id = $1
-              or cm.household_id = (select household_id from person where id = $1)
+           where cm.id in (select id from methods_of($1))
            group by cm.id
            order by cm.email nulls last, cm.phone"#,
         id as PersonId

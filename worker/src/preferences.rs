@@ -3,8 +3,9 @@
 //! reads on the People page.
 //!
 //! What must stay true:
-//! - A person changes only their own contact methods and their household's phones; anything else
-//!   is [`PreferenceError::NotYours`], indistinguishable from a method that does not exist.
+//! - A person changes only their own contact methods and their household's phones (the SQL
+//!   function `methods_of`, which every statement here asks); anything else is
+//!   [`PreferenceError::NotYours`], indistinguishable from a method that does not exist.
 //! - Emergency messages cannot be turned off on a method the district marks as an emergency
 //!   contact (`contact_method.emergency`): that is how the district reaches every family in a
 //!   lockdown or a closure. Every other reason is the owner's choice.
@@ -167,8 +168,7 @@ pub async fn of_person(
            cross join unnest(enum_range(null::contact_reason)) as r(reason)
            left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = r.reason
            left join sms_consent sc on sc.contact_method_id = cm.id and sc.withdrawn_at is null
-           where cm.person_id = $1
-              or cm.household_id = (select household_id from person where id = $1)
+           where cm.id in (select id from methods_of($1))
            group by cm.id, sc.id
            order by cm.household_id is not null, cm.email nulls last, cm.phone"#,
         person as PersonId
@@ -230,8 +230,7 @@ async fn owned(
                        then cm.phone end as mobile
            from contact_method cm
            where cm.id = $2
-             and (cm.person_id = $1
-                  or cm.household_id = (select household_id from person where id = $1))"#,
+             and cm.id in (select id from methods_of($1))"#,
         person as PersonId,
         method as ContactMethodId
     )
@@ -410,8 +409,7 @@ pub async fn history(
                       as previous_by
            from contact_preference_change c
            join contact_method cm on cm.id = c.contact_method_id
-           where cm.person_id = $1
-              or cm.household_id = (select household_id from person where id = $1)
+           where cm.id in (select id from methods_of($1))
            order by c.id desc
            limit $2"#,
         person as PersonId,
@@ -457,8 +455,7 @@ pub async fn consents(pool: &PgPool, person: PersonId) -> Result<Vec<ConsentEntr
                   sc.withdrawn_by
            from sms_consent sc
            join contact_method cm on cm.id = sc.contact_method_id
-           where cm.person_id = $1
-              or cm.household_id = (select household_id from person where id = $1)
+           where cm.id in (select id from methods_of($1))
            order by sc.id desc"#,
         person as PersonId
     )
