@@ -19,6 +19,8 @@ test("an admin watches a send complete on the Delivery Report and downloads it a
   await expect(facts).toContainText(/Recipients\s*\d+/);
   await page.getByRole("link", { name: "View Delivery Report" }).click();
   await expect(page.getByRole("heading", { name: `Delivery Report: ${subject}` })).toBeVisible();
+  // A worker is running (it checks in every ten seconds), so the page does not say otherwise.
+  await expect(page.getByTestId("workers-silent")).toHaveCount(0);
 
   // The report refreshes itself until the send is done.
   await expect(page.getByTestId("report-state")).toHaveText("Finished", { timeout: 20_000 });

@@ -277,13 +277,12 @@ async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_noth
     assert_eq!(messages, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() {
-    let db = fresh_db().await;
-    let pool = db.pool.clone();
+/// A phone message to the admin's calendar, fanned out to one queued call, as a fan-out would
+/// leave it. Returns its id.
+async fn a_waiting_phone_message(pool: &PgPool) -> uuid::Uuid {
     use herald_core::domain::{AudienceKind, CalendarId, Device, DialWindow};
     use herald_core::messaging::compose::{self, Draft, Sender};
-    let (account, email, calendar) = admin_and_calendar(&pool).await;
+    let (account, email, calendar) = admin_and_calendar(pool).await;
     let window = DialWindow::new(
         chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
         chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap(),
@@ -311,7 +310,7 @@ async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() 
         name: "Ada Admin".into(),
         email,
     };
-    let id = compose::create(&pool, &draft.compose().unwrap(), &sender)
+    let id = compose::create(pool, &draft.compose().unwrap(), &sender)
         .await
         .unwrap();
     // As a fan-out would leave it: one phone job, counted.
@@ -321,24 +320,95 @@ async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() 
          insert into delivery_job (message_id, device, target, due_at) select id, 'phone', '+16125550101', now() from m",
     )
     .bind(id.0)
-    .execute(&pool)
+    .execute(pool)
     .await
     .unwrap();
+    id.0
+}
+
+/// Calls the server function `endpoint` with `id` as the signed-in admin; returns its body.
+async fn call_with_id(app: &Router, cookie: &str, endpoint: &str, id: uuid::Uuid) -> String {
+    let req = Request::post(format!("/api/{endpoint}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(format!("id={id}")))
+        .unwrap();
+    let (status, body, _) = send(app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_page_says_when_calls_wait_because_the_dialer_is_not_set_up() {
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    let id = a_waiting_phone_message(&pool).await;
     let app = router(pool.clone());
     let cookie = sign_in_admin(&app).await;
-    let req = Request::post("/api/load_message_view")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, &cookie)
-        .body(Body::from(format!("id={}", id.0)))
-        .unwrap();
-    let (status, body, _) = send(&app, req).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = call_with_id(&app, &cookie, "load_message_view", id).await;
     assert!(
         body.contains(
             "Calls: 1 waiting: the dialer is not set up (Account SID, Auth token, Caller ID missing on Dialer Preferences)."
         ),
         "{body}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_page_and_delivery_report_say_when_no_worker_is_running() {
+    use herald_core::workers::{self, Process};
+    let db = fresh_db().await;
+    let pool = db.pool.clone();
+    let id = a_waiting_phone_message(&pool).await;
+    let app = router(pool.clone());
+    let cookie = sign_in_admin(&app).await;
+    let warning = "so nothing is being delivered";
+    for endpoint in ["load_message_view", "delivery_report"] {
+        let body = call_with_id(&app, &cookie, endpoint, id).await;
+        assert!(
+            body.contains("No Herald worker has checked in, so nothing is being delivered"),
+            "{endpoint}: {body}"
+        );
+    }
+
+    let worker = uuid::Uuid::new_v4();
+    let process = Process {
+        host: "worker-1".into(),
+        pid: 42,
+    };
+    workers::beat(&pool, worker, &process).await.unwrap();
+    for endpoint in ["load_message_view", "delivery_report"] {
+        let body = call_with_id(&app, &cookie, endpoint, id).await;
+        assert!(
+            !body.contains(warning),
+            "a worker is running: {endpoint}: {body}"
+        );
+    }
+
+    // The worker dies without checking out: after a minute the pages say since when.
+    sqlx::query("update worker_heartbeat set seen_at = now() - interval '5 minutes'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let body = call_with_id(&app, &cookie, "delivery_report", id).await;
+    assert!(
+        body.contains("No Herald worker has checked in since "),
+        "{body}"
+    );
+
+    // A finished message needs no worker: no warning.
+    sqlx::query("update message set finished_at = now() where id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("update delivery_job set status = 'sent', sent_at = now() where message_id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let body = call_with_id(&app, &cookie, "delivery_report", id).await;
+    assert!(!body.contains(warning), "{body}");
 }
 
 /// A message from the admin to Pat with three email jobs (sent, failed with an error that has a

@@ -23,6 +23,7 @@
 //! - [`dialer`]: the phone dialer: Dialer Preferences, dial windows, pacing, the voice provider
 //!   (Twilio's REST API) and its signed status callbacks, error reports, a local provider.
 //! - [`service`]: the loop `herald-worker run` executes: fan-out, delivery lanes, housekeeping.
+//! - [`workers`]: which workers are running (their check-ins), for the pages' warning.
 
 pub mod accounts;
 pub mod db;
@@ -36,3 +37,4 @@ pub mod oneroster;
 pub mod preferences;
 pub mod service;
 pub mod settings;
+pub mod workers;

@@ -1,12 +1,14 @@
 //! The long-running worker process: what `herald-worker run` executes until it is told to stop.
 //!
-//! Four loops run side by side:
+//! Five loops run side by side:
 //! - the **scheduler** fans out messages whose start time has come, marks finished messages
 //!   (queueing senders' confirmations), sends due dialer error reports, and keeps the sign-in
 //!   tables tidy;
 //! - the **inbox lane** leases inbox jobs in large batches and writes their portal notices;
 //! - the **email lane** leases email jobs and sends them through a pool of SMTP connections;
-//! - the **phone lane** ([`phone`]) places calls through the voice provider.
+//! - the **phone lane** ([`phone`]) places calls through the voice provider;
+//! - the **heartbeat** checks the worker in ([`crate::workers`]) every ten seconds, and checks it
+//!   out when it stops, so the admin pages can tell when no worker is running.
 //!
 //! What must stay true:
 //! - Any number of workers can run at once: every statement they run is safe concurrently, and
@@ -40,6 +42,7 @@ use crate::messaging::fanout;
 use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
 use crate::messaging::unsubscribe::UnsubscribeKey;
 use crate::settings::Settings;
+use crate::workers;
 
 /// How much of a lease must remain for an email to be started: a quarter of the lease, at most
 /// five seconds.
@@ -283,6 +286,7 @@ pub async fn run(
         tokio::spawn(inbox_lane(worker.clone(), stop_rx.clone())),
         tokio::spawn(email_lane(worker.clone(), stop_rx.clone())),
         tokio::spawn(phone::phone_lane(worker.clone(), stop_rx.clone())),
+        tokio::spawn(heartbeat(worker.clone(), stop_rx.clone())),
     ];
     stop.await;
     tracing::info!("stop requested; finishing what is in flight");
@@ -327,6 +331,22 @@ fn log_failure(what: &str, e: &ServiceError) {
     tracing::warn!(error = %e, cause = %chain, "{what} failed; will try again");
 }
 
+/// Checks the worker in every [`workers::BEAT_EVERY`] until stop, then checks it out.
+async fn heartbeat(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let process = workers::Process::this();
+    loop {
+        if let Err(e) = workers::beat(&worker.pool, worker.id, &process).await {
+            log_failure("checking in", &ServiceError::Db(e));
+        }
+        if pause(&mut stop, workers::BEAT_EVERY).await {
+            break;
+        }
+    }
+    if let Err(e) = workers::retire(&worker.pool, worker.id).await {
+        log_failure("checking out", &ServiceError::Db(e));
+    }
+}
+
 async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     let poll = Duration::from_millis(worker.settings.worker.poll_ms);
     let mut last_housekeeping: Option<tokio::time::Instant> = None;
@@ -350,6 +370,11 @@ async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "removed expired sessions"),
                 Err(e) => log_failure("housekeeping", &e),
+            }
+            match workers::forget_dead(&worker.pool).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(workers = n, "forgot workers silent for a day"),
+                Err(e) => log_failure("forgetting dead workers", &ServiceError::Db(e)),
             }
         }
         if pause(&mut stop, poll).await {

@@ -37,6 +37,8 @@ pub struct ReportHead {
     pub state: String,
     pub recipients: i64,
     pub devices: Vec<DeviceReport>,
+    /// Said when the message is under way and no worker is running.
+    pub workers_warning: Option<String>,
 }
 
 #[server(endpoint = "delivery_report")]
@@ -49,7 +51,10 @@ pub async fn delivery_report(id: String) -> Result<ReportHead, AppError> {
         .await?
         .ok_or(AppError::NotFound)?;
     let counts = delivery_report::counts(&state.pool, id).await?;
+    let under_way = crate::admin::messages::under_way(s.state.label());
+    let workers_warning = crate::admin::messages::ssr::workers_warning(&state, under_way).await?;
     Ok(ReportHead {
+        workers_warning,
         subject: s.subject,
         state: s.state.label().into(),
         recipients: s.recipients,
@@ -180,6 +185,7 @@ pub fn DeliveryReportPage() -> impl IntoView {
                                 <div><dt>"Status"</dt><dd data-testid="report-state">{h.state.clone()}</dd></div>
                                 <div><dt>"Recipients"</dt><dd>{h.recipients}</dd></div>
                             </dl>
+                            {h.workers_warning.clone().map(|w| view! { <p class="notice" role="alert" data-testid="workers-silent">{w}</p> })}
                             <Counts devices=h.devices.clone() />
                             {(!devices.is_empty()).then(|| view! { <Recipients id=id() devices /> })}
                         }.into_any()

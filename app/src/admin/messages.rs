@@ -53,6 +53,8 @@ pub struct MessageView {
     /// The devices chosen, as words ("Email, Portal inbox").
     pub chosen_devices: String,
     pub devices: Vec<DeviceLine>,
+    /// Said when the message is under way and no worker is running.
+    pub workers_warning: Option<String>,
     /// (device, cause, people)
     pub unreached: Vec<(String, String, i64)>,
     /// (name, device, cause)
@@ -92,6 +94,30 @@ pub(crate) mod ssr {
         t.with_timezone(&tz)
             .format("%b %-d, %Y %-I:%M %p")
             .to_string()
+    }
+
+    /// For a message still under way: a warning when no worker is running, since then nothing
+    /// is delivered (the seed's "queued for more than a few minutes: the service is not
+    /// running", said before anyone has to guess).
+    pub async fn workers_warning(
+        state: &crate::state::AppState,
+        under_way: bool,
+    ) -> Result<Option<String>, crate::error::AppError> {
+        use herald_core::workers::{self, Workers};
+        if !under_way {
+            return Ok(None);
+        }
+        let since = match workers::status(&state.pool).await? {
+            Workers::Running(_) => return Ok(None),
+            Workers::Silent { last_seen: None } => String::new(),
+            Workers::Silent { last_seen: Some(t) } => {
+                let tz = herald_core::directory::time_zone(&state.pool).await?;
+                format!(" since {}", when(t, tz))
+            }
+        };
+        Ok(Some(format!(
+            "No Herald worker has checked in{since}, so nothing is being delivered: this message's deliveries wait until one runs (herald-worker run). Ask whoever runs Herald to start it."
+        )))
     }
 
     /// Calls with the provider, and calls waiting and why: the dialer not set up, or the next
@@ -244,8 +270,10 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
     } else {
         None
     };
+    let workers_warning = ssr::workers_warning(&state, under_way(s.state.label())).await?;
     Ok(MessageView {
         phone_note,
+        workers_warning,
         id: s.id.to_string(),
         subject: s.subject,
         reason: s.reason.label().into(),
@@ -450,6 +478,7 @@ pub fn MessagePage() -> impl IntoView {
                                 </tbody>
                             </table>
                             {(m.devices.is_empty()).then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
+                            {m.workers_warning.clone().map(|w| view! { <p class="notice" role="alert" data-testid="workers-silent">{w}</p> })}
                             {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
                             {(!m.unreached.is_empty()).then(|| view! {
                                 <h2>"Not reached"</h2>
