@@ -185,7 +185,7 @@ pub fn DeliveryReportPage() -> impl IntoView {
                                 <div><dt>"Status"</dt><dd data-testid="report-state">{h.state.clone()}</dd></div>
                                 <div><dt>"Recipients"</dt><dd>{h.recipients}</dd></div>
                             </dl>
-                            {h.workers_warning.clone().map(|w| view! { <p class="notice" role="alert" data-testid="workers-silent">{w}</p> })}
+                            {h.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
                             <Counts devices=h.devices.clone() />
                             {(!devices.is_empty()).then(|| view! { <Recipients id=id() devices /> })}
                         }.into_any()

@@ -478,7 +478,7 @@ pub fn MessagePage() -> impl IntoView {
                                 </tbody>
                             </table>
                             {(m.devices.is_empty()).then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
-                            {m.workers_warning.clone().map(|w| view! { <p class="notice" role="alert" data-testid="workers-silent">{w}</p> })}
+                            {m.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
                             {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
                             {(!m.unreached.is_empty()).then(|| view! {
                                 <h2>"Not reached"</h2>
