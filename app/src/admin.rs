@@ -92,6 +92,36 @@ pub async fn load_headcounts(calendar_id: Option<String>) -> Result<Headcounts, 
     })
 }
 
+/// One delivery worker, as the Overview lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLine {
+    pub host: String,
+    pub pid: i32,
+    pub since: String,
+    pub seen: String,
+    pub running: bool,
+}
+
+/// The delivery workers on record: running ones, and those silent within the last day.
+#[server(endpoint = "delivery_workers")]
+pub async fn delivery_workers() -> Result<Vec<WorkerLine>, AppError> {
+    use herald_core::accounts::Role;
+    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let tz = herald_core::directory::time_zone(&state.pool).await?;
+    let when = |t| crate::admin::messages::ssr::when(t, tz);
+    Ok(herald_core::workers::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(|w| WorkerLine {
+            host: w.host,
+            pid: w.pid,
+            since: when(w.started_at),
+            seen: when(w.seen_at),
+            running: w.running,
+        })
+        .collect())
+}
+
 /// The frame around every admin tool.
 #[component]
 pub fn AdminShell() -> impl IntoView {
@@ -114,6 +144,7 @@ pub fn AdminShell() -> impl IntoView {
 fn Shell(user: UserInfo) -> impl IntoView {
     let scope = Scope(RwSignal::new(user.calendar_id.clone()));
     provide_context(scope);
+    provide_context(user.role);
     view! {
         <div class="admin">
             <header class="topbar">
@@ -234,6 +265,57 @@ pub fn Overview() -> impl IntoView {
                             <p>"No roster yet. " <a href="/admin/roster-import">"Import a OneRoster file"</a> " to begin."</p>
                         })}
                     }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        {(use_context::<UiRole>() == Some(UiRole::DistrictAdmin)).then(|| view! { <DeliveryWorkers /> })}
+    }
+}
+
+/// The delivery workers, for a district admin: whether any is running, and where.
+#[component]
+fn DeliveryWorkers() -> impl IntoView {
+    let workers = Resource::new(|| (), |_| delivery_workers());
+    view! {
+        <h2>"Delivery workers"</h2>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match workers.await {
+                    Ok(list) => {
+                        let running = list.iter().filter(|w| w.running).count();
+                        view! {
+                            {match running {
+                                0 => view! {
+                                    <p class="notice" data-testid="workers-none">
+                                        "No Herald worker is running, so nothing is being delivered: messages wait in the queue until one starts (herald-worker run). Ask whoever runs Herald to start it."
+                                    </p>
+                                }.into_any(),
+                                1 => view! { <p data-testid="workers-running">"1 worker is running."</p> }.into_any(),
+                                n => view! { <p data-testid="workers-running">{format!("{n} workers are running.")}</p> }.into_any(),
+                            }}
+                            {(!list.is_empty()).then(|| view! {
+                                <div class="table-wrap">
+                                <table class="grid" data-testid="workers">
+                                    <thead><tr>
+                                        <th scope="col">"Host"</th><th scope="col">"Process"</th>
+                                        <th scope="col">"Up since"</th><th scope="col">"Last check-in"</th>
+                                        <th scope="col">"State"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|w| view! {
+                                            <tr>
+                                                <td>{w.host}</td><td>{format!("pid {}", w.pid)}</td>
+                                                <td>{w.since}</td><td>{w.seen}</td>
+                                                <td>{if w.running { "Running" } else { "Silent: stopped without checking out" }}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                </div>
+                            })}
+                        }.into_any()
+                    }
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}

@@ -11,6 +11,11 @@ test("an admin signs in and sees the overview with the messenger outline", async
     await expect(nav.getByRole("link", { name: tool })).toBeVisible();
   }
   await expect(page.locator(".stats")).toContainText("Students");
+  // The test's own worker process has checked in: the Overview lists it as running.
+  await expect(page.getByRole("heading", { name: "Delivery workers" })).toBeVisible();
+  await expect(page.getByTestId("workers-running")).toHaveText("1 worker is running.");
+  await expect(page.getByTestId("workers").locator("tbody tr").first()).toContainText("Running");
+  await expect(page.getByTestId("workers-none")).toHaveCount(0);
 });
 
 test("a wrong password is refused with a message and no session", async ({ page }) => {

@@ -259,6 +259,7 @@ async fn a_parent_cannot_call_admin_server_functions() {
             "date=2026-11-23&active_only=true&users=&selected=&all=true",
         ),
         ("sent_messages", "from=&until=&sender=&reason="),
+        ("delivery_workers", ""),
     ] {
         let r = app.call(function, form, Some(&cookie)).await;
         assert!(r.body.contains("Forbidden"), "{function}: {}", r.body);

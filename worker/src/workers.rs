@@ -1,7 +1,8 @@
 //! Which workers are running, so that an admin looking at a message that is not moving learns
 //! why. Every `herald-worker run` checks in every [`BEAT_EVERY`] under its lease identity (the
 //! `leased_by` of the jobs it holds) and removes its row when it stops; the message pages warn
-//! when deliveries wait and no worker has checked in for [`SILENT_AFTER`].
+//! when deliveries wait and no worker has checked in for [`SILENT_AFTER`], and the Overview lists
+//! the workers for ops.
 //!
 //! What must stay true:
 //! - A check-in is one upsert: a worker whose row was removed (a day-long pause, say) is simply
@@ -100,4 +101,30 @@ pub async fn status(pool: &PgPool) -> Result<Workers, sqlx::Error> {
             last_seen: r.last_seen,
         }
     })
+}
+
+/// One worker as the Overview lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerRow {
+    pub host: String,
+    pub pid: i32,
+    pub started_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+    /// Checked in within [`SILENT_AFTER`].
+    pub running: bool,
+}
+
+/// Every worker on record (running ones first, then the silent ones of the last day), oldest
+/// first.
+pub async fn list(pool: &PgPool) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as!(
+        WorkerRow,
+        r#"select host, pid, started_at, seen_at,
+                  seen_at > now() - make_interval(secs => $1) as "running!"
+           from worker_heartbeat
+           order by 5 desc, started_at, worker_id"#,
+        SILENT_AFTER.as_seconds_f64()
+    )
+    .fetch_all(pool)
+    .await
 }
