@@ -370,6 +370,28 @@ async fn the_message_page_and_delivery_report_say_when_no_worker_is_running() {
             "{endpoint}: {body}"
         );
     }
+    // Dialer Activity lists the message as active, and says the same.
+    let (calendar, today): (uuid::Uuid, String) = sqlx::query_as(
+        "select m.calendar_id, (now() at time zone d.time_zone)::date::text
+         from message m, district d where m.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let req = Request::post("/api/dialer_activity")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from(format!(
+            "calendar_id={calendar}&date={today}&active_only=true&users="
+        )))
+        .unwrap();
+    let (status, body, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("Snow day") && body.contains(warning),
+        "{body}"
+    );
 
     let worker = uuid::Uuid::new_v4();
     let process = Process {

@@ -77,6 +77,8 @@ pub struct ActivityReport {
     pub day: String,
     pub rows: Vec<ActivityLine>,
     pub cancellations: Vec<CancellationLine>,
+    /// Said when some listed message is active and no worker is running.
+    pub workers_warning: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -130,7 +132,11 @@ pub async fn dialer_activity(
     let q = ssr::query(calendar_id, &date, active_only, &users, tz)?;
     let rows = activity::list(&state.pool, &q).await?;
     let when = |t| crate::admin::messages::ssr::when(t, tz);
+    let workers_warning =
+        crate::admin::messages::ssr::workers_warning(&state, rows.iter().any(|r| r.active()))
+            .await?;
     Ok(ActivityReport {
+        workers_warning,
         day: q
             .from
             .with_timezone(&tz)
@@ -385,6 +391,7 @@ pub fn DialerActivityReport() -> impl IntoView {
                         view! {
                             <h1>"Dialer Activity: " {r.day.clone()}</h1>
                             <p class="muted">{if active_only() { "Active Messages Only" } else { "All Messages" }}</p>
+                            {r.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
                             {if r.rows.is_empty() {
                                 view! { <p class="muted" data-testid="activity-empty">"No messages match."</p> }.into_any()
                             } else {

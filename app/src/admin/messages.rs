@@ -116,7 +116,7 @@ pub(crate) mod ssr {
             }
         };
         Ok(Some(format!(
-            "No Herald worker has checked in{since}, so nothing is being delivered: this message's deliveries wait until one runs (herald-worker run). Ask whoever runs Herald to start it."
+            "No Herald worker has checked in{since}, so nothing is being delivered: deliveries wait until one runs (herald-worker run). Ask whoever runs Herald to start it."
         )))
     }
 
