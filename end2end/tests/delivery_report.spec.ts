@@ -52,7 +52,7 @@ test("an admin watches a send complete on the Delivery Report and downloads it a
     page.getByRole("link", { name: "Download CSV" }).click(),
   ]);
   const csv = (await readFile(await download.path())).toString("utf8").trim().split("\n");
-  expect(csv[0]).toBe("Person,Students,Device,Address,Status,Time,Attempts,Error");
+  expect(csv[0]).toBe("Person,Students,Device,Address,Status,Time,Attempts,Error,Call");
   expect(csv.length - 1).toBe(attempted);
   expect(csv.filter((l) => l.includes(`,Email,${PARENT.email},Sent,`))).toHaveLength(1);
 });

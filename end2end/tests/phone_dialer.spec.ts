@@ -79,4 +79,10 @@ test("a phone message is called through the provider and every call is counted",
   expect(ours.every((c) => c.status === "completed" && c.from === "+15555550199")).toBe(true);
   expect(ours[0].twiml).toContain("Schools are closed tomorrow,");
   expect(ours[0].twiml).not.toContain("{{guardian}}");
+
+  // The Delivery Report says how each call ended: the demo's people answer themselves.
+  await page.getByRole("link", { name: "View Delivery Report" }).click();
+  const recipients = page.getByTestId("recipients");
+  await expect(recipients.locator("thead")).toContainText("Call");
+  await expect(recipients.locator("tbody tr").first()).toContainText("Answered by a person");
 });

@@ -512,7 +512,7 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(
         lines[0],
-        "Person,Students,Device,Address,Status,Time,Attempts,Error"
+        "Person,Students,Device,Address,Status,Time,Attempts,Error,Call"
     );
     assert_eq!(lines.len(), 4, "{body}");
     assert!(
@@ -522,7 +522,7 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     );
     assert!(
         lines[2].starts_with("Pat Lee,,Email,pat+2@home.example,Failed,")
-            && lines[2].ends_with(",1,\"550 no such user, sorry\""),
+            && lines[2].ends_with(",1,\"550 no such user, sorry\","),
         "{}",
         lines[2]
     );

@@ -165,6 +165,25 @@ async fn an_answering_machine_gets_the_message_after_the_beep(pool: PgPool) {
         row.detail.as_deref(),
         Some("message left on an answering machine")
     );
+    // The Delivery Report says so on the recipient's line.
+    let lines = herald_core::messaging::delivery_report::recipients(
+        &pool,
+        m,
+        &herald_core::messaging::delivery_report::RecipientQuery {
+            device: herald_core::domain::Device::Phone,
+            status: None,
+            search: None,
+        },
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    let call = lines[0].call.as_deref().unwrap_or_default();
+    assert!(
+        call.starts_with("Message left on an answering machine"),
+        "{call}"
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]

@@ -92,12 +92,16 @@ pub struct RecipientLine {
     pub at: String,
     pub attempts: i32,
     pub error: String,
+    /// A phone job's latest call, in words.
+    pub call: String,
 }
 
 /// A page of recipients, and the `after` of the next page when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecipientPage {
     pub rows: Vec<RecipientLine>,
+    /// The page lists phone jobs, so it has a Call column.
+    pub calls: bool,
     pub next: Option<String>,
 }
 
@@ -152,8 +156,10 @@ pub async fn delivery_recipients(
                 at: crate::admin::messages::ssr::when(r.at, tz),
                 attempts: r.attempts,
                 error: r.error.unwrap_or_default(),
+                call: r.call.unwrap_or_default(),
             })
             .collect(),
+        calls: device == Device::Phone,
         next,
     })
 }
@@ -297,18 +303,21 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
                     Ok(page) if page.rows.is_empty() => view! { <p class="muted" data-testid="recipients-empty">"No recipients match."</p> }.into_any(),
                     Ok(page) => {
                         let next = page.next.clone();
+                        let calls = page.calls;
                         view! {
                             <div class="table-wrap">
                             <table class="grid" data-testid="recipients">
                                 <thead><tr>
                                     <th scope="col">"Person"</th><th scope="col">"Students"</th><th scope="col">"Address"</th>
                                     <th scope="col">"Status"</th><th scope="col">"Time"</th><th scope="col">"Attempts"</th><th scope="col">"Error"</th>
+                                    {calls.then(|| view! { <th scope="col">"Call"</th> })}
                                 </tr></thead>
                                 <tbody>
                                     {page.rows.into_iter().map(|r| view! {
                                         <tr>
                                             <td>{r.person}</td><td>{r.students}</td><td>{r.address}</td>
                                             <td>{r.status}</td><td class="nowrap">{r.at}</td><td>{r.attempts}</td><td>{r.error}</td>
+                                            {calls.then(|| view! { <td>{r.call.clone()}</td> })}
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

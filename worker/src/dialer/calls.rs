@@ -256,6 +256,46 @@ pub fn describe(status: CallStatus, answered_by: Option<&str>) -> Option<String>
     }
 }
 
+/// A call's outcome as the Delivery Report shows it: where it stands or how it ended, who
+/// answered, and for how long. `status` is `phone_call.status` (`placing` or the provider's).
+pub fn outcome(
+    status: &str,
+    answered_by: Option<&str>,
+    seconds: Option<i32>,
+    detail: Option<&str>,
+) -> String {
+    let Some(status) = CallStatus::parse(status) else {
+        return "Placing the call".into();
+    };
+    let ended = match status {
+        CallStatus::Queued | CallStatus::Initiated => return "Placing the call".into(),
+        CallStatus::Ringing => return "Ringing".into(),
+        CallStatus::InProgress => return "On the call".into(),
+        CallStatus::Completed => match answered_by {
+            Some(a) if a.starts_with("machine") => "Message left on an answering machine".into(),
+            Some("human") => "Answered by a person".into(),
+            _ => "Answered".into(),
+        },
+        CallStatus::Failed => detail
+            .map(String::from)
+            .or_else(|| describe(status, answered_by))
+            .unwrap_or_default(),
+        _ => describe(status, answered_by).unwrap_or_default(),
+    };
+    let mut ended = capitalized(&ended);
+    if let Some(s) = seconds.filter(|s| *s > 0) {
+        ended.push_str(&format!(" ({}:{:02})", s / 60, s % 60));
+    }
+    ended
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// Applies a status report to its call and, for a final one, to the job: completed → sent;
 /// busy or no answer → called again after the Dialer Preferences interval, or failed once the
 /// number has been called `max_calls` times; failed → failed; canceled → canceled.
@@ -450,4 +490,47 @@ pub(crate) async fn cancel_calling(
     .fetch_one(&mut **tx)
     .await?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outcome;
+
+    #[test]
+    fn a_call_in_progress_says_where_it_stands() {
+        assert_eq!(outcome("placing", None, None, None), "Placing the call");
+        assert_eq!(outcome("ringing", None, None, None), "Ringing");
+        assert_eq!(
+            outcome("in-progress", Some("human"), None, None),
+            "On the call"
+        );
+    }
+
+    #[test]
+    fn an_answered_call_says_who_answered_and_how_long() {
+        assert_eq!(
+            outcome("completed", Some("human"), Some(42), None),
+            "Answered by a person (0:42)"
+        );
+        assert_eq!(
+            outcome("completed", Some("machine_end_beep"), Some(75), None),
+            "Message left on an answering machine (1:15)"
+        );
+        assert_eq!(outcome("completed", None, Some(0), None), "Answered");
+    }
+
+    #[test]
+    fn a_call_that_reached_no_one_says_why() {
+        assert_eq!(outcome("busy", None, None, None), "The line was busy");
+        assert_eq!(outcome("no-answer", None, None, None), "No one answered");
+        assert_eq!(
+            outcome(
+                "failed",
+                None,
+                None,
+                Some("the provider refused the number")
+            ),
+            "The provider refused the number"
+        );
+    }
 }

@@ -19,6 +19,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::dialer::calls;
 use crate::directory::PeopleSearch;
 use crate::domain::{Device, JobId, JobStatus, MessageId};
 
@@ -178,6 +179,9 @@ pub struct RecipientRow {
     pub at: DateTime<Utc>,
     pub attempts: i32,
     pub error: Option<String>,
+    /// A phone job's latest call, in words ("Answered by a person (0:42)"); none before the
+    /// first call, and for other devices.
+    pub call: Option<String>,
 }
 
 /// Up to `limit` recipients of the query after job `after`, in job order.
@@ -192,8 +196,7 @@ pub async fn recipients(
         .status
         .map(|s| s.statuses().iter().map(|s| s.to_string()).collect());
     let search = query.search.as_deref().and_then(PeopleSearch::parse);
-    sqlx::query_as!(
-        RecipientRow,
+    let rows = sqlx::query!(
         r#"with found as materialized (select id from people_matching($5) where $5::text is not null),
            page as (
                select j.id, j.message_id, j.person_id, j.target, j.status, j.attempts, j.last_error,
@@ -221,9 +224,16 @@ pub async fn recipients(
                                               order by s.family_name, s.given_name)
                             from message_recipient r join person s on s.id = any(r.student_ids)
                             where r.message_id = page.message_id and r.person_id = page.person_id), '')
-                      as "students!"
+                      as "students!",
+                  call.status as "call_status?", call.answered_by as "answered_by?",
+                  call.duration_seconds as "call_seconds?", call.detail as "call_detail?"
            from page
            left join person p on p.id = page.person_id
+           -- A phone job's latest call: how it ended, who answered, how long.
+           left join lateral (select c.status, c.answered_by, c.duration_seconds, c.detail
+                              from phone_call c
+                              where $2 = 'phone'::delivery_device and c.job_id = page.id
+                              order by c.placed_at desc limit 1) call on true
            order by page.id"#,
         id as MessageId,
         query.device as Device,
@@ -233,12 +243,33 @@ pub async fn recipients(
         limit,
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RecipientRow {
+            call: r.call_status.map(|s| {
+                calls::outcome(
+                    &s,
+                    r.answered_by.as_deref(),
+                    r.call_seconds,
+                    r.call_detail.as_deref(),
+                )
+            }),
+            job: r.job,
+            person: r.person,
+            students: r.students,
+            target: r.target,
+            status: r.status,
+            at: r.at,
+            attempts: r.attempts,
+            error: r.error,
+        })
+        .collect())
 }
 
 /// The CSV export's header row.
-pub const CSV_HEADER: [&str; 8] = [
-    "Person", "Students", "Device", "Address", "Status", "Time", "Attempts", "Error",
+pub const CSV_HEADER: [&str; 9] = [
+    "Person", "Students", "Device", "Address", "Status", "Time", "Attempts", "Error", "Call",
 ];
 
 /// CSV lines for `rows` of `device`, times in `tz` (no header).
@@ -271,6 +302,7 @@ pub fn csv_lines(device: Device, rows: &[RecipientRow], tz: chrono_tz::Tz) -> Ve
                 .to_string(),
             r.attempts.to_string(),
             safe(r.error.as_deref().unwrap_or("")),
+            r.call.clone().unwrap_or_default(),
         ];
         // Writing into a Vec cannot fail.
         let _ = w.write_record(&record);
@@ -319,11 +351,12 @@ mod tests {
             at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
             attempts: 2,
             error: Some("-ERR busy".into()),
+            call: Some("The line was busy".into()),
         };
         let text = String::from_utf8(csv_lines(Device::Phone, &[row], chrono_tz::UTC)).unwrap();
         assert_eq!(
             text,
-            "\"'=HYPERLINK(\"\"x\"\")\",\"Ana Diaz, Ben Diaz\",Phone,+16125550100,Failed,1970-01-01 00:00:00,2,'-ERR busy\n"
+            "\"'=HYPERLINK(\"\"x\"\")\",\"Ana Diaz, Ben Diaz\",Phone,+16125550100,Failed,1970-01-01 00:00:00,2,'-ERR busy,The line was busy\n"
         );
     }
 
@@ -338,11 +371,12 @@ mod tests {
             at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
             attempts: 1,
             error: None,
+            call: None,
         };
         let text = String::from_utf8(csv_lines(Device::Email, &[row], chrono_tz::UTC)).unwrap();
         assert_eq!(
             text,
-            "Ana Diaz,,Email,'=1+2@example.org,Sent,1970-01-01 00:00:00,1,\n"
+            "Ana Diaz,,Email,'=1+2@example.org,Sent,1970-01-01 00:00:00,1,,\n"
         );
     }
 }
