@@ -271,16 +271,10 @@ pub fn outcome(
         CallStatus::Queued | CallStatus::Initiated => return "Placing the call".into(),
         CallStatus::Ringing => return "Ringing".into(),
         CallStatus::InProgress => return "On the call".into(),
-        CallStatus::Completed => match answered_by {
-            Some(a) if a.starts_with("machine") => "Message left on an answering machine".into(),
-            Some("human") => "Answered by a person".into(),
-            _ => "Answered".into(),
-        },
-        CallStatus::Failed => detail
-            .map(String::from)
-            .or_else(|| describe(status, answered_by))
-            .unwrap_or_default(),
-        _ => describe(status, answered_by).unwrap_or_default(),
+        CallStatus::Completed if answered_by == Some("human") => "answered by a person".into(),
+        // Why a call was not placed or connected, when the worker recorded it.
+        CallStatus::Failed if detail.is_some() => detail.unwrap_or_default().into(),
+        _ => describe(status, answered_by).unwrap_or_else(|| "answered".into()),
     };
     let mut ended = capitalized(&ended);
     if let Some(s) = seconds.filter(|s| *s > 0) {
