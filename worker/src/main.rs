@@ -39,6 +39,8 @@ enum Command {
         #[arg(long, default_value_t = 1500)]
         students: usize,
     },
+    /// Print the running workers and the queue's depth per device, for ops.
+    Status,
     /// Create the demo district's sign-in accounts (after importing it) and print them.
     DemoAccounts,
     /// Point Dialer Preferences at a local voice provider, unless an account is already set up.
@@ -134,6 +136,18 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Err(e) => return Err(e).with_context(|| format!("importing {}", path.display())),
             }
+        }
+        Command::Status => {
+            let workers = herald_core::workers::list(&pool)
+                .await
+                .context("reading the workers' check-ins")?;
+            let depth = herald_core::messaging::queue::depth(&pool)
+                .await
+                .context("reading the queue")?;
+            print!(
+                "{}",
+                herald_core::workers::render(&workers, &depth, chrono::Utc::now())
+            );
         }
         Command::DemoAccounts => {
             for a in herald_core::accounts::ensure_demo_accounts(&pool)

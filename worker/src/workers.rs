@@ -128,3 +128,137 @@ pub async fn list(pool: &PgPool) -> Result<Vec<WorkerRow>, sqlx::Error> {
     .fetch_all(pool)
     .await
 }
+
+/// A span of time as ops read it: "42 s", "7 min", "3 h 12 min".
+fn span(d: chrono::TimeDelta) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// `herald-worker status`: the workers and the queue, as text for ops, at `now`.
+pub fn render(
+    workers: &[WorkerRow],
+    depth: &[crate::messaging::queue::Depth],
+    now: DateTime<Utc>,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let running = workers.iter().filter(|w| w.running).count();
+    if running == 0 {
+        out.push_str(
+            "Workers: none running, so nothing is being delivered. Start one with `herald-worker run`.\n",
+        );
+    } else {
+        let _ = writeln!(out, "Workers: {running} running");
+    }
+    for w in workers {
+        let _ = writeln!(
+            out,
+            "  {:<20} pid {:<8} up {:<12} last check-in {} ago{}",
+            w.host,
+            w.pid,
+            span(w.seen_at - w.started_at),
+            span(now - w.seen_at),
+            if w.running {
+                ""
+            } else {
+                " (silent: stopped without checking out)"
+            }
+        );
+    }
+    out.push_str("Queue:\n");
+    let _ = writeln!(
+        out,
+        "  {:<7} {:>9} {:>9} {:>12}  longest wait",
+        "device", "due now", "later", "in progress"
+    );
+    for device in crate::domain::Device::ALL {
+        let d = depth.iter().find(|d| d.device == device);
+        let (due, later, in_progress) = d.map_or((0, 0, 0), |d| (d.due, d.later, d.in_progress));
+        let wait = d
+            .and_then(|d| d.oldest_due)
+            .map_or_else(|| "-".to_string(), |t| span(now - t));
+        let _ = writeln!(
+            out,
+            "  {:<7} {due:>9} {later:>9} {in_progress:>12}  {wait}",
+            device.as_str()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    use super::{WorkerRow, render, span};
+    use crate::domain::Device;
+    use crate::messaging::queue::Depth;
+
+    #[test]
+    fn spans_read_as_seconds_minutes_or_hours() {
+        assert_eq!(span(TimeDelta::seconds(42)), "42 s");
+        assert_eq!(span(TimeDelta::seconds(7 * 60 + 5)), "7 min");
+        assert_eq!(span(TimeDelta::seconds(3 * 3600 + 12 * 60)), "3 h 12 min");
+        assert_eq!(span(TimeDelta::seconds(-3)), "0 s");
+    }
+
+    #[test]
+    fn the_status_names_each_worker_and_every_devices_queue() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 18, 0, 0).unwrap();
+        let workers = [
+            WorkerRow {
+                host: "ops-1".into(),
+                pid: 4242,
+                started_at: now - TimeDelta::hours(2),
+                seen_at: now - TimeDelta::seconds(4),
+                running: true,
+            },
+            WorkerRow {
+                host: "ops-2".into(),
+                pid: 77,
+                started_at: now - TimeDelta::hours(5),
+                seen_at: now - TimeDelta::minutes(25),
+                running: false,
+            },
+        ];
+        let depth = [Depth {
+            device: Device::Email,
+            due: 1234,
+            later: 5000,
+            in_progress: 12,
+            oldest_due: Some(now - TimeDelta::seconds(150)),
+        }];
+        let text = render(&workers, &depth, now);
+        assert!(text.starts_with("Workers: 1 running\n"), "{text}");
+        assert!(
+            text.contains("ops-1")
+                && text.contains("pid 4242")
+                && text.contains("last check-in 4 s ago\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last check-in 25 min ago (silent: stopped without checking out)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  email        1234      5000           12  2 min\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  inbox           0         0            0  -\n"),
+            "{text}"
+        );
+        assert!(text.contains("  phone "), "{text}");
+
+        let none = render(&[], &[], now);
+        assert!(
+            none.starts_with("Workers: none running, so nothing is being delivered."),
+            "{none}"
+        );
+    }
+}

@@ -308,3 +308,52 @@ async fn cancel_racing_workers_never_cancels_a_delivered_job(pool: PgPool) {
     assert_eq!(inbox.sent, notices);
     assert_eq!(inbox.pending(), 0);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_queue_depth_tells_due_jobs_from_later_ones_and_jobs_in_hand(pool: PgPool) {
+    let (_, inbox) = inbox_message(&pool).await;
+    let inbox = inbox as i64;
+    // Five inbox jobs leased by a live worker, two of them then left to run out.
+    let worker = Uuid::new_v4();
+    let held = queue::lease(&pool, Device::Inbox, worker, 60, 5)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 5);
+    sqlx::query("update delivery_job set due_at = now() - interval '3 minutes' where id = any($1)")
+        .bind(held[..2].iter().map(|j| j.id.0).collect::<Vec<_>>())
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Three email jobs held back until tomorrow (a "send emails at" time).
+    let later: i64 = sqlx::query_scalar(
+        "with l as (update delivery_job set due_at = now() + interval '1 day'
+                    where id in (select id from delivery_job where device = 'email' order by id limit 3)
+                    returning 1)
+         select count(*) from l",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(later, 3);
+    let emails: i64 =
+        sqlx::query_scalar("select count(*) from delivery_job where device = 'email'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+
+    let depth = queue::depth(&pool).await.unwrap();
+    let of = |d: Device| depth.iter().find(|x| x.device == d).cloned().unwrap();
+    let i = of(Device::Inbox);
+    assert_eq!((i.due, i.later, i.in_progress), (inbox - 3, 0, 3));
+    let waited = chrono::Utc::now() - i.oldest_due.unwrap();
+    assert!(
+        waited >= chrono::TimeDelta::minutes(3),
+        "the run-out leases waited longest: {waited}"
+    );
+    let e = of(Device::Email);
+    assert_eq!((e.due, e.later, e.in_progress), (emails - 3, 3, 0));
+    assert!(
+        depth.iter().all(|d| d.device != Device::Phone),
+        "no phone jobs, no line"
+    );
+}

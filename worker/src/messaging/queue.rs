@@ -294,3 +294,36 @@ pub async fn finish_messages(pool: &PgPool) -> Result<Vec<MessageId>, sqlx::Erro
     .fetch_all(pool)
     .await
 }
+
+/// How much of one device's queue is waiting, as `herald-worker status` reports it to ops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Depth {
+    pub device: Device,
+    /// Due now: queued or retrying jobs whose time has come, and leases that ran out.
+    pub due: i64,
+    /// Queued or retrying, due later (a scheduled email time, a dial window, a retry).
+    pub later: i64,
+    /// In a worker's hands (a live lease) or on a call.
+    pub in_progress: i64,
+    /// When the longest-waiting due job became due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// The queue's depth per device, for every device with unended jobs.
+pub async fn depth(pool: &PgPool) -> Result<Vec<Depth>, sqlx::Error> {
+    sqlx::query_as!(
+        Depth,
+        r#"select device as "device!: Device",
+                  count(*) filter (where status <> 'calling' and due_at <= now()) as "due!",
+                  count(*) filter (where status in ('queued', 'retrying') and due_at > now()) as "later!",
+                  count(*) filter (where status = 'calling' or (status = 'leased' and due_at > now()))
+                      as "in_progress!",
+                  min(due_at) filter (where status <> 'calling' and due_at <= now()) as oldest_due
+           from delivery_job
+           where status in ('queued', 'leased', 'retrying', 'calling')
+           group by device
+           order by device"#
+    )
+    .fetch_all(pool)
+    .await
+}
