@@ -82,6 +82,9 @@ test("a phone message is called through the provider and every call is counted",
 
   // The Delivery Report says how each call ended: the demo's people answer themselves.
   await page.getByRole("link", { name: "View Delivery Report" }).click();
+  await expect(page.getByTestId("phone-answers")).toHaveText(
+    `Completed calls: ${cells[1]} (${cells[1]} answered by a person, 0 by an answering machine).`,
+  );
   const recipients = page.getByTestId("recipients");
   await expect(recipients.locator("thead")).toContainText("Call");
   await expect(recipients.locator("tbody tr").first()).toContainText("Answered by a person");

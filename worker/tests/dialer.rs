@@ -133,13 +133,22 @@ async fn an_answered_call_says_the_merged_voice_script_and_marks_the_job_sent(po
     );
     assert_eq!(row.call_sid.as_deref(), Some(form(c, "sid").as_str()));
     let tally = sqlx::query!(
-        "select total, sent from message_tally where message_id = $1 and device = 'phone'",
+        "select total, sent, answered_by_person, answered_by_machine from message_tally
+         where message_id = $1 and device = 'phone'",
         m.0
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!((tally.total, tally.sent), (1, 1));
+    assert_eq!(
+        (
+            tally.total,
+            tally.sent,
+            tally.answered_by_person,
+            tally.answered_by_machine
+        ),
+        (1, 1, 1, 0)
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
@@ -183,6 +192,18 @@ async fn an_answering_machine_gets_the_message_after_the_beep(pool: PgPool) {
     assert!(
         call.starts_with("Message left on an answering machine"),
         "{call}"
+    );
+    // And counts it so.
+    let counts = herald_core::messaging::delivery_report::counts(&pool, m)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counts[0].sent,
+            counts[0].answered_by_person,
+            counts[0].answered_by_machine
+        ),
+        (1, 0, 1)
     );
 }
 

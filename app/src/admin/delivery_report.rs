@@ -28,6 +28,8 @@ pub struct DeviceReport {
     pub percent: u8,
     /// (reason, people) not reachable on this device.
     pub unreached: Vec<(String, i64)>,
+    /// For phone: who answered the completed calls, in words.
+    pub answers: Option<String>,
 }
 
 /// The report's head: the message and its counts.
@@ -60,7 +62,8 @@ pub async fn delivery_report(id: String) -> Result<ReportHead, AppError> {
         recipients: s.recipients,
         devices: counts
             .into_iter()
-            .map(|c| DeviceReport {
+            .map(|c| {
+                DeviceReport {
                 device: c.device.as_str().into(),
                 label: c.device.label().into(),
                 total: c.total,
@@ -71,12 +74,25 @@ pub async fn delivery_report(id: String) -> Result<ReportHead, AppError> {
                 in_progress: c.in_progress,
                 retrying: c.retrying,
                 percent: c.percent_done(),
+                answers: (c.device == herald_core::domain::Device::Phone && c.sent > 0).then(|| {
+                    let other = c.sent - c.answered_by_person - c.answered_by_machine;
+                    let mut s = format!(
+                        "Completed calls: {} ({} answered by a person, {} by an answering machine",
+                        c.sent, c.answered_by_person, c.answered_by_machine
+                    );
+                    if other > 0 {
+                        s.push_str(&format!(", {other} with no answering-machine detection"));
+                    }
+                    s.push_str(").");
+                    s
+                }),
                 unreached: s
                     .unreached
                     .iter()
                     .filter(|u| u.device == c.device)
                     .map(|u| (crate::admin::messages::ssr::cause(&u.cause), u.people))
                     .collect(),
+            }
             })
             .collect(),
     })
@@ -232,6 +248,9 @@ fn Counts(devices: Vec<DeviceReport>) -> impl IntoView {
             </tbody>
         </table>
         </div>
+        {devices.iter().filter_map(|d| d.answers.clone()).map(|a| view! {
+            <p data-testid="phone-answers">{a}</p>
+        }).collect_view()}
         {devices.iter().any(|d| !d.unreached.is_empty()).then(|| view! {
             <h2>"Not reachable"</h2>
             <ul data-testid="report-unreached">

@@ -309,7 +309,7 @@ pub async fn apply_status(pool: &PgPool, u: &CallUpdate) -> Result<Applied, sqlx
                                    then now() end
                where c.id = $1 and coalesce(c.call_sid, $2) = $2 and c.ended_at is null
                  and ($4::int is null or $4 > c.sequence)
-               returning c.id, c.job_id, c.attempt, c.ended_at is not null as ended
+               returning c.id, c.job_id, c.attempt, c.ended_at is not null as ended, c.answered_by
            ), decided as (
                select call.job_id, call.attempt, s.retry_minutes,
                       case when $3 = 'completed' then 'sent'
@@ -345,8 +345,12 @@ pub async fn apply_status(pool: &PgPool, u: &CallUpdate) -> Result<Applied, sqlx
                update message_tally t set
                    sent = t.sent + (job.status = 'sent')::int,
                    failed = t.failed + (job.status = 'failed')::int,
-                   canceled = t.canceled + (job.status = 'canceled')::int
-               from job
+                   canceled = t.canceled + (job.status = 'canceled')::int,
+                   answered_by_person = t.answered_by_person
+                       + (job.status = 'sent' and coalesce(call.answered_by = 'human', false))::int,
+                   answered_by_machine = t.answered_by_machine
+                       + (job.status = 'sent' and coalesce(call.answered_by like 'machine%', false))::int
+               from job join call on call.job_id = job.id
                where job.kind <> 'confirmation'
                  and t.message_id = job.message_id and t.device = job.device
                returning 1

@@ -38,6 +38,10 @@ pub struct DeviceCounts {
     pub in_progress: i64,
     /// Failed once and waiting to try again.
     pub retrying: i64,
+    /// Of the sent phone jobs: calls a person answered, and calls an answering machine took
+    /// (the rest were answered with no detection).
+    pub answered_by_person: i64,
+    pub answered_by_machine: i64,
 }
 
 impl DeviceCounts {
@@ -63,7 +67,8 @@ pub async fn counts(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceCounts>, s
         r#"select t.device as "device: Device", t.total, t.sent, t.failed, t.canceled,
                   t.total - t.sent - t.failed - t.canceled - coalesce(p.in_progress, 0)
                       - coalesce(p.retrying, 0) as "queued!",
-                  coalesce(p.in_progress, 0) as "in_progress!", coalesce(p.retrying, 0) as "retrying!"
+                  coalesce(p.in_progress, 0) as "in_progress!", coalesce(p.retrying, 0) as "retrying!",
+                  t.answered_by_person, t.answered_by_machine
            from message_tally t
            left join lateral (
                select (select count(*) from delivery_job j
