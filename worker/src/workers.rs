@@ -84,23 +84,23 @@ pub enum Workers {
     Silent { last_seen: Option<DateTime<Utc>> },
 }
 
-/// Whether any worker is running now.
-pub async fn status(pool: &PgPool) -> Result<Workers, sqlx::Error> {
-    let r = sqlx::query!(
-        r#"select count(*) filter (where seen_at > now() - make_interval(secs => $1)) as "running!",
-                  max(seen_at) as last_seen
-           from worker_heartbeat"#,
-        SILENT_AFTER.as_seconds_f64()
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(if r.running > 0 {
-        Workers::Running(r.running)
-    } else {
-        Workers::Silent {
-            last_seen: r.last_seen,
+impl Workers {
+    /// What `rows` (as [`list`] gives them) say: how many are running, or when the last one was
+    /// seen.
+    pub fn of(rows: &[WorkerRow]) -> Self {
+        match rows.iter().filter(|w| w.running).count() {
+            0 => Self::Silent {
+                last_seen: rows.iter().map(|w| w.seen_at).max(),
+            },
+            n => Self::Running(i64::try_from(n).unwrap_or(i64::MAX)),
         }
-    })
+    }
+}
+
+/// Whether any worker is running now. The table holds one row per worker of the last day, so
+/// reading them all is cheap enough for pages that poll.
+pub async fn status(pool: &PgPool) -> Result<Workers, sqlx::Error> {
+    Ok(Workers::of(&list(pool).await?))
 }
 
 /// One worker as the Overview lists it.
@@ -147,13 +147,13 @@ pub fn render(
 ) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let running = workers.iter().filter(|w| w.running).count();
-    if running == 0 {
-        out.push_str(
+    match Workers::of(workers) {
+        Workers::Running(n) => {
+            let _ = writeln!(out, "Workers: {n} running");
+        }
+        Workers::Silent { .. } => out.push_str(
             "Workers: none running, so nothing is being delivered. Start one with `herald-worker run`.\n",
-        );
-    } else {
-        let _ = writeln!(out, "Workers: {running} running");
+        ),
     }
     for w in workers {
         let _ = writeln!(
