@@ -106,7 +106,7 @@ start_postgres() {
 
 create_database() {
   sqlx database create
-  sqlx migrate run --source worker/migrations
+  sqlx migrate run --source worker/core/migrations
 }
 
 cmd_test() {
@@ -273,7 +273,7 @@ cmd_bench() {
   start_postgres
   cargo leptos build --release
   cargo build --release -p herald-worker
-  cargo bench -p herald-worker --bench pipeline -- memory
+  cargo bench -p herald-core --bench pipeline -- memory
 }
 
 case "${1:-}" in

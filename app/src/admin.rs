@@ -32,13 +32,12 @@ pub struct CalendarChoice {
 
 /// The calendar chosen in the Campus Toolbar, shared with every tool through context.
 #[derive(Debug, Clone, Copy)]
-pub struct Scope(pub RwSignal<Option<String>>);
+pub struct ToolbarCalendar(pub RwSignal<Option<String>>);
 
 /// Every calendar, for the toolbar.
 #[server(endpoint = "list_calendars")]
 pub async fn list_calendars() -> Result<Vec<CalendarChoice>, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let state = crate::auth::ssr::staff().await?.0.state;
     let rows = herald_core::directory::calendars(&state.pool).await?;
     Ok(rows
         .into_iter()
@@ -52,10 +51,9 @@ pub async fn list_calendars() -> Result<Vec<CalendarChoice>, AppError> {
 /// Remembers the toolbar's calendar for this session.
 #[server(endpoint = "choose_calendar")]
 pub async fn choose_calendar(calendar_id: String) -> Result<(), AppError> {
-    use herald_core::accounts::{self, Role};
+    use herald_core::accounts::{self};
     use herald_core::domain::CalendarId;
-    let (state, _, token) =
-        crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let crate::auth::ssr::Caller { state, token, .. } = crate::auth::ssr::staff().await?.0;
     let id: CalendarId = calendar_id
         .parse()
         .map_err(|_| AppError::Invalid("That calendar id is not valid.".into()))?;
@@ -79,8 +77,7 @@ pub struct Headcounts {
 
 #[server(endpoint = "load_headcounts")]
 pub async fn load_headcounts(calendar_id: Option<String>) -> Result<Headcounts, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let state = crate::auth::ssr::staff().await?.0.state;
     let calendar = calendar_id.and_then(|c| c.parse().ok());
     let c = herald_core::directory::counts(&state.pool, calendar).await?;
     Ok(Headcounts {
@@ -105,11 +102,10 @@ pub struct WorkerLine {
 /// The delivery workers on record: running ones, and those silent within the last day.
 #[server(endpoint = "delivery_workers")]
 pub async fn delivery_workers() -> Result<Vec<WorkerLine>, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let when = |t| crate::admin::messages::ssr::when(t, tz);
-    Ok(herald_core::workers::list(&state.pool)
+    Ok(herald_core::heartbeat::list(&state.pool)
         .await?
         .into_iter()
         .map(|w| WorkerLine {
@@ -142,7 +138,7 @@ pub fn AdminShell() -> impl IntoView {
 
 #[component]
 fn Shell(user: UserInfo) -> impl IntoView {
-    let scope = Scope(RwSignal::new(user.calendar_id.clone()));
+    let scope = ToolbarCalendar(RwSignal::new(user.calendar_id.clone()));
     provide_context(scope);
     provide_context(user.role);
     view! {
@@ -166,7 +162,7 @@ fn Shell(user: UserInfo) -> impl IntoView {
 /// The school / calendar selector that scopes every tool.
 #[component]
 fn CampusToolbar() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let calendars = Resource::new(|| (), |_| list_calendars());
     let choose = ServerAction::<ChooseCalendar>::new();
     view! {
@@ -244,7 +240,7 @@ fn OutlineNav() -> impl IntoView {
 /// `/admin`: the district at a glance, in the chosen calendar.
 #[component]
 pub fn Overview() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let counts = Resource::new(move || scope.get(), load_headcounts);
     view! {
         <h1>"Overview"</h1>

@@ -60,7 +60,7 @@ pub struct UserInfo {
 /// Who is signed in, if anyone.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
-    Ok(ssr::session().await?.map(|(s, _)| UserInfo {
+    Ok(ssr::session().await?.map(|s| UserInfo {
         name: s.account.display_name,
         email: s.account.email,
         role: ssr::ui_role(s.account.role),
@@ -170,7 +170,8 @@ pub fn SignOutButton() -> impl IntoView {
 pub mod ssr {
     use axum::http::{HeaderMap, HeaderValue, header};
     use herald_core::accounts::{self, Role, SessionAccount, SessionToken};
-    use herald_core::settings::AuthSettings;
+    use herald_core::config::AuthConfig;
+    use herald_core::domain::PersonId;
     use leptos::prelude::*;
 
     use super::UiRole;
@@ -200,34 +201,108 @@ pub mod ssr {
         let headers: HeaderMap = leptos_axum::extract()
             .await
             .map_err(|e| AppError::internal("reading request headers", &e))?;
-        Ok(cookie_value(&headers, COOKIE).map(|v| SessionToken::from_cookie(&v)))
+        Ok(token_in(&headers))
     }
 
-    /// The signed-in account and its token, if the cookie names a live session.
-    pub async fn session() -> Result<Option<(SessionAccount, SessionToken)>, AppError> {
-        let Some(token) = session_token().await? else {
+    fn token_in(headers: &HeaderMap) -> Option<SessionToken> {
+        cookie_value(headers, COOKIE).map(|v| SessionToken::from_cookie(&v))
+    }
+
+    /// The signed-in account and its token, if `token` names a live session.
+    async fn account_of(
+        state: &AppState,
+        token: Option<SessionToken>,
+    ) -> Result<Option<(SessionAccount, SessionToken)>, AppError> {
+        let Some(token) = token else {
             return Ok(None);
         };
-        let state = state()?;
         let account = accounts::session_account(&state.pool, &token)
             .await
             .map_err(|e| AppError::internal("reading the session", &e))?;
         Ok(account.map(|a| (a, token)))
     }
 
-    /// The session, if its role is one of `roles`; the error says which check failed.
-    pub async fn require(
-        roles: &[Role],
-    ) -> Result<(AppState, SessionAccount, SessionToken), AppError> {
+    /// The signed-in account, if the cookie names a live session.
+    pub async fn session() -> Result<Option<SessionAccount>, AppError> {
         let state = state()?;
-        let (account, token) = session().await?.ok_or(AppError::NotSignedIn)?;
-        if !roles.contains(&account.account.role) {
-            return Err(AppError::Forbidden);
-        }
-        Ok((state, account, token))
+        Ok(account_of(&state, session_token().await?)
+            .await?
+            .map(|(a, _)| a))
     }
 
-    pub fn set_session_cookie(token: &SessionToken, auth: &AuthSettings) -> Result<(), AppError> {
+    /// Who is calling, once their role is checked: the server's state, their session and its
+    /// token. What each role may use is named by the wrapper: [`Admin`], [`Staff`], [`Parent`].
+    pub struct Caller {
+        pub state: AppState,
+        pub session: SessionAccount,
+        pub token: SessionToken,
+    }
+
+    /// A call by a district admin: what every admin-only server function starts with.
+    pub struct Admin(pub Caller);
+
+    /// A call by a district admin or a teacher (the staff pages: Overview, People).
+    pub struct Staff(pub Caller);
+
+    /// A call by a parent, with the person they are: a parent's server functions read and
+    /// write only what belongs to `person` (and their household).
+    pub struct Parent {
+        pub caller: Caller,
+        pub person: PersonId,
+    }
+
+    /// The caller, if signed in with one of `roles`; the error says which check failed.
+    fn admit(
+        state: AppState,
+        signed_in: Option<(SessionAccount, SessionToken)>,
+        roles: &[Role],
+    ) -> Result<Caller, AppError> {
+        let (session, token) = signed_in.ok_or(AppError::NotSignedIn)?;
+        if !roles.contains(&session.account.role) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(Caller {
+            state,
+            session,
+            token,
+        })
+    }
+
+    /// The caller of this server function, if signed in with one of `roles`.
+    async fn caller(roles: &[Role]) -> Result<Caller, AppError> {
+        let state = state()?;
+        let signed_in = account_of(&state, session_token().await?).await?;
+        admit(state, signed_in, roles)
+    }
+
+    /// The calling district admin, or `NotSignedIn` / `Forbidden`.
+    pub async fn admin() -> Result<Admin, AppError> {
+        caller(&[Role::DistrictAdmin]).await.map(Admin)
+    }
+
+    /// The district admin whose cookie is in `headers`: for plain axum handlers (downloads),
+    /// which have no Leptos context.
+    pub async fn admin_from(state: &AppState, headers: &HeaderMap) -> Result<Admin, AppError> {
+        let signed_in = account_of(state, token_in(headers)).await?;
+        admit(state.clone(), signed_in, &[Role::DistrictAdmin]).map(Admin)
+    }
+
+    /// The calling district admin or teacher, or `NotSignedIn` / `Forbidden`.
+    pub async fn staff() -> Result<Staff, AppError> {
+        caller(&[Role::DistrictAdmin, Role::Teacher])
+            .await
+            .map(Staff)
+    }
+
+    /// The calling parent and the person they are, or `NotSignedIn` / `Forbidden`; a parent
+    /// account linked to no person finds nothing (`NotFound`).
+    pub async fn parent() -> Result<Parent, AppError> {
+        let caller = caller(&[Role::Parent]).await?;
+        let person = caller.session.account.person_id.ok_or(AppError::NotFound)?;
+        Ok(Parent { caller, person })
+    }
+
+    pub fn set_session_cookie(token: &SessionToken, auth: &AuthConfig) -> Result<(), AppError> {
         let secure = if auth.secure_cookies { "; Secure" } else { "" };
         let value = format!(
             "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",

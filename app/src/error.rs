@@ -51,6 +51,24 @@ impl AppError {
     }
 }
 
+/// The same refusals for plain HTTP handlers (downloads, extracts): signed out is a redirect to
+/// sign-in, the rest a status with the sentence as plain text.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::StatusCode;
+        let status = match &self {
+            Self::NotSignedIn => return axum::response::Redirect::to("/sign-in").into_response(),
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Transport(_) => StatusCode::BAD_GATEWAY,
+        };
+        (status, format!("{self}\n")).into_response()
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {

@@ -27,9 +27,10 @@ pub struct HouseholdInfo {
 
 #[server(endpoint = "my_household")]
 pub async fn my_household() -> Result<HouseholdInfo, AppError> {
-    use herald_core::accounts::Role;
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller {
+        state, session: _, ..
+    } = caller;
     let p = herald_core::directory::person_detail(&state.pool, person)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -89,10 +90,11 @@ pub const PAGE_SIZE: i64 = 20;
 
 #[server(endpoint = "my_notices")]
 pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
-    use herald_core::accounts::Role;
     use herald_core::messaging::notices::{self, Cursor};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller {
+        state, session: _, ..
+    } = caller;
     let after = match after.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => Some(Cursor::decode(a).ok_or(AppError::NotFound)?),
         None => None,
@@ -131,10 +133,11 @@ pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
 /// How many notices arrived after `than` (a page's newest); every notice when `than` is empty.
 #[server(endpoint = "newer_notices")]
 pub async fn newer_notices(than: String) -> Result<i64, AppError> {
-    use herald_core::accounts::Role;
     use herald_core::messaging::notices::{self, Cursor};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller {
+        state, session: _, ..
+    } = caller;
     if than.is_empty() {
         return Ok(notices::page(&state.pool, person, None, 1).await?.unread);
     }
@@ -144,9 +147,10 @@ pub async fn newer_notices(than: String) -> Result<i64, AppError> {
 
 #[server(endpoint = "read_notice")]
 pub async fn read_notice(id: String) -> Result<(), AppError> {
-    use herald_core::accounts::Role;
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller {
+        state, session: _, ..
+    } = caller;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     if herald_core::messaging::notices::mark_read(&state.pool, person, id).await? {
         Ok(())
@@ -157,9 +161,10 @@ pub async fn read_notice(id: String) -> Result<(), AppError> {
 
 #[server(endpoint = "read_all_notices")]
 pub async fn read_all_notices() -> Result<u64, AppError> {
-    use herald_core::accounts::Role;
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller {
+        state, session: _, ..
+    } = caller;
     Ok(herald_core::messaging::notices::mark_all_read(&state.pool, person).await?)
 }
 

@@ -1,6 +1,6 @@
 //! `AppState`: what the server gives every page render and server function, as Leptos context.
 
-use herald_core::settings::Settings;
+use herald_core::config::Config;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -10,12 +10,12 @@ use crate::admin::import::ImportRegistry;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    pub settings: Arc<Settings>,
+    pub settings: Arc<Config>,
     pub imports: ImportRegistry,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, settings: Settings) -> Self {
+    pub fn new(pool: PgPool, settings: Config) -> Self {
         Self {
             pool,
             settings: Arc::new(settings),

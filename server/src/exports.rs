@@ -9,11 +9,12 @@
 //! memory, never the whole report.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
+use herald_app::auth::ssr::admin_from;
+use herald_app::error::AppError;
 use herald_app::state::AppState;
-use herald_core::accounts::{self, Role, SessionToken};
 use herald_core::domain::{Device, JobId, MessageId};
 use herald_core::messaging::delivery_report::{self, RecipientQuery, StatusFilter};
 use serde::Deserialize;
@@ -31,52 +32,6 @@ pub struct CsvQuery {
     q: String,
 }
 
-/// Why a download is refused before it starts.
-enum Refusal {
-    SignIn,
-    Forbidden,
-    NotFound,
-    Invalid(String),
-    Unavailable,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Self::SignIn => Redirect::to("/sign-in").into_response(),
-            Self::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "Your account is not allowed to do that.\n",
-            )
-                .into_response(),
-            Self::NotFound => (StatusCode::NOT_FOUND, "Not found.\n").into_response(),
-            Self::Invalid(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Herald could not do that just now. Please try again.\n",
-            )
-                .into_response(),
-        }
-    }
-}
-
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
-    let cookie = herald_app::auth::ssr::cookie_value(headers, herald_app::auth::ssr::COOKIE)
-        .ok_or(Refusal::SignIn)?;
-    let session = accounts::session_account(&state.pool, &SessionToken::from_cookie(&cookie))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "export: session lookup failed");
-            Refusal::Unavailable
-        })?
-        .ok_or(Refusal::SignIn)?;
-    if session.account.role == Role::DistrictAdmin {
-        Ok(())
-    } else {
-        Err(Refusal::Forbidden)
-    }
-}
-
 /// Where the stream is: which device, after which job; `None` once every device is done.
 struct Cursor {
     devices: Vec<Device>,
@@ -89,24 +44,21 @@ pub async fn delivery_csv(
     Query(q): Query<CsvQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = require_admin(&state, &headers).await {
-        return r.into_response();
+    if let Err(refused) = admin_from(&state, &headers).await {
+        return refused.into_response();
     }
     let Ok(id) = id.parse::<MessageId>() else {
-        return Refusal::NotFound.into_response();
+        return AppError::NotFound.into_response();
     };
     let (counts, tz) = match tokio::try_join!(
         delivery_report::counts(&state.pool, id),
         herald_core::directory::time_zone(&state.pool)
     ) {
         Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, "export: counts failed");
-            return Refusal::Unavailable.into_response();
-        }
+        Err(e) => return AppError::internal("delivery report export", &e).into_response(),
     };
     if counts.is_empty() {
-        return Refusal::NotFound.into_response();
+        return AppError::NotFound.into_response();
     }
     let mut devices: Vec<Device> = counts.iter().map(|c| c.device).collect();
     if let Ok(only) = q.device.parse::<Device>() {
@@ -184,9 +136,9 @@ pub struct UtilizationQuery {
     format: String,
 }
 
-fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, Refusal> {
+fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, AppError> {
     chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| Refusal::Invalid(format!("{field}: '{value}' is not a date (YYYY-MM-DD).")))
+        .map_err(|_| AppError::Invalid(format!("{field}: '{value}' is not a date (YYYY-MM-DD).")))
 }
 
 pub async fn utilization(
@@ -204,13 +156,13 @@ async fn utilization_extract(
     state: &AppState,
     q: &UtilizationQuery,
     headers: &HeaderMap,
-) -> Result<Response, Refusal> {
+) -> Result<Response, AppError> {
     use herald_core::messaging::utilization;
-    require_admin(state, headers).await?;
+    admin_from(state, headers).await?;
     let start = date("Start Date", &q.start)?;
     let end = date("End Date", &q.end)?;
     if end < start {
-        return Err(Refusal::Invalid(format!(
+        return Err(AppError::Invalid(format!(
             "End Date: {end} is before the Start Date, {start}."
         )));
     }
@@ -218,15 +170,12 @@ async fn utilization_extract(
         "email" => Device::Email,
         "phone" => Device::Phone,
         other => {
-            return Err(Refusal::Invalid(format!(
+            return Err(AppError::Invalid(format!(
                 "Messages Sent To: '{other}' is not email or phone."
             )));
         }
     };
-    let unavailable = |e: sqlx::Error| {
-        tracing::error!(error = %e, "utilization report failed");
-        Refusal::Unavailable
-    };
+    let unavailable = |e: sqlx::Error| AppError::internal("utilization report", &e);
     let tz = herald_core::directory::time_zone(&state.pool)
         .await
         .map_err(unavailable)?;
@@ -251,7 +200,7 @@ async fn utilization_extract(
         "html" => {
             Ok(axum::response::Html(utilization_html(device, start, end, &rows)).into_response())
         }
-        other => Err(Refusal::Invalid(format!(
+        other => Err(AppError::Invalid(format!(
             "Format: '{other}' is not csv or html."
         ))),
     }

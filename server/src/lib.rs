@@ -23,7 +23,7 @@ pub mod unsubscribe;
 use anyhow::Context;
 use axum::Router;
 use herald_app::{App, shell, state::AppState};
-use herald_core::settings::Settings;
+use herald_core::config::Config;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
@@ -80,7 +80,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
 }
 
 /// Runs the server until it is told to stop.
-pub async fn run(settings: Settings, options: LeptosOptions) -> anyhow::Result<()> {
+pub async fn run(settings: Config, options: LeptosOptions) -> anyhow::Result<()> {
     let pool = herald_core::db::connect_and_migrate(&settings.database)
         .await
         .context("connecting to and migrating PostgreSQL")?;
@@ -92,26 +92,7 @@ pub async fn run(settings: Settings, options: LeptosOptions) -> anyhow::Result<(
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!("Herald is listening on http://{addr}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(herald_core::shutdown::signal())
         .await
         .context("serving HTTP")
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     herald_core::logging::init();
-    let settings = herald_core::settings::Settings::load().context("loading settings")?;
+    let settings = herald_core::config::Config::load().context("loading settings")?;
     let mut leptos = leptos::prelude::get_configuration(None)
         .context("reading the Leptos site configuration")?
         .leptos_options;

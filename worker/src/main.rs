@@ -1,11 +1,14 @@
 //! `herald-worker`: the worker process and Herald's command-line tools. Thin: parse the command,
-//! load settings, connect, call into `herald_core`.
+//! load the configuration and connect where the command needs it, and call one function of
+//! `herald_core` per command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use herald_core::settings::Settings;
+use herald_core::config::Config;
+use herald_core::dev::{district, sign_ins, voice_provider};
+use sqlx::PgPool;
 
 #[derive(Parser)]
 #[command(
@@ -52,9 +55,9 @@ enum Command {
     VoiceProvider {
         #[arg(long, default_value = "127.0.0.1:8089")]
         listen: String,
-        #[arg(long, default_value = herald_core::dialer::local::DEMO_ACCOUNT_SID)]
+        #[arg(long, default_value = voice_provider::DEMO_ACCOUNT_SID)]
         account_sid: String,
-        #[arg(long, env = "LOCAL_VOICE_AUTH_TOKEN", default_value = herald_core::dialer::local::DEMO_AUTH_TOKEN)]
+        #[arg(long, env = "LOCAL_VOICE_AUTH_TOKEN", default_value = voice_provider::DEMO_AUTH_TOKEN)]
         auth_token: String,
         /// Milliseconds per simulated step of a call (ringing, talking).
         #[arg(long, default_value_t = 50)]
@@ -65,132 +68,136 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     herald_core::logging::init();
-    let cli = Cli::parse();
-    if let Command::Demo {
-        out,
+    match Cli::parse().command {
+        Command::Run => run().await,
+        Command::Import { path } => import(&path).await,
+        Command::Demo {
+            out,
+            seed,
+            schools,
+            students,
+        } => demo(&out, seed, schools, students),
+        Command::Status => status().await,
+        Command::DemoAccounts => demo_accounts().await,
+        Command::DemoDialer { api_url } => demo_dialer(&api_url).await,
+        Command::VoiceProvider {
+            listen,
+            account_sid,
+            auth_token,
+            step_ms,
+        } => serve_voice_provider(&listen, account_sid, auth_token, step_ms).await,
+    }
+}
+
+/// The configuration, and a pool on a migrated database.
+async fn connect() -> anyhow::Result<(Config, PgPool)> {
+    let config = Config::load().context("loading the configuration")?;
+    let pool = herald_core::db::connect_and_migrate(&config.database)
+        .await
+        .context("connecting to and migrating PostgreSQL")?;
+    Ok((config, pool))
+}
+
+async fn run() -> anyhow::Result<()> {
+    let (config, pool) = connect().await?;
+    herald_core::worker::run(pool, config, herald_core::shutdown::signal())
+        .await
+        .context("running the worker loop")
+}
+
+async fn import(path: &Path) -> anyhow::Result<()> {
+    let (_, pool) = connect().await?;
+    let progress = |p: herald_core::oneroster::ImportProgress| {
+        tracing::debug!(stage = %p.stage, percent = p.percent, "import progress");
+    };
+    match herald_core::oneroster::import_path(&pool, path, &progress).await {
+        Ok(summary) => {
+            print!("{summary}");
+            Ok(())
+        }
+        Err(e @ herald_core::oneroster::ImportError::Invalid { .. }) => {
+            for line in e.problem_lines() {
+                eprintln!("{line}");
+            }
+            anyhow::bail!("nothing was imported from {}: {e}", path.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("importing {}", path.display())),
+    }
+}
+
+fn demo(out: &Path, seed: u64, schools: usize, students: usize) -> anyhow::Result<()> {
+    let opts = district::DemoOptions {
         seed,
         schools,
         students,
-    } = &cli.command
-    {
-        let opts = herald_core::demo::DemoOptions {
-            seed: *seed,
-            schools: *schools,
-            students: *students,
-        };
-        let stats = herald_core::demo::generate(&opts, out)
-            .with_context(|| format!("writing the demo district to {}", out.display()))?;
-        println!("{stats:?}");
-        return Ok(());
-    }
-    if let Command::VoiceProvider {
-        listen,
-        account_sid,
-        auth_token,
-        step_ms,
-    } = &cli.command
-    {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
-        tracing::info!("local voice provider listening on http://{listen}");
-        let account = herald_core::dialer::local::LocalAccount {
-            account_sid: account_sid.clone(),
-            auth_token: auth_token.clone(),
-            step: std::time::Duration::from_millis(*step_ms),
-        };
-        tokio::select! {
-            r = herald_core::dialer::local::serve(listener, account) => r.context("serving the local voice provider")?,
-            () = shutdown_signal() => {}
-        }
-        return Ok(());
-    }
-    let settings = Settings::load().context("loading settings")?;
-    let pool = herald_core::db::connect_and_migrate(&settings.database)
+    };
+    let stats = district::generate(&opts, out)
+        .with_context(|| format!("writing the demo district to {}", out.display()))?;
+    println!("{stats:?}");
+    Ok(())
+}
+
+async fn status() -> anyhow::Result<()> {
+    let (_, pool) = connect().await?;
+    let workers = herald_core::heartbeat::list(&pool)
         .await
-        .context("connecting to and migrating PostgreSQL")?;
-    match cli.command {
-        Command::Run => {
-            herald_core::service::run(pool, settings, shutdown_signal())
-                .await
-                .context("running the worker loop")?;
-        }
-        Command::Import { path } => {
-            let progress = |p: herald_core::oneroster::ImportProgress| {
-                tracing::debug!(stage = %p.stage, percent = p.percent, "import progress");
-            };
-            match herald_core::oneroster::import_path(&pool, &path, &progress).await {
-                Ok(summary) => print!("{summary}"),
-                Err(herald_core::oneroster::ImportError::Invalid(rows, more)) => {
-                    for row in &rows {
-                        eprintln!("{row}");
-                    }
-                    if more > 0 {
-                        eprintln!("… and {more} more");
-                    }
-                    anyhow::bail!(
-                        "nothing was imported: {} problem(s) in {}",
-                        rows.len() + more,
-                        path.display()
-                    );
-                }
-                Err(e) => return Err(e).with_context(|| format!("importing {}", path.display())),
-            }
-        }
-        Command::Status => {
-            let workers = herald_core::workers::list(&pool)
-                .await
-                .context("reading the workers' check-ins")?;
-            let depth = herald_core::messaging::queue::depth(&pool)
-                .await
-                .context("reading the queue")?;
-            print!(
-                "{}",
-                herald_core::workers::render(&workers, &depth, chrono::Utc::now())
-            );
-        }
-        Command::DemoAccounts => {
-            for a in herald_core::accounts::ensure_demo_accounts(&pool)
-                .await
-                .context("creating the demo accounts")?
-            {
-                println!(
-                    "{:<15} {} / {}",
-                    format!("{:?}", a.role),
-                    a.email,
-                    a.password
-                );
-            }
-        }
-        Command::DemoDialer { api_url } => {
-            if herald_core::dialer::local::use_for_demo(&pool, &api_url)
-                .await
-                .context("setting up the demo dialer")?
-            {
-                println!("Dialer Preferences now point at the local voice provider at {api_url}");
-            } else {
-                println!("Dialer Preferences already name a provider account; left as they are");
-            }
-        }
-        Command::Demo { .. } | Command::VoiceProvider { .. } => {}
+        .context("reading the workers' check-ins")?;
+    let depth = herald_core::messaging::queue::depth(&pool)
+        .await
+        .context("reading the queue")?;
+    print!(
+        "{}",
+        herald_core::heartbeat::render(&workers, &depth, chrono::Utc::now())
+    );
+    Ok(())
+}
+
+async fn demo_accounts() -> anyhow::Result<()> {
+    let (_, pool) = connect().await?;
+    let made = sign_ins::ensure(&pool)
+        .await
+        .context("creating the demo accounts")?;
+    for a in made {
+        println!(
+            "{:<15} {} / {}",
+            format!("{:?}", a.role),
+            a.email,
+            a.password
+        );
     }
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+async fn demo_dialer(api_url: &str) -> anyhow::Result<()> {
+    let (_, pool) = connect().await?;
+    if voice_provider::use_for_demo(&pool, api_url)
+        .await
+        .context("setting up the demo dialer")?
+    {
+        println!("Dialer Preferences now point at the local voice provider at {api_url}");
+    } else {
+        println!("Dialer Preferences already name a provider account; left as they are");
+    }
+    Ok(())
+}
+
+async fn serve_voice_provider(
+    listen: &str,
+    account_sid: String,
+    auth_token: String,
+    step_ms: u64,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!("local voice provider listening on http://{listen}");
+    let account = voice_provider::LocalAccount {
+        account_sid,
+        auth_token,
+        step: std::time::Duration::from_millis(step_ms),
     };
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        r = voice_provider::serve(listener, account) => r.context("serving the local voice provider"),
+        () = herald_core::shutdown::signal() => Ok(()),
     }
 }

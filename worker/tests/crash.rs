@@ -2,17 +2,15 @@
 //! mid-send and restarted, every job still ends delivered, each portal notice exactly once and no
 //! email lost; and two or four workers at once never deliver an email twice.
 
-#[path = "support/district.rs"]
-mod district;
-#[path = "support/maildev.rs"]
-mod maildev;
+use herald_testing::district;
+use herald_testing::maildev;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use herald_core::domain::{ContactReason, Device, MessageId};
-use herald_core::messaging::{fanout, report};
+use herald_core::messaging::{fanout, sent_messages};
 use sqlx::PgPool;
 
 use district::{district, send, use_smtp};
@@ -66,11 +64,11 @@ fn spawn_worker(url: &str, lease_seconds: u32) -> Worker {
 
 /// Jobs not yet ended; a message not yet fanned out has no tally and counts as pending.
 async fn pending(pool: &PgPool, id: MessageId) -> i64 {
-    let tally = report::tally(pool, id).await.unwrap();
+    let tally = sent_messages::tally(pool, id).await.unwrap();
     if tally.is_empty() {
         return i64::MAX;
     }
-    tally.iter().map(report::DeviceTally::pending).sum()
+    tally.iter().map(sent_messages::DeviceTally::pending).sum()
 }
 
 async fn wait_until_done(pool: &PgPool, id: MessageId, within: Duration) {
@@ -165,7 +163,7 @@ async fn killing_the_worker_mid_send_loses_nothing_and_doubles_no_notice(pool: P
     wait_until_done(&pool, id, Duration::from_secs(120)).await;
     last.kill();
 
-    let tally = report::tally(&pool, id).await.unwrap();
+    let tally = sent_messages::tally(&pool, id).await.unwrap();
     assert!(tally.iter().all(|t| t.sent == t.total), "{tally:?}");
     one_notice_per_inbox_job(&pool, id).await;
     let expected = email_message_ids(&pool, id).await;

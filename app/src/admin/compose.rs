@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::Scope;
+use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
 
 /// The compose form, as the browser holds it.
@@ -243,8 +243,7 @@ pub(crate) mod ssr {
 
 #[server(endpoint = "compose_audience", input = leptos::server_fn::codec::Json)]
 pub async fn compose_audience(choice: AudienceChoice) -> Result<AudienceSummary, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let audience = ssr::audience_of(&choice)?;
     let count = herald_core::messaging::compose::audience_count(&state.pool, &audience)
         .await
@@ -266,8 +265,7 @@ pub async fn compose_members(
     choice: AudienceChoice,
     query: String,
 ) -> Result<Vec<Member>, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let audience = ssr::audience_of(&choice)?;
     let members =
         herald_core::messaging::compose::audience_members(&state.pool, &audience, &query, 30)
@@ -285,15 +283,14 @@ pub async fn compose_members(
 
 #[server(endpoint = "compose_preview", input = leptos::server_fn::codec::Json)]
 pub async fn compose_preview(form: ComposeForm, person_id: String) -> Result<Rendered, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::{compose, email};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::{compose, email_preferences};
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let composed = ssr::composed(&form, tz)?;
     let person = person_id
         .parse()
         .map_err(|_| AppError::Invalid("Pick someone to preview as.".into()))?;
-    let portal_url = email::portal_url(&state.pool, &state.settings.smtp)
+    let portal_url = email_preferences::portal_url(&state.pool, &state.settings.smtp)
         .await
         .map_err(|e| AppError::internal("portal url", &e))?;
     let data = compose::merge_data_for(
@@ -317,8 +314,7 @@ pub async fn compose_preview(form: ComposeForm, person_id: String) -> Result<Ren
 /// Sends a test copy to the signed-in admin; returns the address it goes to.
 #[server(endpoint = "compose_send_test", input = leptos::server_fn::codec::Json)]
 pub async fn compose_send_test(form: ComposeForm, person_id: String) -> Result<String, AppError> {
-    use herald_core::accounts::Role;
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let composed = ssr::composed(&form, tz)?;
     let person = person_id.parse().map_err(|_| {
@@ -334,8 +330,7 @@ pub async fn compose_send_test(form: ComposeForm, person_id: String) -> Result<S
 /// Sends (or schedules) the message; returns its id.
 #[server(endpoint = "compose_send", input = leptos::server_fn::codec::Json)]
 pub async fn compose_send(form: ComposeForm) -> Result<String, AppError> {
-    use herald_core::accounts::Role;
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let composed = ssr::composed(&form, tz)?;
     let sender = ssr::sender(&session)?;
@@ -349,7 +344,7 @@ pub async fn compose_send(form: ComposeForm) -> Result<String, AppError> {
 /// `/admin/messenger/compose`.
 #[component]
 pub fn ComposePage() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let form = RwSignal::new(ComposeForm {
         reason: "general".into(),
         audience: "guardians".into(),

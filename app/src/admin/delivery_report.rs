@@ -45,11 +45,10 @@ pub struct ReportHead {
 
 #[server(endpoint = "delivery_report")]
 pub async fn delivery_report(id: String) -> Result<ReportHead, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::{delivery_report, report};
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::{delivery_report, sent_messages};
+    let state = crate::auth::ssr::admin().await?.0.state;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
-    let s = report::status(&state.pool, id)
+    let s = sent_messages::status(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let counts = delivery_report::counts(&state.pool, id).await?;
@@ -132,10 +131,9 @@ pub async fn delivery_recipients(
     search: String,
     after: Option<String>,
 ) -> Result<RecipientPage, AppError> {
-    use herald_core::accounts::Role;
     use herald_core::domain::{Device, JobId};
     use herald_core::messaging::delivery_report::{self, RecipientQuery, StatusFilter};
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     let device: Device = device.parse().map_err(|_| {
         AppError::Invalid(format!("Device: '{device}' is not email, inbox or phone."))

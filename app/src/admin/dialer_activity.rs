@@ -5,7 +5,7 @@
 //! Every cancel is recorded and the newest are listed under the report.
 //!
 //! What must stay true: only district admins see or cancel; a cancel goes through
-//! `herald_core::messaging::activity::cancel` (one transaction, recorded, race-safe against
+//! `herald_core::messaging::cancel::cancel` (one transaction, recorded, race-safe against
 //! running workers); "Cancel All Active Jobs" cancels what the report shows as active when it
 //! is confirmed, recomputed on the server.
 
@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::Scope;
+use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
 
 /// The wizard's choices.
@@ -29,12 +29,13 @@ pub struct ActivityForm {
 
 #[server(endpoint = "dialer_activity_form")]
 pub async fn dialer_activity_form(calendar_id: Option<String>) -> Result<ActivityForm, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let calendar = calendar_id.and_then(|c| c.parse().ok());
     let senders = match calendar {
-        Some(calendar) => herald_core::messaging::report::senders(&state.pool, calendar).await?,
+        Some(calendar) => {
+            herald_core::messaging::sent_messages::senders(&state.pool, calendar).await?
+        }
         None => Vec::new(),
     };
     Ok(ActivityForm {
@@ -83,7 +84,7 @@ pub struct ActivityReport {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use herald_core::messaging::activity::ActivityQuery;
+    use herald_core::messaging::dialer_activity::ActivityQuery;
 
     use crate::error::AppError;
 
@@ -125,12 +126,11 @@ pub async fn dialer_activity(
     active_only: bool,
     users: String,
 ) -> Result<ActivityReport, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::activity;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::{cancel, dialer_activity};
+    let state = crate::auth::ssr::admin().await?.0.state;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let q = ssr::query(calendar_id, &date, active_only, &users, tz)?;
-    let rows = activity::list(&state.pool, &q).await?;
+    let rows = dialer_activity::list(&state.pool, &q).await?;
     let when = |t| crate::admin::messages::ssr::when(t, tz);
     let workers_warning =
         crate::admin::messages::ssr::workers_warning(&state, rows.iter().any(|r| r.active()))
@@ -187,7 +187,7 @@ pub async fn dialer_activity(
                 },
             })
             .collect(),
-        cancellations: activity::recent_cancellations(&state.pool, 10)
+        cancellations: cancel::recent_cancellations(&state.pool, 10)
             .await?
             .into_iter()
             .map(|c| CancellationLine {
@@ -219,16 +219,16 @@ pub async fn cancel_activity(
     selected: String,
     all: bool,
 ) -> Result<CancelOutcome, AppError> {
-    use herald_core::accounts::Role;
     use herald_core::domain::MessageId;
-    use herald_core::messaging::activity::{self, Canceler, Scope};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::cancel::{self, CancelScope, Canceler};
+    use herald_core::messaging::dialer_activity;
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let q = ssr::query(calendar_id, &date, active_only, &users, tz)?;
-    let (scope, ids): (Scope, Vec<MessageId>) = if all {
-        let rows = activity::list(&state.pool, &q).await?;
+    let (scope, ids): (CancelScope, Vec<MessageId>) = if all {
+        let rows = dialer_activity::list(&state.pool, &q).await?;
         (
-            Scope::AllActive,
+            CancelScope::AllActive,
             rows.into_iter()
                 .filter(|r| r.active())
                 .map(|r| r.id)
@@ -245,13 +245,13 @@ pub async fn cancel_activity(
                 "Select the messages whose jobs to cancel.".into(),
             ));
         }
-        (Scope::Selected, ids)
+        (CancelScope::Selected, ids)
     };
     let by = Canceler {
         account: session.account.id,
         email: session.account.email.clone(),
     };
-    let done = activity::cancel(&state.pool, &by, scope, &ids).await?;
+    let done = cancel::cancel(&state.pool, &by, scope, &ids).await?;
     tracing::info!(by = %by.email, scope = scope.label(), messages = done.messages.len(), jobs = done.jobs, "jobs canceled");
     Ok(CancelOutcome {
         messages: done.messages.len(),
@@ -262,7 +262,7 @@ pub async fn cancel_activity(
 /// `/admin/messenger/reports/dialer-activity`: the wizard.
 #[component]
 pub fn DialerActivityPage() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let form = Resource::new(move || scope.get(), dialer_activity_form);
     view! {
         <h1>"Dialer Activity"</h1>
@@ -355,7 +355,7 @@ enum Asking {
 /// `/admin/messenger/reports/dialer-activity/view`: the report, opened in a new window.
 #[component]
 pub fn DialerActivityReport() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let query = use_query_map();
     let date = move || query.with(|q| q.get("date").unwrap_or_default());
     let active_only = move || query.with(|q| q.get("active").as_deref() == Some("1"));

@@ -42,14 +42,13 @@ pub struct DialerPrefsView {
 
 #[server(endpoint = "load_dialer_prefs")]
 pub async fn load_dialer_prefs() -> Result<DialerPrefsView, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::dialer::{callback, settings};
-    use herald_core::messaging::email;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
-    let p = settings::preferences(&state.pool)
+    use herald_core::dialer::{callback, preferences};
+    use herald_core::messaging::email_preferences;
+    let state = crate::auth::ssr::admin().await?.0.state;
+    let p = preferences::load(&state.pool)
         .await
         .map_err(|e| AppError::internal("dialer preferences", &e))?;
-    let portal = email::portal_url(&state.pool, &state.settings.smtp)
+    let portal = email_preferences::portal_url(&state.pool, &state.settings.smtp)
         .await
         .map_err(|e| AppError::internal("portal url", &e))?;
     Ok(DialerPrefsView {
@@ -77,11 +76,11 @@ pub async fn load_dialer_prefs() -> Result<DialerPrefsView, AppError> {
             .into_iter()
             .map(String::from)
             .collect(),
-        voices: settings::VOICES
+        voices: preferences::VOICES
             .iter()
             .map(|(v, l, _)| ((*v).to_string(), (*l).to_string()))
             .collect(),
-        callback_url: format!("{}{}", email::origin(&portal), callback::PATH),
+        callback_url: format!("{}{}", email_preferences::origin(&portal), callback::PATH),
     })
 }
 
@@ -94,9 +93,8 @@ fn number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, AppError> {
 
 #[server(endpoint = "save_dialer_prefs", input = leptos::server_fn::codec::Json)]
 pub async fn save_dialer_prefs(form: DialerPrefsForm) -> Result<(), AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::dialer::settings::{self, DialerPreferencesUpdate, DialerSettingsError};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::dialer::preferences::{self, DialerPreferencesError, DialerPreferencesUpdate};
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let auth_token = if form.clear_token {
         Some(secrecy::SecretString::from(String::new()))
     } else if form.auth_token.trim().is_empty() {
@@ -119,10 +117,10 @@ pub async fn save_dialer_prefs(form: DialerPrefsForm) -> Result<(), AppError> {
         leave_voicemail: form.leave_voicemail,
         error_emails: form.error_emails,
     };
-    settings::save_preferences(&state.pool, &update)
+    preferences::save(&state.pool, &update)
         .await
         .map_err(|e| match e {
-            DialerSettingsError::Invalid { field, problem } => {
+            DialerPreferencesError::Invalid { field, problem } => {
                 AppError::Invalid(format!("{field}: {problem}."))
             }
             e => AppError::internal("save dialer preferences", &e),

@@ -35,10 +35,9 @@ pub struct EmailPrefsView {
 
 #[server(endpoint = "load_email_prefs")]
 pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::email;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
-    let p = email::preferences(&state.pool)
+    use herald_core::messaging::email_preferences;
+    let state = crate::auth::ssr::admin().await?.0.state;
+    let p = email_preferences::load(&state.pool)
         .await
         .map_err(|e| AppError::internal("email preferences", &e))?;
     let overridden = state
@@ -68,9 +67,10 @@ pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
 
 #[server(endpoint = "save_email_prefs", input = leptos::server_fn::codec::Json)]
 pub async fn save_email_prefs(form: EmailPrefsForm) -> Result<(), AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::email::{self, EmailError, EmailPreferencesUpdate, TlsMode};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::email_preferences::{
+        self, EmailPreferencesError, EmailPreferencesUpdate, TlsMode,
+    };
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let port: u16 = form.smtp_port.trim().parse().map_err(|_| {
         AppError::Invalid(format!(
             "SMTP port: '{}' is not a port number.",
@@ -97,13 +97,13 @@ pub async fn save_email_prefs(form: EmailPrefsForm) -> Result<(), AppError> {
         reply_to: Some(form.reply_to),
         portal_url: form.portal_url,
     };
-    email::save_preferences(&state.pool, &update)
+    email_preferences::save(&state.pool, &update)
         .await
         .map_err(|e| match e {
-            EmailError::Invalid { field, problem } => {
+            EmailPreferencesError::Invalid { field, problem } => {
                 AppError::Invalid(format!("{field}: {problem}."))
             }
-            EmailError::Db(e) => AppError::internal("save email preferences", &e),
+            EmailPreferencesError::Db(e) => AppError::internal("save email preferences", &e),
         })?;
     tracing::info!(by = %session.account.email, "email preferences saved");
     Ok(())

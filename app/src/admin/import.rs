@@ -51,8 +51,7 @@ impl ImportRegistry {
 /// Receives a OneRoster zip and starts importing it; returns the import id to poll.
 #[server(input = MultipartFormData, endpoint = "upload_roster")]
 pub async fn upload_roster(data: MultipartData) -> Result<String, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let mut form = data.into_inner().ok_or(AppError::Unavailable)?;
     let mut bytes = Vec::new();
     while let Ok(Some(mut field)) = form.next_field().await {
@@ -99,12 +98,8 @@ pub async fn upload_roster(data: MultipartData) -> Result<String, AppError> {
                 Ok(summary) => {
                     ImportOutcome::Loaded(summary.to_string().lines().map(str::to_string).collect())
                 }
-                Err(herald_core::oneroster::ImportError::Invalid(rows, more)) => {
-                    let mut lines: Vec<String> = rows.iter().map(ToString::to_string).collect();
-                    if more > 0 {
-                        lines.push(format!("… and {more} more"));
-                    }
-                    ImportOutcome::Rejected(lines)
+                Err(e @ herald_core::oneroster::ImportError::Invalid { .. }) => {
+                    ImportOutcome::Rejected(e.problem_lines())
                 }
                 Err(e @ herald_core::oneroster::ImportError::Zip(_)) => {
                     ImportOutcome::Rejected(vec![e.to_string()])
@@ -129,8 +124,7 @@ pub async fn upload_roster(data: MultipartData) -> Result<String, AppError> {
 /// The progress of an import started by [`upload_roster`].
 #[server(endpoint = "import_status")]
 pub async fn import_status(id: String) -> Result<ImportState, AppError> {
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     state.imports.get(&id).ok_or(AppError::NotFound)
 }

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::Scope;
+use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,11 +103,11 @@ pub(crate) mod ssr {
         state: &crate::state::AppState,
         under_way: bool,
     ) -> Result<Option<String>, crate::error::AppError> {
-        use herald_core::workers::{self, Workers};
+        use herald_core::heartbeat::{self, Workers};
         if !under_way {
             return Ok(None);
         }
-        let since = match workers::status(&state.pool).await? {
+        let since = match heartbeat::status(&state.pool).await? {
             Workers::Running(_) => return Ok(None),
             Workers::Silent { last_seen: None } => String::new(),
             Workers::Silent { last_seen: Some(t) } => {
@@ -127,14 +127,14 @@ pub(crate) mod ssr {
         id: herald_core::domain::MessageId,
         tz: chrono_tz::Tz,
     ) -> Result<Option<String>, crate::error::AppError> {
-        use herald_core::dialer::settings::{self, DialerSettingsError};
-        let p = herald_core::messaging::report::phone_progress(&state.pool, id).await?;
+        use herald_core::dialer::preferences::{self, DialerPreferencesError};
+        let p = herald_core::messaging::sent_messages::phone_progress(&state.pool, id).await?;
         let mut parts = Vec::new();
         if p.calling > 0 {
             parts.push(format!("{} with the provider now", p.calling));
         }
-        match settings::config(&state.pool, &state.settings.dialer).await {
-            Err(DialerSettingsError::NotConfigured(missing)) if p.due + p.waiting > 0 => {
+        match preferences::config(&state.pool, &state.settings.dialer).await {
+            Err(DialerPreferencesError::NotConfigured(missing)) if p.due + p.waiting > 0 => {
                 parts.push(format!(
                     "{} waiting: the dialer is not set up ({} missing on Dialer Preferences)",
                     p.due + p.waiting,
@@ -190,9 +190,8 @@ pub async fn sent_messages(
     sender: String,
     reason: String,
 ) -> Result<SentList, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::report::{self, ListFilter};
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::sent_messages::{self, ListFilter};
+    let state = crate::auth::ssr::admin().await?.0.state;
     let Some(calendar) = calendar_id.and_then(|c| c.parse().ok()) else {
         return Ok(SentList {
             rows: Vec::new(),
@@ -220,11 +219,11 @@ pub async fn sent_messages(
             "To: the date range ends before it starts.".into(),
         ));
     }
-    let mut rows = report::list(&state.pool, calendar, &filter, LIST_LIMIT + 1).await?;
+    let mut rows = sent_messages::list(&state.pool, calendar, &filter, LIST_LIMIT + 1).await?;
     let truncated = rows.len() as i64 > LIST_LIMIT;
     rows.truncate(LIST_LIMIT as usize);
     Ok(SentList {
-        senders: report::senders(&state.pool, calendar).await?,
+        senders: sent_messages::senders(&state.pool, calendar).await?,
         truncated,
         rows: rows
             .into_iter()
@@ -251,16 +250,15 @@ pub async fn sent_messages(
 
 #[server(endpoint = "load_message_view")]
 pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::report;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::sent_messages;
+    let state = crate::auth::ssr::admin().await?.0.state;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let s = report::status(&state.pool, id)
+    let s = sent_messages::status(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let unreached_people = report::unreached_people(&state.pool, id, 100).await?;
-    let troubles = report::troubled_jobs(&state.pool, id, 100).await?;
+    let unreached_people = sent_messages::unreached_people(&state.pool, id, 100).await?;
+    let troubles = sent_messages::troubled_jobs(&state.pool, id, 100).await?;
     let phone_pending = s
         .tallies
         .iter()
@@ -329,15 +327,14 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
 /// Cancels what is still queued, on record; returns how many jobs were canceled.
 #[server(endpoint = "cancel_message")]
 pub async fn cancel_message(id: String) -> Result<u64, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::messaging::activity::{self, Canceler, Scope};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+    use herald_core::messaging::cancel::{self, CancelScope, Canceler};
+    let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     let by = Canceler {
         account: session.account.id,
         email: session.account.email.clone(),
     };
-    let done = activity::cancel(&state.pool, &by, Scope::Message, &[id]).await?;
+    let done = cancel::cancel(&state.pool, &by, CancelScope::Message, &[id]).await?;
     tracing::info!(message = %id, by = %by.email, jobs = done.jobs, "message canceled");
     Ok(done.jobs as u64)
 }
@@ -350,7 +347,7 @@ pub fn under_way(state: &str) -> bool {
 /// `/admin/messenger/sent-messages`.
 #[component]
 pub fn SentMessagesPage() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let from = RwSignal::new(String::new());
     let until = RwSignal::new(String::new());
     let sender = RwSignal::new(String::new());

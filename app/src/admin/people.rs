@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::Scope;
+use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
 
 /// One search hit.
@@ -51,10 +51,9 @@ pub async fn search_people(
     query: String,
     calendar_id: Option<String>,
 ) -> Result<Vec<PersonRow>, AppError> {
-    use herald_core::accounts::Role;
     /// Enough to pick from; a one-letter query stays cheap on a large district.
     const MAX_HITS: i64 = 25;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let state = crate::auth::ssr::staff().await?.0.state;
     if query.trim().chars().count() < 2 {
         return Ok(Vec::new());
     }
@@ -66,9 +65,8 @@ pub async fn search_people(
 
 #[server(endpoint = "person_card")]
 pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
-    use herald_core::accounts::Role;
     use herald_core::directory::Relation;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let state = crate::auth::ssr::staff().await?.0.state;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     let p = herald_core::directory::person_detail(&state.pool, id)
         .await?
@@ -155,11 +153,10 @@ pub struct PreferenceLog {
 
 #[server(endpoint = "preference_history")]
 pub async fn preference_history(id: String) -> Result<PreferenceLog, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::preferences;
+    use herald_core::contact_preferences;
     /// Enough for any person's story; a method re-imported nightly would otherwise grow without end.
     const SHOWN: usize = 100;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin, Role::Teacher]).await?;
+    let state = crate::auth::ssr::staff().await?.0.state;
     let id = id.parse().map_err(|_| AppError::NotFound)?;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let when = |at: chrono::DateTime<chrono::Utc>| {
@@ -167,7 +164,7 @@ pub async fn preference_history(id: String) -> Result<PreferenceLog, AppError> {
             .format("%b %-d, %Y, %-I:%M %p")
             .to_string()
     };
-    let mut entries = preferences::history(&state.pool, id, SHOWN as i64 + 1).await?;
+    let mut entries = contact_preferences::history(&state.pool, id, SHOWN as i64 + 1).await?;
     let more = entries.len() > SHOWN;
     entries.truncate(SHOWN);
     let state_word = |v: Option<bool>| match v {
@@ -195,7 +192,7 @@ pub async fn preference_history(id: String) -> Result<PreferenceLog, AppError> {
             })
             .collect(),
         more,
-        consents: preferences::consents(&state.pool, id)
+        consents: contact_preferences::consents(&state.pool, id)
             .await?
             .into_iter()
             .map(|c| ConsentLine {
@@ -270,7 +267,7 @@ pub(crate) mod ssr {
 /// `/admin/people` and `/admin/people/:id`.
 #[component]
 pub fn PeoplePage() -> impl IntoView {
-    let Scope(scope) = expect_context::<Scope>();
+    let ToolbarCalendar(scope) = expect_context::<ToolbarCalendar>();
     let params = use_params_map();
     let query = RwSignal::new(String::new());
     let hits = Resource::new(

@@ -10,8 +10,8 @@ use leptos::prelude::*;
 #[server(endpoint = "utilization_defaults")]
 pub async fn utilization_defaults() -> Result<(String, String), crate::error::AppError> {
     use chrono::Datelike;
-    use herald_core::accounts::Role;
-    let (state, _, _) = crate::auth::ssr::require(&[Role::DistrictAdmin]).await?;
+
+    let state = crate::auth::ssr::admin().await?.0.state;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let first = today.with_day(1).unwrap_or(today);

@@ -57,13 +57,14 @@ pub struct MethodPrefs {
 
 #[server(endpoint = "my_preferences")]
 pub async fn my_preferences() -> Result<Vec<MethodPrefs>, AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::preferences::{self, Texts};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    use herald_core::contact_preferences::{self, Texts};
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller {
+        state, session: _, ..
+    } = caller;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let district = preferences::district_name(&state.pool).await?;
-    let methods = preferences::of_person(&state.pool, person).await?;
+    let district = contact_preferences::district_name(&state.pool).await?;
+    let methods = contact_preferences::of_person(&state.pool, person).await?;
     Ok(methods
         .into_iter()
         .map(|m| {
@@ -93,7 +94,7 @@ pub async fn my_preferences() -> Result<Vec<MethodPrefs>, AppError> {
                 texts: match m.texts {
                     Texts::NotOffered => TextsPref::NotOffered,
                     Texts::Off => TextsPref::Off {
-                        wording: preferences::texts_wording(&district, &label),
+                        wording: contact_preferences::texts_wording(&district, &label),
                     },
                     Texts::On { since, wording } => TextsPref::On {
                         since: since.with_timezone(&tz).format("%b %-d, %Y").to_string(),
@@ -108,8 +109,8 @@ pub async fn my_preferences() -> Result<Vec<MethodPrefs>, AppError> {
 
 #[cfg(feature = "ssr")]
 mod ssr {
+    use herald_core::contact_preferences::PreferenceError;
     use herald_core::domain::ContactMethodId;
-    use herald_core::preferences::PreferenceError;
 
     use crate::error::AppError;
 
@@ -138,15 +139,14 @@ pub async fn set_my_preference(
     reason: String,
     enabled: bool,
 ) -> Result<(), AppError> {
-    use herald_core::accounts::Role;
+    use herald_core::contact_preferences::{self, ChangedBy};
     use herald_core::domain::ContactReason;
-    use herald_core::preferences::{self, ChangedBy};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller { state, session, .. } = caller;
     let method = ssr::method(&method)?;
     let reason: ContactReason = reason.parse().map_err(|_| AppError::NotFound)?;
     let by = ChangedBy::Portal(session.account.email.clone());
-    preferences::set(&state.pool, person, method, reason, enabled, &by)
+    contact_preferences::set(&state.pool, person, method, reason, enabled, &by)
         .await
         .map_err(ssr::refused)?;
     Ok(())
@@ -156,20 +156,20 @@ pub async fn set_my_preference(
 /// again itself rather than taking from the browser) or off on one of the parent's phones.
 #[server(endpoint = "set_my_texts")]
 pub async fn set_my_texts(method: String, on: bool) -> Result<(), AppError> {
-    use herald_core::accounts::Role;
-    use herald_core::preferences::{self, ChangedBy};
-    let (state, session, _) = crate::auth::ssr::require(&[Role::Parent]).await?;
-    let person = session.account.person_id.ok_or(AppError::NotFound)?;
+    use herald_core::contact_preferences::{self, ChangedBy};
+    let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
+    let crate::auth::ssr::Caller { state, session, .. } = caller;
     let id = ssr::method(&method)?;
     let by = ChangedBy::Portal(session.account.email.clone());
     if !on {
-        return preferences::withdraw_texts(&state.pool, person, id, &by)
+        return contact_preferences::withdraw_texts(&state.pool, person, id, &by)
             .await
             .map_err(ssr::refused);
     }
-    let district = preferences::district_name(&state.pool).await?;
-    let wording = |phone: &str| preferences::texts_wording(&district, &crate::format::phone(phone));
-    preferences::consent_to_texts(&state.pool, person, id, wording, &by)
+    let district = contact_preferences::district_name(&state.pool).await?;
+    let wording =
+        |phone: &str| contact_preferences::texts_wording(&district, &crate::format::phone(phone));
+    contact_preferences::consent_to_texts(&state.pool, person, id, wording, &by)
         .await
         .map_err(ssr::refused)
 }

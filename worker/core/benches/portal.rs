@@ -1,0 +1,137 @@
+//! Portal benchmark: how fast a parent's notices page stays when they have 1,000 notices, in a
+//! district whose portal holds a million more. Prints p50 / p95 / max over repeated calls of:
+//! the newest page, the page at the 980th notice (keyset, no offset), the 15-second poll for
+//! newer notices, the unread count, and "Mark all read" over 1,000 unread notices. Also times
+//! My contact preferences for a guardian of the demo district.
+//!
+//! Uses the database `herald_bench_portal` on `DATABASE_URL`'s server, recreated on each run.
+//! Run: `cargo bench -p herald-core --bench portal` (`HERALD_BENCH_OTHERS=1000000` sets how
+//! many other notices the table holds).
+
+#[path = "support/common.rs"]
+mod common;
+
+use std::time::Instant;
+
+use anyhow::Context;
+use herald_core::contact_preferences;
+use herald_core::dev::district::{self, DemoOptions};
+use herald_core::domain::PersonId;
+use herald_core::messaging::notices::{self, Cursor};
+
+const DB: &str = "herald_bench_portal";
+/// The parent's notices.
+const MINE: i64 = 1_000;
+const ROUNDS: usize = 200;
+/// The portal's page size.
+const PAGE: i64 = 20;
+
+fn main() -> anyhow::Result<()> {
+    common::run(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
+    let others: i64 = std::env::var("HERALD_BENCH_OTHERS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
+    let pool = common::fresh_database(DB).await?;
+
+    let started = Instant::now();
+    let parent: PersonId = sqlx::query_scalar("select gen_random_uuid()")
+        .fetch_one(&pool)
+        .await?;
+    // One notice a day-ish for the parent, and `others` notices spread over 10,000 others.
+    sqlx::query(
+        "insert into portal_notice (person_id, message_id, job_id, reason, subject, body, body_html, created_at)
+         select $1, gen_random_uuid(), i, 'general', 'Notice ' || i, 'Body of notice ' || i,
+                '<p>Body of notice ' || i || '</p>', now() - make_interval(hours => i::int)
+         from generate_series(1, $2::bigint) i",
+    )
+    .bind(parent)
+    .bind(MINE)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "insert into portal_notice (person_id, message_id, job_id, reason, subject, body, created_at, read_at)
+         select p.id, gen_random_uuid(), $1 + i, 'general', 'Notice', 'Body',
+                now() - make_interval(mins => i::int), case when i % 3 = 0 then null else now() end
+         from generate_series(1, $2::bigint) i
+         join (select row_number() over () - 1 as n, gen_random_uuid() as id
+               from generate_series(1, 10000)) p on p.n = i % 10000",
+    )
+    .bind(MINE)
+    .bind(others)
+    .execute(&pool)
+    .await?;
+    sqlx::query("analyze portal_notice").execute(&pool).await?;
+    println!(
+        "portal_notice: {MINE} notices for the parent, {others} for 10,000 others (set up in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let first = notices::page(&pool, parent, None, PAGE).await?;
+    let newest = first.newest.context("the parent has notices")?;
+    let deep = sqlx::query_as::<_, (chrono::DateTime<chrono::Utc>, uuid::Uuid)>(
+        "select created_at, id from portal_notice where person_id = $1
+         order by created_at desc, id desc offset 979 limit 1",
+    )
+    .bind(parent)
+    .fetch_one(&pool)
+    .await?;
+    let deep = Cursor {
+        created_at: deep.0,
+        id: deep.1,
+    };
+
+    common::report(
+        "newest page (20 of 1,000)",
+        common::time(ROUNDS, || notices::page(&pool, parent, None, PAGE)).await?,
+    );
+    common::report(
+        "page after the 980th notice",
+        common::time(ROUNDS, || notices::page(&pool, parent, Some(deep), PAGE)).await?,
+    );
+    common::report(
+        "poll: notices newer than the page",
+        common::time(ROUNDS, || notices::count_newer(&pool, parent, newest)).await?,
+    );
+    common::report(
+        "unread count",
+        common::time(ROUNDS, || notices::unread(&pool, parent)).await?,
+    );
+    let mut marks = Vec::new();
+    for _ in 0..20 {
+        sqlx::query("update portal_notice set read_at = null where person_id = $1")
+            .bind(parent)
+            .execute(&pool)
+            .await?;
+        let t = Instant::now();
+        let n = notices::mark_all_read(&pool, parent).await?;
+        marks.push(t.elapsed());
+        anyhow::ensure!(n == MINE as u64, "marked {n} of {MINE}");
+    }
+    common::report("mark all read (1,000 unread)", marks);
+
+    // My contact preferences for a guardian of a generated district.
+    let dir = tempfile::tempdir()?;
+    district::generate(
+        &DemoOptions {
+            seed: 11,
+            schools: 2,
+            students: 2_000,
+        },
+        dir.path(),
+    )?;
+    herald_core::oneroster::import_path(&pool, dir.path(), &|_| {}).await?;
+    let (guardian, _, _) =
+        herald_core::directory::person_by_email(&pool, "parent@demo.herald.test")
+            .await?
+            .context("the demo parent")?;
+    common::report(
+        "My contact preferences (one guardian)",
+        common::time(ROUNDS, || contact_preferences::of_person(&pool, guardian)).await?,
+    );
+    println!("targets: p95 <= 50 ms for every line");
+    Ok(())
+}

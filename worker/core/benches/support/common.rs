@@ -1,0 +1,107 @@
+//! What the benchmarks share: their tokio runtime, the PostgreSQL server `DATABASE_URL` names,
+//! the bench admin who sends, the calendar with the most enrollments, and latency sampling.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use herald_core::accounts::{self, Role};
+use herald_core::domain::{CalendarId, EmailAddress};
+use herald_core::messaging::compose::Sender;
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+/// Runs a benchmark on a multi-threaded runtime, as the binaries run.
+pub fn run(bench: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?
+        .block_on(bench)
+}
+
+/// `DATABASE_URL` without its database name: where benchmark databases are made.
+pub fn server_base() -> anyhow::Result<String> {
+    std::env::var("DATABASE_URL").context("DATABASE_URL must name a PostgreSQL server")?;
+    Ok(herald_testing::db::server_url())
+}
+
+/// A new, migrated database `name` on `DATABASE_URL`'s server, dropping any earlier one.
+pub async fn fresh_database(name: &str) -> anyhow::Result<PgPool> {
+    server_base()?;
+    Ok(herald_testing::db::named(name).await?)
+}
+
+/// The bench admin, created on first use.
+pub async fn sender(pool: &PgPool) -> anyhow::Result<Sender> {
+    let email = EmailAddress::parse("bench@district.example")?;
+    let id = match accounts::create(
+        pool,
+        &email,
+        "Bench Admin",
+        &SecretString::from("bench-password".to_string()),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(accounts::AccountError::EmailTaken(_)) => {
+            sqlx::query_scalar("select id from account where email = $1")
+                .bind(email.as_str())
+                .fetch_one(pool)
+                .await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Sender {
+        account_id: id,
+        name: "Bench Admin".into(),
+        email,
+    })
+}
+
+/// The calendar with the most enrollments.
+pub async fn busiest_calendar(pool: &PgPool) -> anyhow::Result<CalendarId> {
+    Ok(sqlx::query_scalar(
+        "select calendar_id from enrollment group by calendar_id order by count(*) desc limit 1",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Calls `call` once to warm up, then `rounds` times, returning each call's time.
+pub async fn time<T, E, F, Fut>(rounds: usize, mut call: F) -> Result<Vec<Duration>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    call().await?;
+    let mut took = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        call().await?;
+        took.push(t.elapsed());
+    }
+    Ok(took)
+}
+
+/// Prints one line: p50, p95 and max of `took`.
+pub fn report(what: &str, mut took: Vec<Duration>) {
+    took.sort();
+    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1))];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    if took.is_empty() {
+        println!("{what:<40} no calls");
+        return;
+    }
+    println!(
+        "{what:<40} p50 {:>7.2} ms   p95 {:>7.2} ms   max {:>7.2} ms   ({} calls)",
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(took[took.len() - 1]),
+        took.len()
+    );
+}

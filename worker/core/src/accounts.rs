@@ -1,0 +1,364 @@
+//! Sign-in accounts: argon2id password hashes, server-side sessions and the failed-attempt
+//! throttle. Owns the `account`, `auth_session` and `sign_in_failure` tables.
+//!
+//! What must stay true:
+//! - a password is only ever stored as an argon2id PHC string;
+//! - the session cookie carries a random token whose SHA-256 alone is stored, so reading the
+//!   database does not yield a usable cookie;
+//! - an email with `max_failures` failed attempts inside the window is refused *before* its
+//!   password is checked, whether or not an account exists for it (no account probing);
+//! - an unknown email costs the same argon2 work as a wrong password.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::config::AuthConfig;
+use crate::domain::{AccountId, CalendarId, EmailAddress, PersonId};
+
+/// What an account may do. Mirrors the Postgres enum `account_role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "account_role", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    DistrictAdmin,
+    Teacher,
+    Parent,
+}
+
+/// A signed-in account as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub person_id: Option<PersonId>,
+}
+
+/// An account together with its session's state.
+#[derive(Debug, Clone)]
+pub struct SessionAccount {
+    pub account: Account,
+    pub calendar_id: Option<CalendarId>,
+}
+
+/// The random value in a session cookie. Never serialised, redacted in `Debug`.
+pub struct SessionToken(SecretString);
+
+impl SessionToken {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        Self(SecretString::from(hex::encode(bytes)))
+    }
+
+    /// Wraps the value read from a cookie.
+    pub fn from_cookie(value: &str) -> Self {
+        Self(SecretString::from(value.to_string()))
+    }
+
+    /// The value to put in the cookie.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    fn hash(&self) -> Vec<u8> {
+        Sha256::digest(self.0.expose_secret().as_bytes()).to_vec()
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken([REDACTED])")
+    }
+}
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the email or password is not right")]
+    InvalidCredentials,
+    #[error("too many failed sign-ins for this email; try again in {minutes} minutes")]
+    Throttled { minutes: i64 },
+    #[error("an account with email {0} already exists")]
+    EmailTaken(String),
+    #[error("could not hash the password")]
+    Hash(#[source] argon2::password_hash::Error),
+    #[error("the password hashing task failed")]
+    Join(#[source] tokio::task::JoinError),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Hashes a password with argon2id and a fresh random salt.
+pub fn hash_password(password: &SecretString) -> Result<String, AccountError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(AccountError::Hash)
+}
+
+/// Checks a password against a PHC string; a malformed stored hash never verifies.
+fn verify_password(password: &SecretString, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A valid hash of a password nobody knows, verified when the email is unknown so that both
+/// paths cost the same.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$Q0+2ZF9sN5sVv1l1W4oTbKxw2h5I8u3ZJ7Qk6dtc0Ew";
+
+/// Creates an account; the email must not be taken.
+pub async fn create(
+    pool: &PgPool,
+    email: &EmailAddress,
+    display_name: &str,
+    password: &SecretString,
+    role: Role,
+    person_id: Option<PersonId>,
+) -> Result<AccountId, AccountError> {
+    let password = password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(AccountError::Join)??;
+    insert_account(pool, email, display_name, &hash, role, person_id).await
+}
+
+/// Checks the throttle and the password, and opens a session.
+pub async fn sign_in(
+    pool: &PgPool,
+    settings: &AuthConfig,
+    email: &str,
+    password: &SecretString,
+) -> Result<(Account, SessionToken), AccountError> {
+    let email = email.trim().to_lowercase();
+    let window_start = Utc::now() - Duration::minutes(settings.failure_window_minutes);
+    if recent_failures(pool, &email, window_start).await? >= settings.max_failures {
+        return Err(AccountError::Throttled {
+            minutes: settings.failure_window_minutes,
+        });
+    }
+    let found = account_with_hash(pool, &email).await?;
+    let phc = found
+        .as_ref()
+        .map_or_else(|| DECOY_HASH.to_string(), |(_, h)| h.clone());
+    let candidate = password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&candidate, &phc))
+        .await
+        .map_err(AccountError::Join)?;
+    match found {
+        Some((account, _)) if ok => {
+            clear_failures(pool, &email).await?;
+            let token = SessionToken::generate();
+            let expires = Utc::now() + Duration::hours(settings.session_hours);
+            insert_session(pool, &token, account.id, expires).await?;
+            Ok((account, token))
+        }
+        _ => {
+            record_failure(pool, &email).await?;
+            Err(AccountError::InvalidCredentials)
+        }
+    }
+}
+
+/// The account behind a session cookie, if the session exists and has not expired.
+pub async fn session_account(
+    pool: &PgPool,
+    token: &SessionToken,
+) -> Result<Option<SessionAccount>, AccountError> {
+    let row = sqlx::query!(
+        r#"select a.id as "id: AccountId", a.email, a.display_name, a.role as "role: Role",
+                  a.person_id as "person_id: PersonId", s.calendar_id as "calendar_id: CalendarId"
+           from auth_session s join account a on a.id = s.account_id
+           where s.token_hash = $1 and s.expires_at > now()"#,
+        token.hash()
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| SessionAccount {
+        account: Account {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            role: r.role,
+            person_id: r.person_id,
+        },
+        calendar_id: r.calendar_id,
+    }))
+}
+
+/// Ends a session; signing out twice is harmless.
+pub async fn sign_out(pool: &PgPool, token: &SessionToken) -> Result<(), AccountError> {
+    sqlx::query!(
+        "delete from auth_session where token_hash = $1",
+        token.hash()
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records the calendar chosen in the Campus Toolbar for this session.
+pub async fn set_session_calendar(
+    pool: &PgPool,
+    token: &SessionToken,
+    calendar_id: CalendarId,
+) -> Result<(), AccountError> {
+    sqlx::query!(
+        "update auth_session set calendar_id = $2 where token_hash = $1",
+        token.hash(),
+        calendar_id as CalendarId
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Removes expired sessions and failures older than the throttle window.
+pub async fn purge_expired(pool: &PgPool, settings: &AuthConfig) -> Result<u64, AccountError> {
+    let sessions = sqlx::query!("delete from auth_session where expires_at <= now()")
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let cutoff = Utc::now() - Duration::minutes(settings.failure_window_minutes);
+    sqlx::query!("delete from sign_in_failure where failed_at < $1", cutoff)
+        .execute(pool)
+        .await?;
+    Ok(sessions)
+}
+
+async fn insert_account(
+    pool: &PgPool,
+    email: &EmailAddress,
+    display_name: &str,
+    hash: &str,
+    role: Role,
+    person_id: Option<PersonId>,
+) -> Result<AccountId, AccountError> {
+    sqlx::query_scalar!(
+        r#"insert into account (email, display_name, password_hash, role, person_id)
+           values ($1, $2, $3, $4, $5)
+           on conflict (email) do nothing
+           returning id as "id: AccountId""#,
+        email.as_str(),
+        display_name,
+        hash,
+        role as Role,
+        person_id as Option<PersonId>
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AccountError::EmailTaken(email.to_string()))
+}
+
+async fn account_with_hash(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<(Account, String)>, AccountError> {
+    let row = sqlx::query!(
+        r#"select id as "id: AccountId", email, display_name, role as "role: Role",
+                  person_id as "person_id: PersonId", password_hash
+           from account where email = $1"#,
+        email
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| {
+        (
+            Account {
+                id: r.id,
+                email: r.email,
+                display_name: r.display_name,
+                role: r.role,
+                person_id: r.person_id,
+            },
+            r.password_hash,
+        )
+    }))
+}
+
+async fn insert_session(
+    pool: &PgPool,
+    token: &SessionToken,
+    account_id: AccountId,
+    expires_at: DateTime<Utc>,
+) -> Result<(), AccountError> {
+    sqlx::query!(
+        "insert into auth_session (token_hash, account_id, expires_at) values ($1, $2, $3)",
+        token.hash(),
+        account_id as AccountId,
+        expires_at
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn recent_failures(
+    pool: &PgPool,
+    email: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, AccountError> {
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from sign_in_failure where email = $1 and failed_at > $2"#,
+        email,
+        since
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+async fn record_failure(pool: &PgPool, email: &str) -> Result<(), AccountError> {
+    sqlx::query!("insert into sign_in_failure (email) values ($1)", email)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn clear_failures(pool: &PgPool, email: &str) -> Result<(), AccountError> {
+    sqlx::query!("delete from sign_in_failure where email = $1", email)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let pw = SecretString::from("correct horse".to_string());
+        let phc = hash_password(&pw).unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password(&pw, &phc));
+        assert!(!verify_password(
+            &SecretString::from("wrong".to_string()),
+            &phc
+        ));
+    }
+
+    #[test]
+    fn the_decoy_hash_is_well_formed_so_unknown_emails_cost_a_full_verification() {
+        assert!(PasswordHash::new(DECOY_HASH).is_ok());
+    }
+
+    #[test]
+    fn session_tokens_do_not_show_in_debug_output() {
+        let t = SessionToken::generate();
+        assert_eq!(t.expose().len(), 64);
+        assert!(!format!("{t:?}").contains(t.expose()));
+    }
+}

@@ -1,0 +1,191 @@
+//! Typed settings shared by the server and the worker.
+//!
+//! Defaults come from `herald.toml` at the workspace root, compiled in so a binary runs from any
+//! directory; a file named by `HERALD_CONFIG` is layered on top, then `HERALD__SECTION__KEY`
+//! environment variables, then `DATABASE_URL`. Secrets are [`SecretString`]s: redacted in `Debug`
+//! and never serialised.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../../../herald.toml");
+
+/// Everything a Herald process is configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub worker: WorkerConfig,
+    #[serde(default)]
+    pub smtp: SmtpOverrides,
+    #[serde(default)]
+    pub dialer: DialerOverrides,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    pub session_hours: i64,
+    pub max_failures: i64,
+    pub failure_window_minutes: i64,
+    pub secure_cookies: bool,
+}
+
+/// How a worker leases and retries delivery jobs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerConfig {
+    pub lease_seconds: i64,
+    pub email_batch: i64,
+    pub inbox_batch: i64,
+    pub max_attempts: i32,
+    pub backoff_seconds: i64,
+    pub poll_ms: u64,
+    pub smtp_connections: usize,
+    /// Phone jobs leased per round trip.
+    pub phone_batch: i64,
+    /// Calls one worker may be placing (HTTP requests in flight) at once.
+    pub call_concurrency: usize,
+    /// How long errors that need a person are collected before the first report goes out.
+    pub error_batch_seconds: i64,
+    /// At most one error report per this many minutes while errors keep coming.
+    pub error_report_minutes: i64,
+}
+
+/// Ops overrides for the SMTP settings an admin keeps on the Email Preferences page. A field set
+/// here wins over the page, so a deployment can pin its relay and credentials.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SmtpOverrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub portal_url: Option<String>,
+}
+
+impl SmtpOverrides {
+    /// The Email Preferences fields the environment pins, by the names the page shows.
+    pub fn pinned(&self) -> Vec<&'static str> {
+        [
+            ("SMTP host", self.host.is_some()),
+            ("SMTP port", self.port.is_some()),
+            ("TLS", self.tls.is_some()),
+            ("Username", self.username.is_some()),
+            ("Password", self.password.is_some()),
+            ("From address", self.from_address.is_some()),
+            ("From name", self.from_name.is_some()),
+            ("Reply-To address", self.reply_to.is_some()),
+            ("Portal URL", self.portal_url.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, pinned)| pinned.then_some(name))
+        .collect()
+    }
+}
+
+/// Ops overrides for the provider fields of the Dialer Preferences page (`HERALD__DIALER__…`):
+/// a deployment can keep its telephony credentials out of the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DialerOverrides {
+    pub api_url: Option<String>,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    pub from_number: Option<String>,
+}
+
+impl DialerOverrides {
+    /// The Dialer Preferences fields the environment pins, by the names the page shows.
+    pub fn pinned(&self) -> Vec<&'static str> {
+        [
+            ("API URL", self.api_url.is_some()),
+            ("Account SID", self.account_sid.is_some()),
+            ("Auth token", self.auth_token.is_some()),
+            ("Caller ID", self.from_number.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, pinned)| pinned.then_some(name))
+        .collect()
+    }
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Herald settings")]
+pub struct ConfigError(#[from] ::config::ConfigError);
+
+impl Config {
+    /// Loads defaults, the optional `HERALD_CONFIG` file and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env = |k: &str| std::env::var(k).ok();
+        Self::load_from(env)
+    }
+
+    /// Like [`Config::load`], with the environment given as a lookup (for tests).
+    pub fn load_from(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut builder = ::config::Config::builder().add_source(::config::File::from_str(
+            DEFAULTS,
+            ::config::FileFormat::Toml,
+        ));
+        if let Some(path) = env("HERALD_CONFIG") {
+            builder = builder.add_source(::config::File::with_name(&path));
+        }
+        let vars: ::config::Map<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("HERALD__"))
+            .filter_map(|(k, _)| env(&k).map(|v| (k, v)))
+            .collect();
+        builder = builder.add_source(
+            ::config::Environment::with_prefix("HERALD")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        if let Some(url) = env("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn database_url_from_the_environment_overrides_the_file_default() {
+        let s = Config::load_from(|k| {
+            (k == "DATABASE_URL").then(|| "postgres://elsewhere/db".to_string())
+        })
+        .unwrap();
+        assert_eq!(s.database.url.expose_secret(), "postgres://elsewhere/db");
+        assert_eq!(s.auth.max_failures, 5);
+        assert!(s.smtp.host.is_none());
+        assert!(s.smtp.pinned().is_empty());
+        assert_eq!(s.worker.max_attempts, 6);
+    }
+
+    #[test]
+    fn pinned_smtp_fields_are_named_as_the_preferences_page_names_them() {
+        let o = SmtpOverrides {
+            port: Some(587),
+            password: Some(SecretString::from("x".to_string())),
+            ..SmtpOverrides::default()
+        };
+        assert_eq!(o.pinned(), vec!["SMTP port", "Password"]);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let s = Config::load_from(|_| None).unwrap();
+        assert!(!format!("{s:?}").contains("postgres://"));
+    }
+}

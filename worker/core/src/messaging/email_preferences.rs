@@ -1,0 +1,304 @@
+//! Email Preferences: the SMTP server, sender and portal URL an admin saves on the Email
+//! Preferences page, and [`SmtpConfig`], what a worker sends with once ops overrides from the
+//! environment (`HERALD__SMTP__…`) are applied. Owns the one-row `email_settings` table.
+//!
+//! What must stay true:
+//! - The password is write-only: [`EmailPreferences`] (what the admin page reads) only says
+//!   whether one is set, and [`SmtpConfig`] keeps it in a `SecretString`.
+//! - An ops override always wins over the stored value, for the page's display and for sending.
+//! - A bad stored or overridden value is an [`EmailPreferencesError::Invalid`] naming the field.
+
+use lettre::Address;
+use lettre::message::Mailbox;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::config::SmtpOverrides;
+use crate::domain::EmailAddress;
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain SMTP (a relay on a trusted network, or a local test server).
+    None,
+    /// Plain connection upgraded with STARTTLS (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Starttls => "starttls",
+            Self::Tls => "tls",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Some(Self::None),
+            "starttls" => Some(Self::Starttls),
+            "tls" => Some(Self::Tls),
+            _ => None,
+        }
+    }
+}
+
+/// The Email Preferences page, as stored. The password itself never leaves the database through
+/// this type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPreferences {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password_set: bool,
+    pub from_address: String,
+    pub from_name: String,
+    pub reply_to: Option<String>,
+    pub portal_url: String,
+}
+
+/// What an admin saves from the page. `password`: `None` keeps the stored one; `Some("")`
+/// clears it.
+#[derive(Debug, Clone)]
+pub struct EmailPreferencesUpdate {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from_address: String,
+    pub from_name: String,
+    pub reply_to: Option<String>,
+    pub portal_url: String,
+}
+
+/// Errors of this module, naming the field at fault where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailPreferencesError {
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("{field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> EmailPreferencesError {
+    EmailPreferencesError::Invalid {
+        field,
+        problem: problem.into(),
+    }
+}
+
+/// Reads the stored preferences.
+pub async fn load(pool: &PgPool) -> Result<EmailPreferences, EmailPreferencesError> {
+    let r = sqlx::query!(
+        "select smtp_host, smtp_port, tls, username, password is not null as \"password_set!\",
+                from_address, from_name, reply_to, portal_url
+         from email_settings"
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(EmailPreferences {
+        smtp_host: r.smtp_host,
+        smtp_port: u16::try_from(r.smtp_port).unwrap_or(25),
+        tls: TlsMode::parse(&r.tls).unwrap_or(TlsMode::None),
+        username: r.username,
+        password_set: r.password_set,
+        from_address: r.from_address,
+        from_name: r.from_name,
+        reply_to: r.reply_to,
+        portal_url: r.portal_url,
+    })
+}
+
+fn check_url(field: &'static str, url: &str) -> Result<(), EmailPreferencesError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid(field, "must start with https:// or http://"))?;
+    if rest.is_empty() || rest.starts_with('/') || url.contains(char::is_whitespace) {
+        return Err(invalid(
+            field,
+            "must name a host, like https://portal.district.org/portal",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks and saves the preferences.
+pub async fn save(pool: &PgPool, u: &EmailPreferencesUpdate) -> Result<(), EmailPreferencesError> {
+    let host = u.smtp_host.trim();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(invalid("SMTP host", "enter a host name or IP address"));
+    }
+    if u.smtp_port == 0 {
+        return Err(invalid("SMTP port", "must be between 1 and 65535"));
+    }
+    let from =
+        EmailAddress::parse(&u.from_address).map_err(|e| invalid("From address", e.to_string()))?;
+    let reply_to = match u
+        .reply_to
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(r) => Some(
+            EmailAddress::parse(r)
+                .map_err(|e| invalid("Reply-To address", e.to_string()))?
+                .into_inner(),
+        ),
+        None => None,
+    };
+    let portal_url = u.portal_url.trim().trim_end_matches('/');
+    check_url("Portal URL", portal_url)?;
+    if u.from_name.trim().is_empty() {
+        return Err(invalid("From name", "enter the name recipients see"));
+    }
+    let username = u
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let password = u.password.as_ref().map(|p| p.expose_secret().to_string());
+    sqlx::query!(
+        "update email_settings set smtp_host = $1, smtp_port = $2, tls = $3, username = $4,
+             password = case when $5::text is null then password when $5 = '' then null else $5 end,
+             from_address = $6, from_name = $7, reply_to = $8, portal_url = $9, updated_at = now()",
+        host,
+        i32::from(u.smtp_port),
+        u.tls.as_str(),
+        username,
+        password,
+        from.as_str(),
+        u.from_name.trim(),
+        reply_to,
+        portal_url,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// When the Email Preferences were last saved: a worker rebuilds its SMTP pool when this changes.
+pub async fn saved_at(
+    pool: &PgPool,
+) -> Result<chrono::DateTime<chrono::Utc>, EmailPreferencesError> {
+    Ok(sqlx::query_scalar!("select updated_at from email_settings")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// The portal URL merged into messages: the stored one unless ops override it.
+pub async fn portal_url(pool: &PgPool, o: &SmtpOverrides) -> Result<String, EmailPreferencesError> {
+    if let Some(url) = &o.portal_url {
+        return Ok(url.clone());
+    }
+    Ok(sqlx::query_scalar!("select portal_url from email_settings")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// The settings a worker sends with: the stored preferences with ops overrides applied.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub portal_url: String,
+}
+
+impl SmtpConfig {
+    /// The part of `portal_url` up to the path: where unsubscribe links point.
+    pub fn origin(&self) -> &str {
+        origin(&self.portal_url)
+    }
+
+    /// The domain of the From address, for Message-IDs.
+    pub fn domain(&self) -> &str {
+        self.from.email.domain()
+    }
+}
+
+/// `https://host:port` of a URL.
+pub fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
+/// Loads the effective SMTP settings.
+pub async fn smtp_config(
+    pool: &PgPool,
+    o: &SmtpOverrides,
+) -> Result<SmtpConfig, EmailPreferencesError> {
+    let r = sqlx::query!(
+        "select smtp_host, smtp_port, tls, username, password, from_address, from_name, reply_to,
+                portal_url
+         from email_settings"
+    )
+    .fetch_one(pool)
+    .await?;
+    let pick = |ov: Option<String>, stored: String| ov.unwrap_or(stored);
+    let host = pick(o.host.clone(), r.smtp_host);
+    let port = pick(o.port.map(|p| p.to_string()), r.smtp_port.to_string());
+    let tls = pick(o.tls.clone(), r.tls);
+    let username = pick(o.username.clone(), r.username.unwrap_or_default());
+    let from_address = pick(o.from_address.clone(), r.from_address);
+    let from_name = pick(o.from_name.clone(), r.from_name);
+    let reply_to = pick(o.reply_to.clone(), r.reply_to.unwrap_or_default());
+    let portal_url = pick(o.portal_url.clone(), r.portal_url);
+    let password = o
+        .password
+        .clone()
+        .or_else(|| r.password.map(SecretString::from));
+    let mailbox = |field: &'static str, name: Option<String>, addr: &str| {
+        addr.parse::<Address>()
+            .map(|a| Mailbox::new(name, a))
+            .map_err(|e| invalid(field, e.to_string()))
+    };
+    Ok(SmtpConfig {
+        port: port
+            .parse()
+            .map_err(|_| invalid("SMTP port", format!("'{port}' is not a port number")))?,
+        tls: TlsMode::parse(&tls)
+            .ok_or_else(|| invalid("TLS", format!("'{tls}' is not one of none, starttls, tls")))?,
+        host,
+        username: Some(username).filter(|u| !u.is_empty()),
+        password,
+        from: mailbox("From address", Some(from_name), &from_address)?,
+        reply_to: if reply_to.is_empty() {
+            None
+        } else {
+            Some(mailbox("Reply-To address", None, &reply_to)?)
+        },
+        portal_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_of_a_url_drops_its_path() {
+        assert_eq!(
+            origin("https://a.example:8443/portal/x"),
+            "https://a.example:8443"
+        );
+        assert_eq!(origin("http://127.0.0.1:3000"), "http://127.0.0.1:3000");
+    }
+}

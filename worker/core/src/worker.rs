@@ -1,0 +1,462 @@
+//! The long-running worker process: what `herald-worker run` executes until it is told to stop.
+//!
+//! Five loops run side by side:
+//! - the **scheduler** fans out messages whose start time has come, marks finished messages
+//!   (queueing senders' confirmations), sends due dialer error reports, and keeps the sign-in
+//!   tables tidy;
+//! - the **inbox lane** leases inbox jobs in large batches and writes their portal notices;
+//! - the **email lane** leases email jobs and sends them through a pool of SMTP connections;
+//! - the **phone lane** ([`phone`]) places calls through the voice provider;
+//! - the **heartbeat** checks the worker in ([`crate::heartbeat`]) every ten seconds, and checks it
+//!   out when it stops, so the admin pages can tell when no worker is running.
+//!
+//! What must stay true:
+//! - Any number of workers can run at once: every statement they run is safe concurrently, and
+//!   a job is only delivered by the worker holding its lease.
+//! - On a stop request, each lane finishes what is in flight (an SMTP exchange already started,
+//!   for up to [`STOP_GRACE`]; one notice statement), hands back leased jobs it has not started
+//!   or had to abandon, and exits. A worker killed
+//!   outright loses nothing either: its leases run out and other workers take the jobs over.
+//! - An email is sent only while its lease has at least [`lease_margin`] left, so a slow batch
+//!   never sends a job that another worker may already have taken over.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+mod phone;
+
+use crate::accounts;
+use crate::config::Config;
+use crate::dialer::error_reports::{self as dialer_errors, ReportRules};
+use crate::dialer::preferences::DialerPreferencesError;
+use crate::domain::{Device, JobId, JobKind};
+use crate::heartbeat;
+use crate::messaging::delivery::{self, MessageCache};
+use crate::messaging::email::{self, Mailer};
+use crate::messaging::email_preferences::{self, EmailPreferencesError};
+use crate::messaging::fanout;
+use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
+use crate::messaging::unsubscribe::UnsubscribeKey;
+
+/// How much of a lease must remain for an email to be started: a quarter of the lease, at most
+/// five seconds.
+pub fn lease_margin(lease_seconds: i64) -> chrono::TimeDelta {
+    chrono::TimeDelta::milliseconds((lease_seconds * 250).min(5_000))
+}
+
+/// How long in-flight SMTP exchanges may run on after a stop request.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Sent emails are marked in groups this size: a worker killed mid-batch resends at most this
+/// many (plus those in flight), and marking costs one statement per group.
+const MARK_SENT_EVERY: usize = 16;
+
+/// How often the scheduler keeps the sign-in tables tidy.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the scheduler checks whether a dialer error report is due.
+const ERROR_REPORTS_EVERY: Duration = Duration::from_secs(5);
+
+/// Why a pass of the worker failed. Passes are retried on the next tick; none of these stops the
+/// worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("housekeeping failed")]
+    Housekeeping(#[source] accounts::AccountError),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("loading the email settings failed")]
+    Email(#[from] EmailPreferencesError),
+    #[error("rendering failed")]
+    Render(#[from] delivery::RenderError),
+    #[error("loading the dialer settings failed")]
+    Dialer(#[from] DialerPreferencesError),
+    #[error("sending a dialer error report failed")]
+    ErrorReport(#[from] dialer_errors::ReportError),
+}
+
+/// One pass of housekeeping; returns how many expired sessions were removed.
+pub async fn housekeeping(pool: &PgPool, settings: &Config) -> Result<u64, WorkerError> {
+    accounts::purge_expired(pool, &settings.auth)
+        .await
+        .map_err(WorkerError::Housekeeping)
+}
+
+/// What one worker process shares between its loops.
+pub struct Worker {
+    pool: PgPool,
+    settings: Config,
+    id: Uuid,
+    cache: MessageCache,
+    key: UnsubscribeKey,
+}
+
+impl Worker {
+    pub async fn new(pool: PgPool, settings: Config) -> Result<Self, WorkerError> {
+        let key = UnsubscribeKey::load(&pool).await?;
+        Ok(Self {
+            pool,
+            settings,
+            id: Uuid::new_v4(),
+            cache: MessageCache::default(),
+            key,
+        })
+    }
+
+    /// This worker's lease identity (fresh for every process).
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Fans out every due message; returns how many.
+    pub async fn fan_out(&self) -> Result<usize, WorkerError> {
+        let mut n = 0;
+        while let Some(f) = fanout::fan_out_next(&self.pool).await? {
+            tracing::info!(message = ?f.message_id, recipients = f.recipients, email = f.email_jobs,
+                inbox = f.inbox_jobs, phone = f.phone_jobs, unreached = f.unreached, "fanned out");
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// One inbox batch: lease, render, write notices. Returns how many jobs were delivered.
+    pub async fn inbox_pass(&self) -> Result<u64, WorkerError> {
+        let w = &self.settings.worker;
+        let jobs = queue::lease(
+            &self.pool,
+            Device::Inbox,
+            self.id,
+            w.lease_seconds,
+            w.inbox_batch,
+        )
+        .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let portal_url = email_preferences::portal_url(&self.pool, &self.settings.smtp).await?;
+        let people = delivery::recipients(&self.pool, &jobs).await?;
+        let mut notices = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let m = self.cache.get(&self.pool, job.message_id).await?;
+            let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
+            notices.push(delivery::notice(&m, job, r, &portal_url));
+        }
+        Ok(queue::deliver_notices(&self.pool, self.id, &notices).await?)
+    }
+
+    /// One email batch through `mailer`. Jobs not started because of `stop` or a lease about to
+    /// run out are handed back. Returns how many emails were sent.
+    pub async fn email_pass(
+        &self,
+        mailer: &Mailer,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<u64, WorkerError> {
+        let w = &self.settings.worker;
+        let jobs = queue::lease(
+            &self.pool,
+            Device::Email,
+            self.id,
+            w.lease_seconds,
+            w.email_batch,
+        )
+        .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let people = delivery::recipients(&self.pool, &jobs).await?;
+        let mut rendered = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let out = if job.kind == JobKind::ErrorReport {
+                dialer_errors::email(&self.pool, &job).await?
+            } else if job.kind == JobKind::Confirmation {
+                let m = self.cache.get(&self.pool, job.message_id).await?;
+                delivery::confirmation(&self.pool, &m, &job).await?
+            } else {
+                let m = self.cache.get(&self.pool, job.message_id).await?;
+                let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
+                delivery::email(&m, &job, r, mailer.config(), &self.key)
+            };
+            rendered.push((job, out));
+        }
+        let margin = lease_margin(w.lease_seconds);
+        let mut results = futures::stream::iter(rendered)
+            .map(|(job, out)| async move {
+                let outcome = if *stop.borrow() || Utc::now() + margin > job.lease_until {
+                    None
+                } else {
+                    match email::build(mailer.config(), &out) {
+                        // A send still going STOP_GRACE after a stop request is abandoned and its
+                        // job handed back: at worst the email goes twice, never not at all.
+                        Ok(msg) => tokio::select! {
+                            r = mailer.send(&msg) => Some(r),
+                            () = after_stop(stop.clone(), STOP_GRACE) => None,
+                        },
+                        Err(f) => Some(Err(f)),
+                    }
+                };
+                (job, outcome)
+            })
+            .buffer_unordered(w.smtp_connections.max(1));
+        let mut sent: Vec<JobId> = Vec::new();
+        let mut unstarted: Vec<JobId> = Vec::new();
+        let mut total = 0;
+        while let Some((job, outcome)) = results.next().await {
+            match outcome {
+                None => unstarted.push(job.id),
+                Some(Ok(())) => {
+                    sent.push(job.id);
+                    if sent.len() >= MARK_SENT_EVERY {
+                        total += queue::mark_sent(&self.pool, self.id, &sent).await?;
+                        sent.clear();
+                    }
+                }
+                Some(Err(failure)) => self.record_failure(&job, &failure).await?,
+            }
+        }
+        total += queue::mark_sent(&self.pool, self.id, &sent).await?;
+        if !unstarted.is_empty() {
+            queue::release(&self.pool, self.id, &unstarted).await?;
+        }
+        Ok(total)
+    }
+
+    async fn record_failure(&self, job: &LeasedJob, failure: &Failure) -> Result<(), WorkerError> {
+        let w = &self.settings.worker;
+        let outcome = queue::fail(
+            &self.pool,
+            self.id,
+            job.id,
+            failure,
+            w.max_attempts,
+            w.backoff_seconds,
+        )
+        .await?;
+        match outcome {
+            FailOutcome::Retrying => {
+                tracing::warn!(job = %job.id, attempt = job.attempts, %failure, "delivery will be retried")
+            }
+            FailOutcome::Failed => tracing::warn!(job = %job.id, %failure, "delivery failed"),
+            FailOutcome::NotHeld => {
+                tracing::warn!(job = %job.id, "lease lost before the failure was recorded")
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a dialer error report if one is due; returns whether one was.
+    pub async fn error_reports(&self) -> Result<bool, WorkerError> {
+        let rules = ReportRules {
+            batch_seconds: self.settings.worker.error_batch_seconds,
+            every_minutes: self.settings.worker.error_report_minutes,
+        };
+        let report = dialer_errors::report_due(&self.pool, &rules, &self.settings.smtp).await?;
+        if let Some(id) = report {
+            tracing::warn!(report = %id, "dialer errors reported to the error list");
+        }
+        Ok(report.is_some())
+    }
+
+    /// Marks finished messages; returns how many.
+    pub async fn finish(&self) -> Result<usize, WorkerError> {
+        let done = queue::finish_messages(&self.pool).await?;
+        for id in &done {
+            tracing::info!(message = %id, "message finished");
+        }
+        Ok(done.len())
+    }
+}
+
+/// Runs the worker until `stop` resolves.
+pub async fn run(
+    pool: PgPool,
+    settings: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), WorkerError> {
+    let worker = Arc::new(Worker::new(pool, settings).await?);
+    tracing::info!(worker = %worker.id(), "worker started");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let lanes = [
+        tokio::spawn(scheduler(worker.clone(), stop_rx.clone())),
+        tokio::spawn(inbox_lane(worker.clone(), stop_rx.clone())),
+        tokio::spawn(email_lane(worker.clone(), stop_rx.clone())),
+        tokio::spawn(phone::phone_lane(worker.clone(), stop_rx.clone())),
+        tokio::spawn(heartbeat(worker.clone(), stop_rx.clone())),
+    ];
+    stop.await;
+    tracing::info!("stop requested; finishing what is in flight");
+    let _ = stop_tx.send(true);
+    for lane in lanes {
+        if let Err(e) = lane.await {
+            tracing::error!(error = %e, "a worker lane panicked");
+        }
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// Sleeps for `d` or until stop; returns true when stopping.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = stop.changed() => true,
+        () = tokio::time::sleep(d) => *stop.borrow(),
+    }
+}
+
+/// Resolves `grace` after a stop is requested.
+async fn after_stop(mut stop: watch::Receiver<bool>, grace: Duration) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+    tokio::time::sleep(grace).await;
+}
+
+fn log_failure(what: &str, e: &WorkerError) {
+    let mut chain = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    tracing::warn!(error = %e, cause = %chain, "{what} failed; will try again");
+}
+
+/// Checks the worker in every [`heartbeat::BEAT_EVERY`] until stop, then checks it out.
+async fn heartbeat(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let process = heartbeat::Process::this();
+    loop {
+        if let Err(e) = heartbeat::beat(&worker.pool, worker.id, &process).await {
+            log_failure("checking in", &WorkerError::Db(e));
+        }
+        if pause(&mut stop, heartbeat::BEAT_EVERY).await {
+            break;
+        }
+    }
+    if let Err(e) = heartbeat::retire(&worker.pool, worker.id).await {
+        log_failure("checking out", &WorkerError::Db(e));
+    }
+}
+
+async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(worker.settings.worker.poll_ms);
+    let mut last_housekeeping: Option<tokio::time::Instant> = None;
+    let mut last_error_reports: Option<tokio::time::Instant> = None;
+    loop {
+        if let Err(e) = worker.fan_out().await {
+            log_failure("fan-out", &e);
+        }
+        if let Err(e) = worker.finish().await {
+            log_failure("finishing messages", &e);
+        }
+        if last_error_reports.is_none_or(|t| t.elapsed() >= ERROR_REPORTS_EVERY) {
+            last_error_reports = Some(tokio::time::Instant::now());
+            if let Err(e) = worker.error_reports().await {
+                log_failure("sending dialer error reports", &e);
+            }
+        }
+        if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
+            last_housekeeping = Some(tokio::time::Instant::now());
+            match housekeeping(&worker.pool, &worker.settings).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "removed expired sessions"),
+                Err(e) => log_failure("housekeeping", &e),
+            }
+            match heartbeat::forget_dead(&worker.pool).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(workers = n, "forgot workers silent for a day"),
+                Err(e) => log_failure("forgetting dead workers", &WorkerError::Db(e)),
+            }
+        }
+        if pause(&mut stop, poll).await {
+            return;
+        }
+    }
+}
+
+async fn inbox_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(worker.settings.worker.poll_ms);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let idle = match worker.inbox_pass().await {
+            Ok(n) => n == 0,
+            Err(e) => {
+                log_failure("an inbox batch", &e);
+                true
+            }
+        };
+        if idle && pause(&mut stop, poll).await {
+            return;
+        }
+    }
+}
+
+async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(worker.settings.worker.poll_ms);
+    let mut mailer: Option<(chrono::DateTime<Utc>, Mailer)> = None;
+    let mut warned = HashSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // The Email Preferences page may change at any time: rebuild the pool when it does.
+        let stamp = match email_preferences::saved_at(&worker.pool).await {
+            Ok(s) => s,
+            Err(e) => {
+                log_failure("reading the email settings", &WorkerError::Email(e));
+                if pause(&mut stop, poll).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if mailer.as_ref().is_none_or(|(s, _)| *s != stamp) {
+            if let Some((_, old)) = mailer.take() {
+                old.close().await;
+            }
+            match email_preferences::smtp_config(&worker.pool, &worker.settings.smtp).await {
+                Ok(config) => {
+                    mailer = Some((
+                        stamp,
+                        Mailer::new(config, worker.settings.worker.smtp_connections),
+                    ));
+                }
+                Err(e) => {
+                    if warned.insert(stamp) {
+                        log_failure("loading the email settings", &WorkerError::Email(e));
+                    }
+                    if pause(&mut stop, poll).await {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some((_, m)) = &mailer else { continue };
+        let idle = match worker.email_pass(m, &stop).await {
+            Ok(n) => n == 0,
+            Err(e) => {
+                log_failure("an email batch", &e);
+                true
+            }
+        };
+        if idle && pause(&mut stop, poll).await {
+            break;
+        }
+    }
+    if let Some((_, m)) = mailer {
+        m.close().await;
+    }
+}

@@ -1,0 +1,199 @@
+//! Sign-in against a real PostgreSQL: sessions, sign-out, expiry and the failed-attempt throttle.
+//! Each test gets its own database from `#[sqlx::test]`.
+
+use herald_core::accounts::{self, AccountError, Role};
+use herald_core::config::AuthConfig;
+use herald_core::domain::EmailAddress;
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+fn settings() -> AuthConfig {
+    AuthConfig {
+        session_hours: 12,
+        max_failures: 3,
+        failure_window_minutes: 15,
+        secure_cookies: false,
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_string())
+}
+
+async fn admin(pool: &PgPool) {
+    let email = EmailAddress::parse("Ada@District.example").unwrap();
+    accounts::create(
+        pool,
+        &email,
+        "Ada Admin",
+        &secret("right password"),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn signing_in_opens_a_session_that_names_the_account(pool: PgPool) {
+    admin(&pool).await;
+    let (account, token) = accounts::sign_in(
+        &pool,
+        &settings(),
+        " ada@district.EXAMPLE ",
+        &secret("right password"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(account.role, Role::DistrictAdmin);
+    let session = accounts::session_account(&pool, &token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.account.email, "ada@district.example");
+    assert_eq!(session.calendar_id, None);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_database_stores_only_a_hash_of_the_session_token(pool: PgPool) {
+    admin(&pool).await;
+    let (_, token) = accounts::sign_in(
+        &pool,
+        &settings(),
+        "ada@district.example",
+        &secret("right password"),
+    )
+    .await
+    .unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar!("select token_hash from auth_session")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, token.expose().as_bytes());
+    let hash: String = sqlx::query_scalar!("select password_hash from account")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_wrong_password_and_an_unknown_email_are_refused_alike(pool: PgPool) {
+    admin(&pool).await;
+    let wrong =
+        accounts::sign_in(&pool, &settings(), "ada@district.example", &secret("nope")).await;
+    assert!(matches!(wrong, Err(AccountError::InvalidCredentials)));
+    let unknown = accounts::sign_in(
+        &pool,
+        &settings(),
+        "nobody@district.example",
+        &secret("nope"),
+    )
+    .await;
+    assert!(matches!(unknown, Err(AccountError::InvalidCredentials)));
+    let sessions: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from auth_session"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn repeated_failures_throttle_the_email_even_with_the_right_password(pool: PgPool) {
+    admin(&pool).await;
+    for _ in 0..3 {
+        let r =
+            accounts::sign_in(&pool, &settings(), "ada@district.example", &secret("guess")).await;
+        assert!(matches!(r, Err(AccountError::InvalidCredentials)));
+    }
+    let r = accounts::sign_in(
+        &pool,
+        &settings(),
+        "ada@district.example",
+        &secret("right password"),
+    )
+    .await;
+    assert!(
+        matches!(r, Err(AccountError::Throttled { minutes: 15 })),
+        "{r:?}"
+    );
+    // Another email is not affected.
+    let other =
+        accounts::sign_in(&pool, &settings(), "someone@district.example", &secret("x")).await;
+    assert!(matches!(other, Err(AccountError::InvalidCredentials)));
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_success_clears_earlier_failures(pool: PgPool) {
+    admin(&pool).await;
+    for _ in 0..2 {
+        let _ =
+            accounts::sign_in(&pool, &settings(), "ada@district.example", &secret("guess")).await;
+    }
+    accounts::sign_in(
+        &pool,
+        &settings(),
+        "ada@district.example",
+        &secret("right password"),
+    )
+    .await
+    .unwrap();
+    let failures: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_failure"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn signing_out_or_expiry_ends_the_session(pool: PgPool) {
+    admin(&pool).await;
+    let s = settings();
+    let (_, a) = accounts::sign_in(&pool, &s, "ada@district.example", &secret("right password"))
+        .await
+        .unwrap();
+    let (_, b) = accounts::sign_in(&pool, &s, "ada@district.example", &secret("right password"))
+        .await
+        .unwrap();
+    accounts::sign_out(&pool, &a).await.unwrap();
+    assert!(
+        accounts::session_account(&pool, &a)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        accounts::session_account(&pool, &b)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    sqlx::query!("update auth_session set expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        accounts::session_account(&pool, &b)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(accounts::purge_expired(&pool, &s).await.unwrap(), 1);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn an_email_can_hold_only_one_account(pool: PgPool) {
+    admin(&pool).await;
+    let email = EmailAddress::parse("ada@district.example").unwrap();
+    let again = accounts::create(
+        &pool,
+        &email,
+        "Ada Again",
+        &secret("x"),
+        Role::DistrictAdmin,
+        None,
+    )
+    .await;
+    assert!(matches!(again, Err(AccountError::EmailTaken(_))));
+}

@@ -1,0 +1,358 @@
+//! The worker delivering for real: emails into maildev (a real SMTP server) with the right
+//! recipients, bodies and headers; portal notices; SMTP refusals; one-click unsubscribe; the
+//! sender's confirmation; a clean stop that hands back what it holds.
+
+use herald_testing::district;
+use herald_testing::maildev;
+
+use std::time::Duration;
+
+use herald_core::domain::{ContactReason, Device};
+use herald_core::messaging::unsubscribe::{self, UnsubscribeKey};
+use herald_core::messaging::{compose, sent_messages};
+use herald_core::worker;
+use sqlx::PgPool;
+
+use district::{district, send, settings, use_smtp};
+use maildev::Maildev;
+
+/// Runs a worker until `done` says the message is finished (or 60 s pass).
+async fn run_worker_until_finished(pool: &PgPool, id: herald_core::domain::MessageId) {
+    let s = settings(30);
+    let poll = pool.clone();
+    let stop = async move {
+        for _ in 0..600 {
+            let st = sent_messages::status(&poll, id).await.unwrap().unwrap();
+            if st.state == sent_messages::MessageState::Finished {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the message did not finish within 60 s");
+    };
+    worker::run(pool.clone(), s, stop).await.unwrap();
+}
+
+/// A header of a raw email (unfolded), by case-insensitive name.
+fn header(source: &str, name: &str) -> Option<String> {
+    let head = source.split("\r\n\r\n").next().unwrap_or_default();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn emails_arrive_with_recipients_merged_bodies_and_unsubscribe_headers(pool: PgPool) {
+    let smtp = Maildev::start().await;
+    use_smtp(&pool, smtp.smtp_port).await;
+    let d = district(&pool, 40).await;
+    let id = send(
+        &pool,
+        &d,
+        ContactReason::General,
+        &[Device::Email, Device::Inbox],
+    )
+    .await;
+    run_worker_until_finished(&pool, id).await;
+    let st = sent_messages::status(&pool, id).await.unwrap().unwrap();
+    let email = st
+        .tallies
+        .iter()
+        .find(|t| t.device == Device::Email)
+        .unwrap();
+    assert!(email.total > 10);
+    assert_eq!((email.sent, email.failed), (email.total, 0));
+    let got = smtp
+        .wait_for(email.total as usize, Duration::from_secs(10))
+        .await;
+    assert_eq!(got.len() as i64, email.total, "each email exactly once");
+
+    // Pick a guardian of several students and read their email.
+    let row = sqlx::query!(
+        r#"select j.target, p.given_name || ' ' || p.family_name as "name!",
+               array(select s.given_name || ' ' || s.family_name from person s
+                     where s.id = any(r.student_ids) order by s.given_name) as "students!"
+           from delivery_job j
+           join message_recipient r on r.message_id = j.message_id and r.person_id = j.person_id
+           join person p on p.id = j.person_id
+           where j.message_id = $1 and j.device = 'email' and cardinality(r.student_ids) > 1
+           limit 1"#,
+        id.0
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let mail = got
+        .iter()
+        .find(|m| m["to"][0]["address"].as_str() == Some(row.target.as_str()))
+        .expect("the guardian's email arrived");
+    assert_eq!(
+        mail["subject"].as_str().unwrap(),
+        format!("Note for {}", row.name)
+    );
+    let text = mail["text"].as_str().unwrap();
+    for s in &row.students {
+        assert!(text.contains(s.as_str()), "{text} names {s}");
+    }
+    assert!(mail["html"].as_str().unwrap().contains("<p>Dear "));
+    assert_eq!(
+        mail["from"][0]["address"].as_str(),
+        Some("messenger@district.example")
+    );
+    let source = smtp.source(mail["id"].as_str().unwrap()).await;
+    let reply_to = header(&source, "reply-to").unwrap_or_default();
+    assert!(reply_to.contains("office@district.example"), "{source}");
+    let unsubscribe = header(&source, "list-unsubscribe").expect("List-Unsubscribe");
+    assert!(
+        unsubscribe.starts_with("<https://portal.district.example/unsubscribe/"),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        header(&source, "list-unsubscribe-post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let message_id = header(&source, "message-id").unwrap();
+    assert!(
+        message_id.contains(&id.to_string()) && message_id.ends_with("@district.example>"),
+        "{message_id}"
+    );
+
+    // The link turns off exactly General for exactly that address.
+    let token = unsubscribe
+        .trim_end_matches('>')
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let key = UnsubscribeKey::load(&pool).await.unwrap();
+    let (method, reason) = key.verify(token).expect("a genuine token");
+    assert_eq!(reason, ContactReason::General);
+    assert_eq!(
+        unsubscribe::apply(&pool, method, reason).await.unwrap(),
+        unsubscribe::Unsubscribed::TurnedOff
+    );
+    let prefs = sqlx::query!(
+        r#"select cm.email, cp.reason::text as "reason!", cp.enabled from contact_preference cp
+           join contact_method cm on cm.id = cp.contact_method_id"#
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(prefs.len(), 1);
+    assert_eq!(prefs[0].email.as_deref(), Some(row.target.as_str()));
+    assert_eq!(
+        (prefs[0].reason.as_str(), prefs[0].enabled),
+        ("general", false)
+    );
+
+    // Every recipient got one portal notice naming their students.
+    let inbox = st
+        .tallies
+        .iter()
+        .find(|t| t.device == Device::Inbox)
+        .unwrap();
+    let notices: i64 = sqlx::query_scalar("select count(*) from portal_notice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((inbox.sent, notices), (st.recipients, st.recipients));
+    // Each keeps the message's HTML merged for its recipient, for the portal's full view.
+    let unmerged: i64 = sqlx::query_scalar(
+        "select count(*) from portal_notice where body_html is null or body_html like '%{{%' or body_html not like '<p>Dear %'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unmerged, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn emergency_emails_carry_no_unsubscribe_link(pool: PgPool) {
+    let smtp = Maildev::start().await;
+    use_smtp(&pool, smtp.smtp_port).await;
+    let d = district(&pool, 20).await;
+    let id = send(&pool, &d, ContactReason::Emergency, &[Device::Email]).await;
+    run_worker_until_finished(&pool, id).await;
+    let got = smtp.wait_for(1, Duration::from_secs(10)).await;
+    for m in &got {
+        let source = smtp.source(m["id"].as_str().unwrap()).await;
+        assert!(header(&source, "message-id").is_some());
+        assert!(header(&source, "list-unsubscribe").is_none(), "{source}");
+    }
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_server_that_refuses_with_5xx_fails_the_jobs_with_its_text(pool: PgPool) {
+    // This maildev demands authentication; Herald has no credentials, so every send is refused
+    // with a 5xx reply.
+    let smtp = Maildev::start_with(Some(("herald", "secret"))).await;
+    use_smtp(&pool, smtp.smtp_port).await;
+    let d = district(&pool, 20).await;
+    let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    run_worker_until_finished(&pool, id).await;
+    let troubled = sent_messages::troubled_jobs(&pool, id, 1000).await.unwrap();
+    assert!(!troubled.is_empty());
+    assert!(troubled.iter().all(|t| !t.retrying && t.attempts == 1));
+    assert!(
+        troubled[0].last_error.contains("530")
+            || troubled[0].last_error.to_lowercase().contains("auth"),
+        "{}",
+        troubled[0].last_error
+    );
+    assert!(smtp.emails().await.is_empty());
+
+    // With the right credentials (an ops override), a new message goes through.
+    let mut s = settings(30);
+    s.smtp.username = Some("herald".into());
+    s.smtp.password = Some(secrecy::SecretString::from("secret".to_string()));
+    let id2 = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    let poll = pool.clone();
+    worker::run(pool.clone(), s, async move {
+        while sent_messages::status(&poll, id2)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            != sent_messages::MessageState::Finished
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let sent = sent_messages::tally(&pool, id2).await.unwrap()[0].sent;
+    assert!(sent > 0);
+    assert_eq!(
+        smtp.wait_for(sent as usize, Duration::from_secs(10))
+            .await
+            .len() as i64,
+        sent
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn an_unreachable_server_means_retry_later_not_failure(pool: PgPool) {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    use_smtp(&pool, port).await;
+    let d = district(&pool, 20).await;
+    let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    let mut s = settings(30);
+    s.worker.backoff_seconds = 600;
+    worker::run(pool.clone(), s, tokio::time::sleep(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let troubled = sent_messages::troubled_jobs(&pool, id, 1000).await.unwrap();
+    let email = sent_messages::tally(&pool, id).await.unwrap()[0];
+    assert_eq!(troubled.len() as i64, email.total);
+    assert!(
+        troubled.iter().all(|t| t.retrying),
+        "connection refused is transient"
+    );
+    assert_eq!(email.failed, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_sender_gets_a_confirmation_when_the_message_finishes(pool: PgPool) {
+    let smtp = Maildev::start().await;
+    use_smtp(&pool, smtp.smtp_port).await;
+    let d = district(&pool, 20).await;
+    let mut draft = district::draft(d.calendar, ContactReason::General, &[Device::Inbox]);
+    draft.confirm_to_sender = true;
+    let id = compose::create(&pool, &draft.compose().unwrap(), &d.sender)
+        .await
+        .unwrap();
+    run_worker_until_finished(&pool, id).await;
+    let s = settings(30);
+    worker::run(pool.clone(), s, async {
+        smtp.wait_for(1, Duration::from_secs(20)).await;
+    })
+    .await
+    .unwrap();
+    let got = smtp.emails().await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]["to"][0]["address"].as_str(),
+        Some("principal@district.example")
+    );
+    assert!(
+        got[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Delivery finished: Note for")
+    );
+    assert!(got[0]["text"].as_str().unwrap().contains("Portal inbox:"));
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_test_send_reaches_only_the_sender_rendered_for_the_chosen_recipient(pool: PgPool) {
+    let smtp = Maildev::start().await;
+    use_smtp(&pool, smtp.smtp_port).await;
+    let d = district(&pool, 20).await;
+    let draft = district::draft(d.calendar, ContactReason::General, &[Device::Email]);
+    let member = compose::audience_members(&pool, &draft.audience(), "", 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let id = compose::create_test(
+        &pool,
+        &draft.compose().unwrap(),
+        &d.sender,
+        member.person_id,
+    )
+    .await
+    .unwrap();
+    run_worker_until_finished(&pool, id).await;
+    let got = smtp.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]["to"][0]["address"].as_str(),
+        Some("principal@district.example")
+    );
+    assert_eq!(
+        got[0]["subject"].as_str().unwrap(),
+        format!("[Test] Note for {}", member.name)
+    );
+    // Nobody else got anything, and no notice was written.
+    let notices: i64 = sqlx::query_scalar("select count(*) from portal_notice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notices, 0);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_stopping_worker_hands_back_every_job_it_holds(pool: PgPool) {
+    let d = district(&pool, 40).await;
+    // SMTP points at a server that never answers in time: a listener that accepts and stays
+    // silent, so sends are in flight when the stop comes.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    use_smtp(&pool, silent.local_addr().unwrap().port()).await;
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if let Ok((s, _)) = silent.accept().await {
+                held.push(s);
+            }
+        }
+    });
+    let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    let mut s = settings(300);
+    s.worker.smtp_connections = 2;
+    worker::run(pool.clone(), s, tokio::time::sleep(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let leased: i64 =
+        sqlx::query_scalar("select count(*) from delivery_job where status = 'leased'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(leased, 0, "nothing stays leased after a clean stop");
+    let email = sent_messages::tally(&pool, id).await.unwrap()[0];
+    assert_eq!(email.sent, 0);
+}

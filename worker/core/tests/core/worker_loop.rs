@@ -1,0 +1,133 @@
+//! The worker loop against a real PostgreSQL.
+
+use std::time::Duration;
+
+use herald_core::accounts::{self, Role};
+use herald_core::config::Config;
+use herald_core::domain::EmailAddress;
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn the_worker_removes_expired_sessions_and_stops_when_asked(pool: PgPool) {
+    let settings = Config::load_from(|_| None).unwrap();
+    let email = EmailAddress::parse("ada@district.example").unwrap();
+    let pw = SecretString::from("pw".to_string());
+    accounts::create(&pool, &email, "Ada", &pw, Role::DistrictAdmin, None)
+        .await
+        .unwrap();
+    let (_, live) = accounts::sign_in(&pool, &settings.auth, "ada@district.example", &pw)
+        .await
+        .unwrap();
+    let (_, old) = accounts::sign_in(&pool, &settings.auth, "ada@district.example", &pw)
+        .await
+        .unwrap();
+    sqlx::query!(
+        "update auth_session set expires_at = now() - interval '1 minute' where token_hash = (select token_hash from auth_session order by created_at desc limit 1)"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let stop = tokio::time::sleep(Duration::from_millis(300));
+    herald_core::worker::run(pool.clone(), settings, stop)
+        .await
+        .unwrap();
+    let remaining = sqlx::query_scalar!(r#"select count(*) as "n!" from auth_session"#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(remaining, 1);
+    let live_ok = accounts::session_account(&pool, &live)
+        .await
+        .unwrap()
+        .is_some();
+    let old_ok = accounts::session_account(&pool, &old)
+        .await
+        .unwrap()
+        .is_some();
+    assert!(live_ok ^ old_ok, "exactly the expired one is gone");
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_running_worker_checks_in_and_checks_out_when_it_stops(pool: PgPool) {
+    use herald_core::heartbeat::{self, Workers};
+    assert_eq!(
+        heartbeat::status(&pool).await.unwrap(),
+        Workers::Silent { last_seen: None }
+    );
+    let settings = Config::load_from(|_| None).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(herald_core::worker::run(pool.clone(), settings, async {
+        let _ = stop_rx.await;
+    }));
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = Some(heartbeat::status(&pool).await.unwrap());
+        if seen == Some(Workers::Running(1)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, Some(Workers::Running(1)), "checked in within 5 s");
+    let host: String = sqlx::query_scalar!("select host from worker_heartbeat")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!host.is_empty());
+    let _ = stop_tx.send(());
+    run.await.unwrap().unwrap();
+    assert_eq!(
+        heartbeat::status(&pool).await.unwrap(),
+        Workers::Silent { last_seen: None },
+        "a worker that stops cleanly checks out"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_worker_that_died_is_silent_since_its_last_check_in_and_forgotten_after_a_day(
+    pool: PgPool,
+) {
+    use herald_core::heartbeat::{self, Process, Workers};
+    let process = Process {
+        host: "worker-1".into(),
+        pid: 7,
+    };
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    heartbeat::beat(&pool, a, &process).await.unwrap();
+    heartbeat::beat(&pool, b, &process).await.unwrap();
+    heartbeat::beat(&pool, a, &process).await.unwrap();
+    assert_eq!(heartbeat::status(&pool).await.unwrap(), Workers::Running(2));
+
+    // Both stop beating; two minutes on, the pages call them silent since the later beat.
+    sqlx::query!(
+        "update worker_heartbeat set seen_at = now() - case when worker_id = $1 then interval '2 minutes' else interval '3 minutes' end",
+        a
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let Workers::Silent {
+        last_seen: Some(last),
+    } = heartbeat::status(&pool).await.unwrap()
+    else {
+        panic!("no worker checked in for two minutes");
+    };
+    let ago = chrono::Utc::now() - last;
+    assert!(
+        ago > chrono::TimeDelta::seconds(110) && ago < chrono::TimeDelta::seconds(130),
+        "{ago}"
+    );
+    assert_eq!(heartbeat::forget_dead(&pool).await.unwrap(), 0);
+
+    sqlx::query!(
+        "update worker_heartbeat set seen_at = now() - interval '25 hours' where worker_id = $1",
+        b
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(heartbeat::forget_dead(&pool).await.unwrap(), 1);
+    // A worker that was only paused is back on its next beat.
+    heartbeat::beat(&pool, b, &process).await.unwrap();
+    assert_eq!(heartbeat::status(&pool).await.unwrap(), Workers::Running(1));
+}
