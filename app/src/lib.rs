@@ -10,7 +10,10 @@
 //! # Layout
 //! - [`error`]: the user-facing error type of every server function.
 //! - [`format`]: how values are shown to people (phone numbers).
-//! - [`auth`]: sign-in / sign-out, the current user, role checks.
+//! - [`auth`]: sign-in / sign-out, the current user, the typed callers (`admin()`, `staff()`,
+//!   `parent()`) every server function starts with.
+//! - [`choices`]: the fixed lists the browser holds (message types, devices, statuses, TLS
+//!   modes), each pinned to `herald_core` by a test.
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
 //! - [`poll`]: refreshing a page every few seconds while it is open.
@@ -22,6 +25,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod choices;
 pub mod error;
 pub mod format;
 pub mod poll;

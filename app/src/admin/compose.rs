@@ -76,27 +76,6 @@ pub struct Rendered {
     pub voice: String,
 }
 
-/// The eight message types (contact reasons), value and label.
-pub const REASONS: [(&str, &str); 8] = [
-    ("general", "General"),
-    ("priority", "High Priority"),
-    ("emergency", "Emergency"),
-    ("attendance", "Attendance"),
-    ("behavior", "Behavior Messenger"),
-    ("food_service", "Food Service"),
-    ("teacher", "Teacher"),
-    ("staff", "Staff"),
-];
-
-pub const MERGE_FIELDS: [&str; 6] = [
-    "student",
-    "guardian",
-    "school",
-    "calendar",
-    "sender",
-    "portal_url",
-];
-
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use chrono::{NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -437,12 +416,12 @@ pub fn ComposePage() -> impl IntoView {
                     <legend>"Message"</legend>
                     <label>"Message type"
                         <select name="reason" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.reason = v); }>
-                            {REASONS.into_iter().map(|(v, l)| view! { <option value=v selected=move || form.with(|f| f.reason == v)>{l}</option> }).collect_view()}
+                            {crate::choices::REASONS.into_iter().map(|(v, l)| view! { <option value=v selected=move || form.with(|f| f.reason == v)>{l}</option> }).collect_view()}
                         </select>
                     </label>
                     <label>"Subject" <input name="subject" prop:value=subject on:input=on_subject maxlength="200" /></label>
                     <label>"Message body (HTML email)" <textarea name="body_html" rows="8" prop:value=body on:input=on_body></textarea></label>
-                    <p class="hint">"Merge fields: " {MERGE_FIELDS.into_iter().map(|m| view! { <code>{format!("{{{{{m}}}}}")}</code> " " }).collect_view()}</p>
+                    <p class="hint">"Merge fields: " {crate::choices::MERGE_FIELDS.into_iter().map(|m| view! { <code>{format!("{{{{{m}}}}}")}</code> " " }).collect_view()}</p>
                     <details>
                         <summary>"Plain-text email, portal notice and voice script"</summary>
                         <label>"Plain-text body (empty: made from the HTML)" <textarea name="body_text" rows="5" prop:value=plain on:input=on_plain></textarea></label>
@@ -488,9 +467,9 @@ pub fn ComposePage() -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"Delivery"</legend>
-                    <label class="inline"><input type="checkbox" name="device-email" prop:checked=has("email") on:change=toggle("email") />" Email"</label>
-                    <label class="inline"><input type="checkbox" name="device-inbox" prop:checked=has("inbox") on:change=toggle("inbox") />" Portal inbox"</label>
-                    <label class="inline"><input type="checkbox" name="device-phone" prop:checked=has("phone") on:change=toggle("phone") />" Phone"</label>
+                    {crate::choices::DEVICES.into_iter().map(|(d, label)| view! {
+                        <label class="inline"><input type="checkbox" name=format!("device-{d}") prop:checked=has(d) on:change=toggle(d) />{format!(" {label}")}</label>
+                    }).collect_view()}
                     <label>"Start delivery on (empty: now)" <input type="datetime-local" name="start_at" prop:value=start on:input=on_start /></label>
                     <label>"Send emails at (optional)" <input type="datetime-local" name="email_at" prop:value=email_at on:input=on_email_at /></label>
                     <div class="row">

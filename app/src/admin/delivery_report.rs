@@ -304,7 +304,7 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
             <label>"Status"
                 <select on:change=move |ev| { status.set(event_target_value(&ev)); reset(); } prop:value=move || status.get()>
                     <option value="">"All"</option>
-                    {STATUSES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                    {crate::choices::STATUSES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
             </label>
             <label>"Search"
@@ -357,26 +357,3 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
     }
 }
 
-/// The status filter's choices (value, label), as `StatusFilter` names them.
-const STATUSES: [(&str, &str); 6] = [
-    ("sent", "Sent"),
-    ("failed", "Failed"),
-    ("canceled", "Canceled"),
-    ("queued", "Queued"),
-    ("in_progress", "In progress"),
-    ("retrying", "Retrying"),
-];
-
-#[cfg(test)]
-mod tests {
-    #[cfg(feature = "ssr")]
-    #[test]
-    fn the_status_choices_are_the_reports_filters() {
-        use herald_core::messaging::delivery_report::StatusFilter;
-        let core: Vec<(&str, &str)> = StatusFilter::ALL
-            .iter()
-            .map(|f| (f.as_str(), f.label()))
-            .collect();
-        assert_eq!(super::STATUSES.to_vec(), core);
-    }
-}

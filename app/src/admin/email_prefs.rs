@@ -142,7 +142,7 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
                 {field("SMTP port", "smtp_port", "number", |f| f.smtp_port.clone(), |f, v| f.smtp_port = v)}
                 <label>"TLS"
                     <select name="tls" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.tls = v); }>
-                        {[("none", "None (trusted relay)"), ("starttls", "STARTTLS (port 587)"), ("tls", "TLS (port 465)")].into_iter().map(|(v, l)| view! {
+                        {crate::choices::TLS_MODES.into_iter().map(|(v, l)| view! {
                             <option value=v selected=move || form.with(|f| f.tls == v)>{l}</option>
                         }).collect_view()}
                     </select>

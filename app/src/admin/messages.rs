@@ -380,7 +380,7 @@ pub fn SentMessagesPage() -> impl IntoView {
             <label>"Type"
                 <select prop:value=move || reason.get() on:change=move |ev| reason.set(event_target_value(&ev))>
                     <option value="">"All types"</option>
-                    {crate::admin::compose::REASONS.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+                    {crate::choices::REASONS.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
                 </select>
             </label>
         </div>

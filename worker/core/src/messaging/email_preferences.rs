@@ -30,6 +30,9 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
+    /// Every mode, in the order Email Preferences offers them.
+    pub const ALL: [Self; 3] = [Self::None, Self::Starttls, Self::Tls];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
