@@ -356,4 +356,3 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
         </Transition>
     }
 }
-
