@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{SignOutButton, UiRole, UserInfo, current_user};
 use crate::error::AppError;
+use crate::ui::Loaded;
 
 /// A calendar as the toolbar lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,27 +245,20 @@ pub fn Overview() -> impl IntoView {
     let counts = Resource::new(move || scope.get(), load_headcounts);
     view! {
         <h1>"Overview"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match counts.await {
-                    Ok(c) => view! {
-                        <dl class="stats">
-                            <div><dt>"Schools"</dt><dd>{c.schools}</dd></div>
-                            <div><dt>"Students"</dt><dd>{c.students}</dd></div>
-                            <div><dt>"Guardians"</dt><dd>{c.guardians}</dd></div>
-                            <div><dt>"Staff"</dt><dd>{c.staff}</dd></div>
-                            {c.calendar_students.map(|n| view! {
-                                <div><dt>"Enrolled in this calendar"</dt><dd>{n}</dd></div>
-                            })}
-                        </dl>
-                        {(c.students == 0).then(|| view! {
-                            <p>"No roster yet. " <a href="/admin/roster-import">"Import a OneRoster file"</a> " to begin."</p>
-                        })}
-                    }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
+        <Loaded resource=counts let:c>
+            <dl class="stats">
+                <div><dt>"Schools"</dt><dd>{c.schools}</dd></div>
+                <div><dt>"Students"</dt><dd>{c.students}</dd></div>
+                <div><dt>"Guardians"</dt><dd>{c.guardians}</dd></div>
+                <div><dt>"Staff"</dt><dd>{c.staff}</dd></div>
+                {c.calendar_students.map(|n| view! {
+                    <div><dt>"Enrolled in this calendar"</dt><dd>{n}</dd></div>
+                })}
+            </dl>
+            {(c.students == 0).then(|| view! {
+                <p>"No roster yet. " <a href="/admin/roster-import">"Import a OneRoster file"</a> " to begin."</p>
             })}
-        </Suspense>
+        </Loaded>
         {(use_context::<UiRole>() == Some(UiRole::DistrictAdmin)).then(|| view! { <DeliveryWorkers /> })}
     }
 }
@@ -275,47 +269,37 @@ fn DeliveryWorkers() -> impl IntoView {
     let workers = Resource::new(|| (), |_| delivery_workers());
     view! {
         <h2>"Delivery workers"</h2>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match workers.await {
-                    Ok(list) => {
-                        let running = list.iter().filter(|w| w.running).count();
-                        view! {
-                            {match running {
-                                0 => view! {
-                                    <p class="notice" data-testid="workers-none">
-                                        "No Herald worker is running, so nothing is being delivered: messages wait in the queue until one starts (herald-worker run). Ask whoever runs Herald to start it."
-                                    </p>
-                                }.into_any(),
-                                1 => view! { <p data-testid="workers-running">"1 worker is running."</p> }.into_any(),
-                                n => view! { <p data-testid="workers-running">{format!("{n} workers are running.")}</p> }.into_any(),
-                            }}
-                            {(!list.is_empty()).then(|| view! {
-                                <div class="table-wrap">
-                                <table class="grid" data-testid="workers">
-                                    <thead><tr>
-                                        <th scope="col">"Host"</th><th scope="col">"Process"</th>
-                                        <th scope="col">"Up since"</th><th scope="col">"Last check-in"</th>
-                                        <th scope="col">"State"</th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|w| view! {
-                                            <tr>
-                                                <td>{w.host}</td><td>{format!("pid {}", w.pid)}</td>
-                                                <td>{w.since}</td><td>{w.seen}</td>
-                                                <td>{if w.running { "Running" } else { "Silent: stopped without checking out" }}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                                </div>
-                            })}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
+        <Loaded resource=workers let:list>
+            {match list.iter().filter(|w| w.running).count() {
+                0 => view! {
+                    <p class="notice" data-testid="workers-none">
+                        "No Herald worker is running, so nothing is being delivered: messages wait in the queue until one starts (herald-worker run). Ask whoever runs Herald to start it."
+                    </p>
+                }.into_any(),
+                1 => view! { <p data-testid="workers-running">"1 worker is running."</p> }.into_any(),
+                n => view! { <p data-testid="workers-running">{format!("{n} workers are running.")}</p> }.into_any(),
+            }}
+            {(!list.is_empty()).then(|| view! {
+                <div class="table-wrap">
+                <table class="grid" data-testid="workers">
+                    <thead><tr>
+                        <th scope="col">"Host"</th><th scope="col">"Process"</th>
+                        <th scope="col">"Up since"</th><th scope="col">"Last check-in"</th>
+                        <th scope="col">"State"</th>
+                    </tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|w| view! {
+                            <tr>
+                                <td>{w.host}</td><td>{format!("pid {}", w.pid)}</td>
+                                <td>{w.since}</td><td>{w.seen}</td>
+                                <td>{if w.running { "Running" } else { "Silent: stopped without checking out" }}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
             })}
-        </Suspense>
+        </Loaded>
     }
 }
 

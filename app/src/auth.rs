@@ -11,6 +11,7 @@ use leptos_router::components::Redirect;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::ui::ErrorAlert;
 
 /// What an account may do, as the browser sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +138,7 @@ pub fn SignInPage() -> impl IntoView {
             .value()
             .get()
             .and_then(Result::err)
-            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+            .map(|error| view! { <ErrorAlert error /> })
     };
     view! {
         <main class="sign-in">

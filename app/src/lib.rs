@@ -17,6 +17,7 @@
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
 //! - [`poll`]: refreshing a page every few seconds while it is open.
+//! - [`ui`]: the shared markup for a loading resource and its error (`Loaded`, `ErrorAlert`).
 //! - [`state`] (`ssr`): what the server hands every request (pool, settings).
 //!
 //! Pages behind sign-in render with `SsrMode::Async`: the server resolves the session before it
@@ -32,6 +33,7 @@ pub mod poll;
 pub mod portal;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod ui;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

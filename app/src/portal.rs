@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin::people::{MethodRow, PersonRow};
 use crate::auth::{SignOutButton, UiRole, current_user};
 use crate::error::AppError;
+use crate::ui::Loaded;
 
 pub mod preferences;
 
@@ -269,84 +270,71 @@ fn Notices() -> impl IntoView {
     });
     view! {
                 <h1>"User Notices"</h1>
-                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match notices.await {
-                            Ok(page) if page.notices.is_empty() && after().is_none() => {
-                                newest.set(None);
-                                newer.set(0);
-                                view! {
-                                    <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
-                                    <NewerNotices newer refresh />
-                                }.into_any()
-                            }
-                            Ok(page) => {
-                                newest.set(page.newest.clone());
-                                newer.set(0);
-                                view! {
-                                <NewerNotices newer refresh />
-                                <div class="notice-bar">
-                                    <span data-testid="unread">{match page.unread {
-                                        0 => "All read".to_string(),
-                                        1 => "1 unread".to_string(),
-                                        n => format!("{n} unread"),
-                                    }}</span>
-                                    {(page.unread > 0).then(|| view! {
-                                        <button type="button" on:click=move |_| { read_all.dispatch(()); }>"Mark all read"</button>
-                                    })}
-                                </div>
-                                <ul class="notices" data-testid="notices">
-                                    {page.notices.into_iter().map(|n| {
-                                        let id = n.id.clone();
-                                        view! {
-                                            <li class:unread=!n.read>
-                                                <details on:toggle=move |_| { read.dispatch(id.clone()); }>
-                                                    <summary>
-                                                        {(!n.read).then(|| view! { <span class="badge">"New"</span>" " })}
-                                                        <span class="notice-subject">{n.subject}</span>
-                                                        <span class="muted notice-meta">{format!("{} · {} · {} · {}", n.school, n.sender, n.reason, n.when)}</span>
-                                                    </summary>
-                                                    {n.distinct_text.then(|| view! { <p class="notice-body">{n.body.clone()}</p> })}
-                                                    {n.body_html.map(|h| view! { <div class="notice-body notice-html" inner_html=h></div> })}
-                                                </details>
-                                            </li>
-                                        }
-                                    }).collect_view()}
-                                </ul>
-                                <nav class="pager" aria-label="Notice pages">
-                                    {after().is_some().then(|| view! { <a href="/portal">"Newest notices"</a> })}
-                                    {page.older.map(|o| view! { <a href=format!("/portal?after={o}")>"Older notices"</a> })}
-                                </nav>
-                            }.into_any()
-                            }
-                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Suspense>
-                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match household.await {
-                            Ok(h) => view! {
-                                <h2>"My students"</h2>
-                                <ul class="students">{h.students.into_iter().map(|s| view! {
-                                    <li>{s.name} <span class="muted">{format!(" · {}", s.detail)}</span></li>
-                                }).collect_view()}</ul>
-                                <h2>"How we reach you"</h2>
-                                <p><a href="/portal/preferences">"Choose which messages reach you"</a></p>
-                                <ul class="methods">{h.methods.into_iter().map(|m| {
-                                    let off: Vec<String> = m.preferences.iter().filter(|(_, on)| !on).map(|(r, _)| r.clone()).collect();
+                <Loaded resource=notices let:page>
+                    {if page.notices.is_empty() && after().is_none() {
+                        newest.set(None);
+                        newer.set(0);
+                        view! {
+                            <p class="muted">"You have no notices yet. Messages from your schools will appear here."</p>
+                            <NewerNotices newer refresh />
+                        }.into_any()
+                    } else {
+                        newest.set(page.newest.clone());
+                        newer.set(0);
+                        view! {
+                            <NewerNotices newer refresh />
+                            <div class="notice-bar">
+                                <span data-testid="unread">{match page.unread {
+                                    0 => "All read".to_string(),
+                                    1 => "1 unread".to_string(),
+                                    n => format!("{n} unread"),
+                                }}</span>
+                                {(page.unread > 0).then(|| view! {
+                                    <button type="button" on:click=move |_| { read_all.dispatch(()); }>"Mark all read"</button>
+                                })}
+                            </div>
+                            <ul class="notices" data-testid="notices">
+                                {page.notices.into_iter().map(|n| {
+                                    let id = n.id.clone();
                                     view! {
-                                        <li>
-                                            <strong>{m.label}</strong> <span class="muted">{format!(" {}", m.kind)}</span>
-                                            {m.household_phone.then(|| view! { <span class="badge">"household phone"</span> })}
-                                            <div class="muted">{if off.is_empty() { "All messages".to_string() } else { format!("Not for: {}", off.join(", ")) }}</div>
+                                        <li class:unread=!n.read>
+                                            <details on:toggle=move |_| { read.dispatch(id.clone()); }>
+                                                <summary>
+                                                    {(!n.read).then(|| view! { <span class="badge">"New"</span>" " })}
+                                                    <span class="notice-subject">{n.subject}</span>
+                                                    <span class="muted notice-meta">{format!("{} · {} · {} · {}", n.school, n.sender, n.reason, n.when)}</span>
+                                                </summary>
+                                                {n.distinct_text.then(|| view! { <p class="notice-body">{n.body.clone()}</p> })}
+                                                {n.body_html.map(|h| view! { <div class="notice-body notice-html" inner_html=h></div> })}
+                                            </details>
                                         </li>
                                     }
-                                }).collect_view()}</ul>
-                            }.into_any(),
-                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                                }).collect_view()}
+                            </ul>
+                            <nav class="pager" aria-label="Notice pages">
+                                {after().is_some().then(|| view! { <a href="/portal">"Newest notices"</a> })}
+                                {page.older.map(|o| view! { <a href=format!("/portal?after={o}")>"Older notices"</a> })}
+                            </nav>
+                        }.into_any()
+                    }}
+                </Loaded>
+                <Loaded resource=household let:h>
+                    <h2>"My students"</h2>
+                    <ul class="students">{h.students.into_iter().map(|s| view! {
+                        <li>{s.name} <span class="muted">{format!(" · {}", s.detail)}</span></li>
+                    }).collect_view()}</ul>
+                    <h2>"How we reach you"</h2>
+                    <p><a href="/portal/preferences">"Choose which messages reach you"</a></p>
+                    <ul class="methods">{h.methods.into_iter().map(|m| {
+                        let off: Vec<String> = m.preferences.iter().filter(|(_, on)| !on).map(|(r, _)| r.clone()).collect();
+                        view! {
+                            <li>
+                                <strong>{m.label}</strong> <span class="muted">{format!(" {}", m.kind)}</span>
+                                {m.household_phone.then(|| view! { <span class="badge">"household phone"</span> })}
+                                <div class="muted">{if off.is_empty() { "All messages".to_string() } else { format!("Not for: {}", off.join(", ")) }}</div>
+                            </li>
                         }
-                    })}
-                </Suspense>
+                    }).collect_view()}</ul>
+                </Loaded>
     }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
+use crate::ui::{ErrorAlert, Loaded};
 
 /// The compose form, as the browser holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,7 +406,7 @@ pub fn ComposePage() -> impl IntoView {
             test.value().get().and_then(Result::err),
             preview.value().get().and_then(Result::err),
         ];
-        e.into_iter().flatten().next().map(|e| e.to_string())
+        e.into_iter().flatten().next()
     };
 
     view! {
@@ -437,33 +438,26 @@ pub fn ComposePage() -> impl IntoView {
                         on:change=move |_| form.update(|f| { f.audience = "staff".into(); f.grades.clear(); })/>" Staff with a district assignment"</label>
                     <label class="inline"><input type="checkbox" name="all_schools" prop:checked=move || form.with(|f| f.all_schools)
                         on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.all_schools = on); } />" Every school (district-wide)"</label>
-                    <Suspense fallback=|| view! { <p class="muted">"Counting…"</p> }>
-                        {move || Suspend::new(async move {
-                            match summary.await {
-                                Ok(s) => view! {
-                                    {(form.with_untracked(|f| f.audience == "guardians") && !s.grades.is_empty()).then(|| view! {
-                                        <div class="grades" role="group" aria-label="Grade levels">
-                                            <span>"Grades (none ticked: all)"</span>
-                                            {s.grades.iter().cloned().map(|g| {
-                                                let g2 = g.clone();
-                                                let label = format!(" {g}");
-                                                view! { <label class="inline"><input type="checkbox" prop:checked=move || form.with(|f| f.grades.contains(&g2))
-                                                    on:change=move |ev| { let on = event_target_checked(&ev); let g = g.clone(); form.update(|f| { f.grades.retain(|x| *x != g); if on { f.grades.push(g); } }); } />
-                                                    {label}</label> }
-                                            }).collect_view()}
-                                        </div>
-                                    })}
-                                    <p class="audience-count" data-testid="audience-count">
-                                        <strong>{s.people}</strong>" recipients"
-                                        {(s.students > 0).then(|| format!(" (guardians of {} students)", s.students))}
-                                        " · "{s.with_email}" with email · "{s.with_phone}" with a phone"
-                                    </p>
-                                    <p class="hint">{format!("Times are in {}.", s.time_zone)}</p>
-                                }.into_any(),
-                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            }
+                    <Loaded resource=summary fallback=|| view! { <p class="muted">"Counting…"</p> } let:s>
+                        {(form.with_untracked(|f| f.audience == "guardians") && !s.grades.is_empty()).then(|| view! {
+                            <div class="grades" role="group" aria-label="Grade levels">
+                                <span>"Grades (none ticked: all)"</span>
+                                {s.grades.iter().cloned().map(|g| {
+                                    let g2 = g.clone();
+                                    let label = format!(" {g}");
+                                    view! { <label class="inline"><input type="checkbox" prop:checked=move || form.with(|f| f.grades.contains(&g2))
+                                        on:change=move |ev| { let on = event_target_checked(&ev); let g = g.clone(); form.update(|f| { f.grades.retain(|x| *x != g); if on { f.grades.push(g); } }); } />
+                                        {label}</label> }
+                                }).collect_view()}
+                            </div>
                         })}
-                    </Suspense>
+                        <p class="audience-count" data-testid="audience-count">
+                            <strong>{s.people}</strong>" recipients"
+                            {(s.students > 0).then(|| format!(" (guardians of {} students)", s.students))}
+                            " · "{s.with_email}" with email · "{s.with_phone}" with a phone"
+                        </p>
+                        <p class="hint">{format!("Times are in {}.", s.time_zone)}</p>
+                    </Loaded>
                 </fieldset>
                 <fieldset>
                     <legend>"Delivery"</legend>
@@ -479,7 +473,7 @@ pub fn ComposePage() -> impl IntoView {
                     <label class="inline"><input type="checkbox" name="confirm" prop:checked=move || form.with(|f| f.confirm_to_sender)
                         on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.confirm_to_sender = on); } />" Send Confirmation Email to me when delivery finishes"</label>
                 </fieldset>
-                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || error().map(|error| view! { <ErrorAlert error /> })}
                 {move || test.value().get().and_then(Result::ok).map(|to| view! { <p class="ok" role="status">{format!("Test sent to {to}.")}</p> })}
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || send.pending().get()>

@@ -11,6 +11,7 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::ui::LoadedTransition;
 
 /// One device's line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,28 +193,23 @@ pub fn DeliveryReportPage() -> impl IntoView {
         )
     });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match head.await {
-                    Ok(h) => {
-                        let devices: Vec<(String, String)> =
-                            h.devices.iter().map(|d| (d.device.clone(), d.label.clone())).collect();
-                        view! {
-                            <p><a href=format!("/admin/messenger/messages/{}", id())>"← Message details"</a></p>
-                            <h1>"Delivery Report: " {h.subject.clone()}</h1>
-                            <dl class="facts">
-                                <div><dt>"Status"</dt><dd data-testid="report-state">{h.state.clone()}</dd></div>
-                                <div><dt>"Recipients"</dt><dd>{h.recipients}</dd></div>
-                            </dl>
-                            {h.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
-                            <Counts devices=h.devices.clone() />
-                            {(!devices.is_empty()).then(|| view! { <Recipients id=id() devices /> })}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        <LoadedTransition resource=head let:h>
+            {
+                let devices: Vec<(String, String)> =
+                    h.devices.iter().map(|d| (d.device.clone(), d.label.clone())).collect();
+                view! {
+                    <p><a href=format!("/admin/messenger/messages/{}", id())>"← Message details"</a></p>
+                    <h1>"Delivery Report: " {h.subject.clone()}</h1>
+                    <dl class="facts">
+                        <div><dt>"Status"</dt><dd data-testid="report-state">{h.state.clone()}</dd></div>
+                        <div><dt>"Recipients"</dt><dd>{h.recipients}</dd></div>
+                    </dl>
+                    {h.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
+                    <Counts devices=h.devices.clone() />
+                    {(!devices.is_empty()).then(|| view! { <Recipients id=id() devices /> })}
                 }
-            })}
-        </Transition>
+            }
+        </LoadedTransition>
     }
 }
 
@@ -314,45 +310,40 @@ fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
             </label>
             <a class="button secondary" href=csv download>"Download CSV"</a>
         </div>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match rows.await {
-                    Ok(page) if page.rows.is_empty() => view! { <p class="muted" data-testid="recipients-empty">"No recipients match."</p> }.into_any(),
-                    Ok(page) => {
-                        let next = page.next.clone();
-                        let calls = page.calls;
-                        view! {
-                            <div class="table-wrap">
-                            <table class="grid" data-testid="recipients">
-                                <thead><tr>
-                                    <th scope="col">"Person"</th><th scope="col">"Students"</th><th scope="col">"Address"</th>
-                                    <th scope="col">"Status"</th><th scope="col">"Time"</th><th scope="col">"Attempts"</th><th scope="col">"Error"</th>
-                                    {calls.then(|| view! { <th scope="col">"Call"</th> })}
-                                </tr></thead>
-                                <tbody>
-                                    {page.rows.into_iter().map(|r| view! {
-                                        <tr>
-                                            <td>{r.person}</td><td>{r.students}</td><td>{r.address}</td>
-                                            <td>{r.status}</td><td class="nowrap">{r.at}</td><td>{r.attempts}</td><td>{r.error}</td>
-                                            {calls.then(|| view! { <td>{r.call.clone()}</td> })}
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            </div>
-                            <nav class="pager" aria-label="Recipient pages">
-                                {move || (pages.with(|p| p.len()) > 1).then(|| view! {
-                                    <button type="button" class="secondary" on:click=move |_| pages.update(|p| { p.pop(); })>"Previous page"</button>
-                                })}
-                                {next.map(|n| view! {
-                                    <button type="button" class="secondary" on:click=move |_| pages.update(|p| p.push(Some(n.clone())))>"Next page"</button>
-                                })}
-                            </nav>
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+        <LoadedTransition resource=rows let:page>
+            {if page.rows.is_empty() {
+                view! { <p class="muted" data-testid="recipients-empty">"No recipients match."</p> }.into_any()
+            } else {
+                let calls = page.calls;
+                view! {
+                    <div class="table-wrap">
+                    <table class="grid" data-testid="recipients">
+                        <thead><tr>
+                            <th scope="col">"Person"</th><th scope="col">"Students"</th><th scope="col">"Address"</th>
+                            <th scope="col">"Status"</th><th scope="col">"Time"</th><th scope="col">"Attempts"</th><th scope="col">"Error"</th>
+                            {calls.then(|| view! { <th scope="col">"Call"</th> })}
+                        </tr></thead>
+                        <tbody>
+                            {page.rows.into_iter().map(|r| view! {
+                                <tr>
+                                    <td>{r.person}</td><td>{r.students}</td><td>{r.address}</td>
+                                    <td>{r.status}</td><td class="nowrap">{r.at}</td><td>{r.attempts}</td><td>{r.error}</td>
+                                    {calls.then(|| view! { <td>{r.call.clone()}</td> })}
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                    <nav class="pager" aria-label="Recipient pages">
+                        {move || (pages.with(|p| p.len()) > 1).then(|| view! {
+                            <button type="button" class="secondary" on:click=move |_| pages.update(|p| { p.pop(); })>"Previous page"</button>
+                        })}
+                        {page.next.map(|n| view! {
+                            <button type="button" class="secondary" on:click=move |_| pages.update(|p| p.push(Some(n.clone())))>"Next page"</button>
+                        })}
+                    </nav>
+                }.into_any()
+            }}
+        </LoadedTransition>
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
+use crate::ui::{Loaded, LoadedTransition};
 
 /// The wizard's choices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,15 +268,13 @@ pub fn DialerActivityPage() -> impl IntoView {
     view! {
         <h1>"Dialer Activity"</h1>
         <p class="hint">"Lists the messages of the toolbar's calendar for one day, with a summary of each. Messages still being sent can be canceled from the report."</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match form.await {
-                    Ok(f) if !f.calendar => view! { <p class="notice">"Choose a school and calendar in the toolbar first."</p> }.into_any(),
-                    Ok(f) => view! { <Wizard form=f /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=form let:f>
+            {if f.calendar {
+                view! { <Wizard form=f /> }.into_any()
+            } else {
+                view! { <p class="notice">"Choose a school and calendar in the toolbar first."</p> }.into_any()
+            }}
+        </Loaded>
     }
 }
 
@@ -383,89 +382,79 @@ pub fn DialerActivityReport() -> impl IntoView {
         }
     });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match report.await {
-                    Ok(r) => {
-                        let any_active = r.rows.iter().any(|l| l.active);
-                        view! {
-                            <h1>"Dialer Activity: " {r.day.clone()}</h1>
-                            <p class="muted">{if active_only() { "Active Messages Only" } else { "All Messages" }}</p>
-                            {r.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
-                            {if r.rows.is_empty() {
-                                view! { <p class="muted" data-testid="activity-empty">"No messages match."</p> }.into_any()
-                            } else {
+        <LoadedTransition resource=report let:r>
+            <h1>"Dialer Activity: " {r.day.clone()}</h1>
+            <p class="muted">{if active_only() { "Active Messages Only" } else { "All Messages" }}</p>
+            {r.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
+            {if r.rows.is_empty() {
+                view! { <p class="muted" data-testid="activity-empty">"No messages match."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                    <table class="grid" data-testid="activity">
+                        <thead><tr>
+                            <th scope="col"><span class="visually-hidden">"Select"</span></th>
+                            <th scope="col">"Time"</th><th scope="col">"Subject"</th><th scope="col">"Type"</th>
+                            <th scope="col">"Sender"</th><th scope="col">"Status"</th><th scope="col">"Summary"</th>
+                        </tr></thead>
+                        <tbody>
+                            {r.rows.iter().cloned().map(|l| {
+                                let (id1, id2) = (l.id.clone(), l.id.clone());
+                                let label = format!("Select {}", l.subject);
                                 view! {
-                                    <div class="table-wrap">
-                                    <table class="grid" data-testid="activity">
-                                        <thead><tr>
-                                            <th scope="col"><span class="visually-hidden">"Select"</span></th>
-                                            <th scope="col">"Time"</th><th scope="col">"Subject"</th><th scope="col">"Type"</th>
-                                            <th scope="col">"Sender"</th><th scope="col">"Status"</th><th scope="col">"Summary"</th>
-                                        </tr></thead>
-                                        <tbody>
-                                            {r.rows.iter().cloned().map(|l| {
-                                                let (id1, id2) = (l.id.clone(), l.id.clone());
-                                                let label = format!("Select {}", l.subject);
-                                                view! {
-                                                    <tr>
-                                                        <td>{l.active.then(|| view! {
-                                                            <input type="checkbox" aria-label=label
-                                                                prop:checked=move || selected.with(|s| s.contains(&id1))
-                                                                on:change=move |ev| {
-                                                                    let on = event_target_checked(&ev);
-                                                                    let id = id2.clone();
-                                                                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
-                                                                } />
-                                                        })}</td>
-                                                        <td class="nowrap">{l.time}</td>
-                                                        <td><a href=format!("/admin/messenger/messages/{}", l.id)>{l.subject}</a></td>
-                                                        <td>{l.reason}</td><td>{l.sender}</td><td>{l.state}</td><td>{l.summary}</td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                    </div>
-                                }.into_any()
-                            }}
-                            {any_active.then(|| view! {
-                                <div class="actions">
-                                    <button type="button" class="secondary"
-                                        disabled=move || selected.with(|s| s.is_empty()) || cancel.pending().get()
-                                        on:click=move |_| asking.set(Some(Asking::Selected))>"Cancel Selected Jobs"</button>
-                                    <button type="button" class="danger" disabled=move || cancel.pending().get()
-                                        on:click=move |_| asking.set(Some(Asking::AllActive))>"Cancel All Active Jobs"</button>
-                                </div>
-                            })}
-                            <Confirm asking selected cancel />
-                            <div role="status" data-testid="cancel-outcome">
-                                {move || cancel.value().get().map(|v| match v {
-                                    Ok(o) => view! { <p class="ok">{format!("Canceled {} jobs of {} {}.", o.jobs, o.messages, if o.messages == 1 { "message" } else { "messages" })}</p> }.into_any(),
-                                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                                })}
-                            </div>
-                            <h2>"Recent cancellations"</h2>
-                            {if r.cancellations.is_empty() {
-                                view! { <p class="muted">"None yet."</p> }.into_any()
-                            } else {
-                                view! {
-                                    <table class="grid" data-testid="cancellations">
-                                        <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Messages"</th><th scope="col">"Jobs canceled"</th></tr></thead>
-                                        <tbody>
-                                            {r.cancellations.into_iter().map(|c| view! {
-                                                <tr><td class="nowrap">{c.when}</td><td>{c.by}</td><td>{c.action}</td><td>{c.messages}</td><td>{c.jobs}</td></tr>
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                }.into_any()
-                            }}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
+                                    <tr>
+                                        <td>{l.active.then(|| view! {
+                                            <input type="checkbox" aria-label=label
+                                                prop:checked=move || selected.with(|s| s.contains(&id1))
+                                                on:change=move |ev| {
+                                                    let on = event_target_checked(&ev);
+                                                    let id = id2.clone();
+                                                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
+                                                } />
+                                        })}</td>
+                                        <td class="nowrap">{l.time}</td>
+                                        <td><a href=format!("/admin/messenger/messages/{}", l.id)>{l.subject}</a></td>
+                                        <td>{l.reason}</td><td>{l.sender}</td><td>{l.state}</td><td>{l.summary}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any()
+            }}
+            {r.rows.iter().any(|l| l.active).then(|| view! {
+                <div class="actions">
+                    <button type="button" class="secondary"
+                        disabled=move || selected.with(|s| s.is_empty()) || cancel.pending().get()
+                        on:click=move |_| asking.set(Some(Asking::Selected))>"Cancel Selected Jobs"</button>
+                    <button type="button" class="danger" disabled=move || cancel.pending().get()
+                        on:click=move |_| asking.set(Some(Asking::AllActive))>"Cancel All Active Jobs"</button>
+                </div>
             })}
-        </Transition>
+            <Confirm asking selected cancel />
+            <div role="status" data-testid="cancel-outcome">
+                {move || cancel.value().get().map(|v| match v {
+                    Ok(o) => view! { <p class="ok">{format!("Canceled {} jobs of {} {}.", o.jobs, o.messages, if o.messages == 1 { "message" } else { "messages" })}</p> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                })}
+            </div>
+            <h2>"Recent cancellations"</h2>
+            {if r.cancellations.is_empty() {
+                view! { <p class="muted">"None yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="grid" data-testid="cancellations">
+                        <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Messages"</th><th scope="col">"Jobs canceled"</th></tr></thead>
+                        <tbody>
+                            {r.cancellations.into_iter().map(|c| view! {
+                                <tr><td class="nowrap">{c.when}</td><td>{c.by}</td><td>{c.action}</td><td>{c.messages}</td><td>{c.jobs}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </LoadedTransition>
     }
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::prefs_form::{self, pinned_note};
 use crate::error::AppError;
+use crate::ui::{ErrorAlert, Loaded};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DialerPrefsForm {
@@ -135,14 +136,9 @@ pub fn DialerPrefsPage() -> impl IntoView {
     let loaded = Resource::new(|| (), |_| load_dialer_prefs());
     view! {
         <h1>"Dialer Preferences"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match loaded.await {
-                    Ok(v) => view! { <PrefsForm view=v /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=loaded let:v>
+            <PrefsForm view=v />
+        </Loaded>
     }
 }
 
@@ -204,7 +200,7 @@ fn PrefsForm(view: DialerPrefsView) -> impl IntoView {
             </fieldset>
             {move || save.value().get().map(|r| match r {
                 Ok(()) => view! { <p class="ok" role="status">"Saved. Workers dial with the new settings from their next batch."</p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(error) => view! { <ErrorAlert error /> }.into_any(),
             })}
             <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
         </form>

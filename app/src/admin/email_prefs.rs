@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::prefs_form::{self, pinned_note};
 use crate::error::AppError;
+use crate::ui::{ErrorAlert, Loaded};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailPrefsForm {
@@ -115,14 +116,9 @@ pub fn EmailPrefsPage() -> impl IntoView {
     let loaded = Resource::new(|| (), |_| load_email_prefs());
     view! {
         <h1>"Email Preferences"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match loaded.await {
-                    Ok(v) => view! { <PrefsForm view=v /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=loaded let:v>
+            <PrefsForm view=v />
+        </Loaded>
     }
 }
 
@@ -166,7 +162,7 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
             </fieldset>
             {move || save.value().get().map(|r| match r {
                 Ok(()) => view! { <p class="ok" role="status">"Saved. Workers use the new settings for their next batch."</p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(error) => view! { <ErrorAlert error /> }.into_any(),
             })}
             <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
         </form>

@@ -10,6 +10,7 @@ use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::ui::ErrorAlert;
 
 /// Where an import stands, as the page polls it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +135,7 @@ pub async fn import_status(id: String) -> Result<ImportState, AppError> {
 pub fn ImportPage() -> impl IntoView {
     let import_id = RwSignal::new(None::<String>);
     let status = RwSignal::new(None::<ImportState>);
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<AppError>);
 
     let upload = Action::new_local(|data: &web_sys::FormData| upload_roster(data.clone().into()));
 
@@ -146,7 +147,7 @@ pub fn ImportPage() -> impl IntoView {
                     status.set(None);
                     import_id.set(Some(id));
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(e)),
             }
         }
     });
@@ -165,7 +166,7 @@ pub fn ImportPage() -> impl IntoView {
                 let finished = !matches!(&result, Ok(s) if s.outcome.is_none());
                 match result {
                     Ok(s) => status.set(Some(s)),
-                    Err(e) => error.set(Some(e.to_string())),
+                    Err(e) => error.set(Some(e)),
                 }
                 if finished && let Some(handle) = poller.get_value() {
                     handle.clear();
@@ -192,7 +193,9 @@ pub fn ImportPage() -> impl IntoView {
                 Ok(data) => {
                     upload.dispatch_local(data);
                 }
-                Err(_) => error.set(Some("Could not read the chosen file.".into())),
+                Err(_) => error.set(Some(AppError::Invalid(
+                    "Could not read the chosen file.".into(),
+                ))),
             }
         }
     };
@@ -205,7 +208,7 @@ pub fn ImportPage() -> impl IntoView {
             <label>"OneRoster zip " <input type="file" name="roster" accept=".zip,application/zip" required /></label>
             <button type="submit" disabled=move || upload.pending().get()>"Import"</button>
         </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {move || error.get().map(|error| view! { <ErrorAlert error /> })}
         {move || status.get().map(|s| view! {
             <div class="import-status" aria-live="polite">
                 <label>

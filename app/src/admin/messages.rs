@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
+use crate::ui::{ErrorAlert, LoadedTransition};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageLine {
@@ -384,37 +385,33 @@ pub fn SentMessagesPage() -> impl IntoView {
                 </select>
             </label>
         </div>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Ok(l) => {
-                        if senders.get_untracked() != l.senders {
-                            senders.set(l.senders.clone());
-                        }
-                        if l.rows.is_empty() {
-                            return view! { <p class="muted">"No messages match in this calendar."</p> }.into_any();
-                        }
-                        view! {
-                            <table class="grid" data-testid="sent-messages">
-                                <thead><tr><th>"Delivery"</th><th>"Subject"</th><th>"Type"</th><th>"Sender"</th><th>"Devices"</th><th>"Status"</th><th>"Sent"</th><th>"Failed"</th></tr></thead>
-                                <tbody>
-                                    {l.rows.into_iter().map(|r| view! {
-                                        <tr>
-                                            <td class="nowrap">{r.delivery}</td>
-                                            <td><a href=format!("/admin/messenger/messages/{}", r.id)>{r.subject}</a></td>
-                                            <td>{r.reason}</td><td>{r.sender}</td><td>{r.devices}</td><td>{r.state}</td>
-                                            <td>{format!("{} of {}", r.sent, r.total)}</td><td>{r.failed}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            {l.truncated.then(|| view! { <p class="hint">{format!("Showing the newest {LIST_LIMIT}; choose dates to see older messages.")}</p> })}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        <LoadedTransition resource=list let:l>
+            {
+                if senders.get_untracked() != l.senders {
+                    senders.set(l.senders.clone());
                 }
-            })}
-        </Transition>
+                if l.rows.is_empty() {
+                    view! { <p class="muted">"No messages match in this calendar."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="grid" data-testid="sent-messages">
+                            <thead><tr><th>"Delivery"</th><th>"Subject"</th><th>"Type"</th><th>"Sender"</th><th>"Devices"</th><th>"Status"</th><th>"Sent"</th><th>"Failed"</th></tr></thead>
+                            <tbody>
+                                {l.rows.into_iter().map(|r| view! {
+                                    <tr>
+                                        <td class="nowrap">{r.delivery}</td>
+                                        <td><a href=format!("/admin/messenger/messages/{}", r.id)>{r.subject}</a></td>
+                                        <td>{r.reason}</td><td>{r.sender}</td><td>{r.devices}</td><td>{r.state}</td>
+                                        <td>{format!("{} of {}", r.sent, r.total)}</td><td>{r.failed}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {l.truncated.then(|| view! { <p class="hint">{format!("Showing the newest {LIST_LIMIT}; choose dates to see older messages.")}</p> })}
+                    }.into_any()
+                }
+            }
+        </LoadedTransition>
     }
 }
 
@@ -439,68 +436,63 @@ pub fn MessagePage() -> impl IntoView {
         view_res.with_untracked(|v| !matches!(v, Some(Ok(m)) if !under_way(&m.state)))
     });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match view_res.await {
-                    Ok(m) => {
-                        let active = under_way(&m.state);
-                        let mid = m.id.clone();
-                        view! {
-                            <h1>{m.subject.clone()}{m.is_test.then_some(" (test)")}</h1>
-                            <dl class="facts">
-                                <div><dt>"Status"</dt><dd data-testid="message-state">{m.state.clone()}</dd></div>
-                                <div><dt>"Type"</dt><dd>{m.reason.clone()}</dd></div>
-                                <div><dt>"Sender"</dt><dd>{m.sender.clone()}</dd></div>
-                                <div><dt>"Created"</dt><dd>{m.created.clone()}</dd></div>
-                                <div><dt>"Delivery starts"</dt><dd>{m.start.clone()}</dd></div>
-                                {m.finished.clone().map(|f| view! { <div><dt>"Finished"</dt><dd>{f}</dd></div> })}
-                                <div><dt>"Devices"</dt><dd>{m.chosen_devices.clone()}</dd></div>
-                                <div><dt>"Recipients"</dt><dd>{m.recipients}</dd></div>
-                            </dl>
-                            <p><a class="button primary" href=format!("/admin/messenger/messages/{}/report", m.id)>"View Delivery Report"</a></p>
-                            {active.then(|| view! {
-                                <button type="button" class="danger" on:click=move |_| { cancel.dispatch(mid.clone()); }>"Cancel queued deliveries"</button>
-                            })}
-                            {move || cancel.value().get().map(|r| match r {
-                                Ok(n) => view! { <p class="ok" role="status">{format!("Canceled {n} queued deliveries.")}</p> }.into_any(),
-                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            })}
-                            <h2>"Delivery"</h2>
-                            <table class="grid" data-testid="tally">
-                                <thead><tr><th>"Device"</th><th>"Total"</th><th>"Sent"</th><th>"Failed"</th><th>"Canceled"</th><th>"In queue"</th></tr></thead>
-                                <tbody>
-                                    {m.devices.iter().cloned().map(|d| view! {
-                                        <tr><td>{d.device}</td><td>{d.total}</td><td>{d.sent}</td><td>{d.failed}</td><td>{d.canceled}</td><td>{d.pending}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            {(m.devices.is_empty()).then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
-                            {m.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
-                            {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
-                            {(!m.unreached.is_empty()).then(|| view! {
-                                <h2>"Not reached"</h2>
-                                <ul>{m.unreached.iter().map(|(d, c, n)| view! { <li>{format!("{d}: {n} — {c}")}</li> }).collect_view()}</ul>
-                                <details>
-                                    <summary>"Who"</summary>
-                                    <table class="grid"><tbody>
-                                        {m.unreached_people.iter().cloned().map(|(n, d, c)| view! { <tr><td>{n}</td><td>{d}</td><td>{c}</td></tr> }).collect_view()}
-                                    </tbody></table>
-                                </details>
-                            })}
-                            {(!m.troubles.is_empty()).then(|| view! {
-                                <h2>"Failures"</h2>
-                                <table class="grid"><thead><tr><th>"Device"</th><th>"To"</th><th>"State"</th><th>"Attempts"</th><th>"Server said"</th></tr></thead><tbody>
-                                    {m.troubles.iter().cloned().map(|(d, t, r, a, e)| view! {
-                                        <tr><td>{d}</td><td>{t}</td><td>{if r { "Retrying" } else { "Failed" }}</td><td>{a}</td><td>{e}</td></tr>
-                                    }).collect_view()}
-                                </tbody></table>
-                            })}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        <LoadedTransition resource=view_res let:m>
+            {
+                let active = under_way(&m.state);
+                let mid = m.id.clone();
+                view! {
+                    <h1>{m.subject.clone()}{m.is_test.then_some(" (test)")}</h1>
+                    <dl class="facts">
+                        <div><dt>"Status"</dt><dd data-testid="message-state">{m.state.clone()}</dd></div>
+                        <div><dt>"Type"</dt><dd>{m.reason.clone()}</dd></div>
+                        <div><dt>"Sender"</dt><dd>{m.sender.clone()}</dd></div>
+                        <div><dt>"Created"</dt><dd>{m.created.clone()}</dd></div>
+                        <div><dt>"Delivery starts"</dt><dd>{m.start.clone()}</dd></div>
+                        {m.finished.clone().map(|f| view! { <div><dt>"Finished"</dt><dd>{f}</dd></div> })}
+                        <div><dt>"Devices"</dt><dd>{m.chosen_devices.clone()}</dd></div>
+                        <div><dt>"Recipients"</dt><dd>{m.recipients}</dd></div>
+                    </dl>
+                    <p><a class="button primary" href=format!("/admin/messenger/messages/{}/report", m.id)>"View Delivery Report"</a></p>
+                    {active.then(|| view! {
+                        <button type="button" class="danger" on:click=move |_| { cancel.dispatch(mid.clone()); }>"Cancel queued deliveries"</button>
+                    })}
+                    {move || cancel.value().get().map(|r| match r {
+                        Ok(n) => view! { <p class="ok" role="status">{format!("Canceled {n} queued deliveries.")}</p> }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
+                    })}
+                    <h2>"Delivery"</h2>
+                    <table class="grid" data-testid="tally">
+                        <thead><tr><th>"Device"</th><th>"Total"</th><th>"Sent"</th><th>"Failed"</th><th>"Canceled"</th><th>"In queue"</th></tr></thead>
+                        <tbody>
+                            {m.devices.iter().cloned().map(|d| view! {
+                                <tr><td>{d.device}</td><td>{d.total}</td><td>{d.sent}</td><td>{d.failed}</td><td>{d.canceled}</td><td>{d.pending}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    {(m.devices.is_empty()).then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
+                    {m.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
+                    {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
+                    {(!m.unreached.is_empty()).then(|| view! {
+                        <h2>"Not reached"</h2>
+                        <ul>{m.unreached.iter().map(|(d, c, n)| view! { <li>{format!("{d}: {n} — {c}")}</li> }).collect_view()}</ul>
+                        <details>
+                            <summary>"Who"</summary>
+                            <table class="grid"><tbody>
+                                {m.unreached_people.iter().cloned().map(|(n, d, c)| view! { <tr><td>{n}</td><td>{d}</td><td>{c}</td></tr> }).collect_view()}
+                            </tbody></table>
+                        </details>
+                    })}
+                    {(!m.troubles.is_empty()).then(|| view! {
+                        <h2>"Failures"</h2>
+                        <table class="grid"><thead><tr><th>"Device"</th><th>"To"</th><th>"State"</th><th>"Attempts"</th><th>"Server said"</th></tr></thead><tbody>
+                            {m.troubles.iter().cloned().map(|(d, t, r, a, e)| view! {
+                                <tr><td>{d}</td><td>{t}</td><td>{if r { "Retrying" } else { "Failed" }}</td><td>{a}</td><td>{e}</td></tr>
+                            }).collect_view()}
+                        </tbody></table>
+                    })}
                 }
-            })}
-        </Transition>
+            }
+        </LoadedTransition>
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
+use crate::ui::{Loaded, LoadedTransition};
 
 /// One search hit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,28 +287,24 @@ pub fn PeoplePage() -> impl IntoView {
                     prop:value=query
                     on:input=move |ev| query.set(event_target_value(&ev))
                 />
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match hits.await {
-                            Ok(list) if list.is_empty() && query.get_untracked().trim().len() >= 2 => {
-                                view! { <p class="muted">"Nobody matches."</p> }.into_any()
-                            }
-                            Ok(list) => view! {
-                                <ul class="hits">
-                                    {list.into_iter().map(|p| view! {
-                                        <li>
-                                            <a href=format!("/admin/people/{}", p.id)>
-                                                <strong>{p.name}</strong>
-                                                <span class="muted">{format!(" {} · {}", p.kind, p.detail)}</span>
-                                            </a>
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any(),
-                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Transition>
+                <LoadedTransition resource=hits fallback=|| () let:list>
+                    {if list.is_empty() && query.get_untracked().trim().len() >= 2 {
+                        view! { <p class="muted">"Nobody matches."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="hits">
+                                {list.into_iter().map(|p| view! {
+                                    <li>
+                                        <a href=format!("/admin/people/{}", p.id)>
+                                            <strong>{p.name}</strong>
+                                            <span class="muted">{format!(" {} · {}", p.kind, p.detail)}</span>
+                                        </a>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                </LoadedTransition>
             </section>
             {move || selected().map(|id| view! { <PersonView id /> })}
         </div>
@@ -319,14 +316,9 @@ fn PersonView(id: String) -> impl IntoView {
     let card = Resource::new(move || id.clone(), person_card);
     view! {
         <section class="person" aria-label="Person">
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match card.await {
-                        Ok(p) => view! { <PersonDetails p /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=card let:p>
+                <PersonDetails p />
+            </Loaded>
         </section>
     }
 }
@@ -397,54 +389,52 @@ fn PersonDetails(p: PersonInfo) -> impl IntoView {
 fn PreferenceChanges(id: String) -> impl IntoView {
     let history = Resource::new(move || id.clone(), preference_history);
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match history.await {
-                    Ok(h) if h.changes.is_empty() && h.consents.is_empty() => view! {
-                        <h3>"Preference history"</h3>
-                        <p class="muted">"No changes since the roster was imported."</p>
-                    }.into_any(),
-                    Ok(h) => view! {
-                        <h3>"Preference history"</h3>
-                        {(!h.changes.is_empty()).then(|| view! {
-                            <div class="table-wrap">
-                            <table class="grid history" data-testid="preference-history">
-                                <thead><tr>
-                                    <th scope="col">"When"</th><th scope="col">"Method"</th><th scope="col">"Reason"</th>
-                                    <th scope="col">"Change"</th><th scope="col">"By"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {h.changes.into_iter().map(|c| view! {
-                                        <tr class:overrode=c.overrode_owner>
-                                            <td class="nowrap">{c.when}</td><td>{c.method}</td><td>{c.reason}</td><td class="nowrap">{c.change}</td>
-                                            <td>
-                                                {c.by}
-                                                {c.overrode_owner.then(|| view! { <span class="badge warning">"overrode the recipient's choice"</span> })}
-                                            </td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            </div>
-                            {h.more.then(|| view! { <p class="hint">"Showing the newest 100 changes."</p> })}
-                        })}
-                        {(!h.consents.is_empty()).then(|| view! {
-                            <h3>"Text-message consent"</h3>
-                            <ul class="consents">
-                                {h.consents.into_iter().map(|c| view! {
-                                    <li>
-                                        <strong>{c.phone}</strong>
-                                        {format!(": agreed {}", c.given)}
-                                        {c.withdrawn.map(|w| format!("; withdrawn {w}"))}
-                                        <div class="muted">{format!("“{}”", c.wording)}</div>
-                                    </li>
+        <Loaded resource=history fallback=|| () let:h>
+            {if h.changes.is_empty() && h.consents.is_empty() {
+                view! {
+                    <h3>"Preference history"</h3>
+                    <p class="muted">"No changes since the roster was imported."</p>
+                }.into_any()
+            } else {
+                view! {
+                    <h3>"Preference history"</h3>
+                    {(!h.changes.is_empty()).then(|| view! {
+                        <div class="table-wrap">
+                        <table class="grid history" data-testid="preference-history">
+                            <thead><tr>
+                                <th scope="col">"When"</th><th scope="col">"Method"</th><th scope="col">"Reason"</th>
+                                <th scope="col">"Change"</th><th scope="col">"By"</th>
+                            </tr></thead>
+                            <tbody>
+                                {h.changes.into_iter().map(|c| view! {
+                                    <tr class:overrode=c.overrode_owner>
+                                        <td class="nowrap">{c.when}</td><td>{c.method}</td><td>{c.reason}</td><td class="nowrap">{c.change}</td>
+                                        <td>
+                                            {c.by}
+                                            {c.overrode_owner.then(|| view! { <span class="badge warning">"overrode the recipient's choice"</span> })}
+                                        </td>
+                                    </tr>
                                 }).collect_view()}
-                            </ul>
-                        })}
-                    }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+                            </tbody>
+                        </table>
+                        </div>
+                        {h.more.then(|| view! { <p class="hint">"Showing the newest 100 changes."</p> })}
+                    })}
+                    {(!h.consents.is_empty()).then(|| view! {
+                        <h3>"Text-message consent"</h3>
+                        <ul class="consents">
+                            {h.consents.into_iter().map(|c| view! {
+                                <li>
+                                    <strong>{c.phone}</strong>
+                                    {format!(": agreed {}", c.given)}
+                                    {c.withdrawn.map(|w| format!("; withdrawn {w}"))}
+                                    <div class="muted">{format!("“{}”", c.wording)}</div>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                }.into_any()
+            }}
+        </Loaded>
     }
 }

@@ -7,6 +7,8 @@
 
 use leptos::prelude::*;
 
+use crate::ui::Loaded;
+
 #[server(endpoint = "utilization_defaults")]
 pub async fn utilization_defaults() -> Result<(String, String), crate::error::AppError> {
     use chrono::Datelike;
@@ -25,14 +27,9 @@ pub fn UtilizationPage() -> impl IntoView {
     view! {
         <h1>"Utilization Report"</h1>
         <p class="hint">"The district's emails or phone calls by day and by school, from each message's own delivery counts."</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match defaults.await {
-                    Ok((first, today)) => view! { <Wizard first today /> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=defaults let:dates>
+            <Wizard first=dates.0 today=dates.1 />
+        </Loaded>
     }
 }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::portal::{PortalFrame, PortalTab};
+use crate::ui::Loaded;
 
 /// One reason on one method, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,28 +266,23 @@ fn Preferences() -> impl IntoView {
                 })}
             })}
         </div>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match methods.await {
-                    Ok(list) if list.is_empty() => view! {
-                        <p class="muted">"Your school has no email address or phone number on file for you. Contact your student's school to add one."</p>
-                    }.into_any(),
-                    Ok(list) => {
-                        let any_required = list.iter().any(|m| m.reasons.iter().any(|r| r.required));
-                        view! {
-                            {any_required.then(|| view! {
-                                <p class="why" id="why-required">
-                                    <strong>"Why emergency messages stay on: "</strong>
-                                    "your district requires emergency messages to reach the contacts it has on file as emergency contacts, so that it can reach every family during a lockdown, a closure or another urgent safety matter. To change which contacts are your emergency contacts, contact your student's school."
-                                </p>
-                            })}
-                            {list.into_iter().map(|m| view! { <MethodCard m said texts_changed ready /> }).collect_view()}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=methods let:list>
+            {if list.is_empty() {
+                view! {
+                    <p class="muted">"Your school has no email address or phone number on file for you. Contact your student's school to add one."</p>
+                }.into_any()
+            } else {
+                view! {
+                    {list.iter().any(|m| m.reasons.iter().any(|r| r.required)).then(|| view! {
+                        <p class="why" id="why-required">
+                            <strong>"Why emergency messages stay on: "</strong>
+                            "your district requires emergency messages to reach the contacts it has on file as emergency contacts, so that it can reach every family during a lockdown, a closure or another urgent safety matter. To change which contacts are your emergency contacts, contact your student's school."
+                        </p>
+                    })}
+                    {list.into_iter().map(|m| view! { <MethodCard m said texts_changed ready /> }).collect_view()}
+                }.into_any()
+            }}
+        </Loaded>
     }
 }
 
