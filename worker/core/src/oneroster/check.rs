@@ -2,16 +2,26 @@
 //! not carry itself — calendars (a school's school year), student enrollments per calendar,
 //! households, household phones and staff assignments.
 //!
+//! [`check`] runs one step per file, each using only what the steps before it indexed: orgs,
+//! sessions, courses, classes (and the calendars they imply), users (with roles.csv), guardian
+//! links, households, demographics, enrollments, the grade book (line items, then results), and
+//! last the people with their contact methods and staff assignments. [`errors`] is the sink
+//! every step reports to.
+//!
 //! What must stay true: every sourcedId a [`Roster`] mentions exists in the roster, so the
-//! store's joins never drop a row; a problem becomes a [`RowError`] naming the referring row.
+//! store's joins never drop a row; a problem becomes a [`RowError`] naming the referring row,
+//! found in the order above (the caller sorts them).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 
 use super::RowError;
 use super::parse::{self, OrgKind, ParsedRoster, UserKind};
 use crate::domain::PhoneKind;
+use errors::{Errors, Referenced};
+
+mod errors;
 
 /// A roster with every reference resolved, ready to be written.
 #[derive(Debug, Default)]
@@ -114,605 +124,640 @@ pub struct MemberRow {
 /// A student's first begin date, last end date, and whether any enrollment is open-ended.
 type CalendarSpan = (Option<NaiveDate>, Option<NaiveDate>, bool);
 
-struct Errors {
-    errors: Vec<RowError>,
-    /// The sourcedIds of rows that were present but rejected by [`parse`].
-    rejected: HashSet<String>,
-}
-
-impl Errors {
-    fn push(&mut self, file: &str, line: u64, field: &str, message: String) {
-        self.errors.push(RowError {
-            file: file.into(),
-            line,
-            field: field.into(),
-            message,
-        });
-    }
-
-    /// Records a reference to an unknown `id` — unless a row with that sourcedId was present but
-    /// rejected for a bad field: that row already has its own error, and repeating it at every
-    /// reference (a student's enrollments, results and guardians) would bury the real cause.
-    /// Skipping is safe because the rejected row's error alone fails the import.
-    fn unknown(&mut self, file: &str, line: u64, field: &str, id: &str, message: String) {
-        if !self.rejected.contains(id) {
-            self.push(file, line, field, message);
-        }
-    }
-
-    /// Records duplicates of a sourcedId within one file; returns the index by id.
-    fn index<'a, T>(
-        &mut self,
-        file: &str,
-        field: &str,
-        rows: &'a [T],
-        id: impl Fn(&'a T) -> (&'a str, u64),
-    ) -> HashMap<&'a str, usize> {
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let (key, line) = id(row);
-            if key.is_empty() {
-                continue;
-            }
-            if let Some(&first) = seen.get(key) {
-                let first_line = id(&rows[first]).1;
-                self.push(
-                    file,
-                    line,
-                    field,
-                    format!("'{key}' is a duplicate (first on line {first_line})"),
-                );
-            } else {
-                seen.insert(key, i);
-            }
-        }
-        seen
-    }
-}
-
 /// Resolves references and derives calendars, households and enrollments.
 pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
-    let mut e = Errors {
-        errors: std::mem::take(&mut p.errors),
-        rejected: std::mem::take(&mut p.rejected),
-    };
-    let mut roster = Roster::default();
+    let errors = Errors::new(
+        std::mem::take(&mut p.errors),
+        std::mem::take(&mut p.rejected),
+    );
+    // Users are completed from roles.csv before they are indexed, so they leave the input.
+    let mut users = std::mem::take(&mut p.users.rows);
+    let mut c = Checker::new(&p, errors);
+    c.orgs();
+    c.sessions();
+    c.courses();
+    c.classes();
+    c.users(&mut users);
+    c.index_users(&users);
+    c.links();
+    c.households();
+    c.demographics();
+    c.enrollments();
+    c.line_items();
+    c.results();
+    c.people();
+    (c.roster, c.e.errors)
+}
 
-    // Orgs: exactly one district; schools.
-    let org_ix = e.index("orgs.csv", "sourcedId", &p.orgs.rows, |o| {
-        (o.sourced_id.as_str(), o.line)
-    });
-    let districts: Vec<&parse::Org> = p
-        .orgs
-        .rows
-        .iter()
-        .filter(|o| o.kind == OrgKind::District)
-        .collect();
-    if p.orgs.present && districts.len() != 1 {
-        e.push(
-            "orgs.csv",
-            0,
-            "type",
-            format!(
-                "there must be exactly one org of type district; found {}",
-                districts.len()
-            ),
-        );
+/// One check in progress: the parsed input, the error sink, the indexes by sourcedId built so
+/// far, and the roster under construction. Its methods run in [`check`]'s order, each one file
+/// (or derived part) of the roster, and each relies only on the indexes built before it.
+struct Checker<'a> {
+    p: &'a ParsedRoster,
+    e: Errors,
+    roster: Roster,
+    org_ix: HashMap<&'a str, usize>,
+    session_ix: HashMap<&'a str, usize>,
+    course_ix: HashMap<&'a str, usize>,
+    class_ix: HashMap<&'a str, usize>,
+    /// The school year of each class that became a section.
+    class_year: HashMap<&'a str, i32>,
+    /// users.csv completed from roles.csv; empty until [`Checker::index_users`].
+    users: &'a [parse::User],
+    user_ix: HashMap<&'a str, usize>,
+    item_ix: HashMap<&'a str, usize>,
+    /// Person sourcedId → household key.
+    member_of: HashMap<String, String>,
+    birth: HashMap<&'a str, NaiveDate>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(p: &'a ParsedRoster, e: Errors) -> Self {
+        Self {
+            p,
+            e,
+            roster: Roster::default(),
+            org_ix: HashMap::new(),
+            session_ix: HashMap::new(),
+            course_ix: HashMap::new(),
+            class_ix: HashMap::new(),
+            class_year: HashMap::new(),
+            users: &[],
+            user_ix: HashMap::new(),
+            item_ix: HashMap::new(),
+            member_of: HashMap::new(),
+            birth: HashMap::new(),
+        }
     }
-    roster.district = districts.first().map(|d| (*d).clone());
-    for o in &p.orgs.rows {
-        if let Some(parent) = &o.parent
-            && !org_ix.contains_key(parent.as_str())
-        {
-            e.unknown(
+
+    fn is_org(&self, id: &str, kind: OrgKind) -> bool {
+        self.org_ix
+            .get(id)
+            .is_some_and(|&i| self.p.orgs.rows[i].kind == kind)
+    }
+
+    fn is_school(&self, id: &str) -> bool {
+        self.is_org(id, OrgKind::School)
+    }
+
+    fn user(&self, id: &str) -> Option<&'a parse::User> {
+        let users = self.users;
+        self.user_ix.get(id).map(|&i| &users[i])
+    }
+
+    fn kind_of(&self, id: &str) -> Option<UserKind> {
+        self.user(id).and_then(|u| u.kind)
+    }
+
+    /// Orgs: exactly one district; schools.
+    fn orgs(&mut self) {
+        let p = self.p;
+        self.org_ix = self.e.index("orgs.csv", "sourcedId", &p.orgs.rows, |o| {
+            (o.sourced_id.as_str(), o.line)
+        });
+        let districts: Vec<&parse::Org> = p
+            .orgs
+            .rows
+            .iter()
+            .filter(|o| o.kind == OrgKind::District)
+            .collect();
+        if p.orgs.present && districts.len() != 1 {
+            self.e.push(
                 "orgs.csv",
-                o.line,
-                "parentSourcedId",
-                parent,
-                format!("'{parent}' is not an org in orgs.csv"),
+                0,
+                "type",
+                format!(
+                    "there must be exactly one org of type district; found {}",
+                    districts.len()
+                ),
             );
         }
-    }
-    roster.schools = p
-        .orgs
-        .rows
-        .iter()
-        .filter(|o| o.kind == OrgKind::School)
-        .cloned()
-        .collect();
-    let is_school = |id: &str| {
-        org_ix
-            .get(id)
-            .is_some_and(|&i| p.orgs.rows[i].kind == OrgKind::School)
-    };
-    let is_district = |id: &str| {
-        org_ix
-            .get(id)
-            .is_some_and(|&i| p.orgs.rows[i].kind == OrgKind::District)
-    };
-
-    // Sessions.
-    let session_ix = e.index("academicSessions.csv", "sourcedId", &p.sessions.rows, |s| {
-        (s.sourced_id.as_str(), s.line)
-    });
-    for s in &p.sessions.rows {
-        if let Some(parent) = &s.parent
-            && !session_ix.contains_key(parent.as_str())
-        {
-            e.unknown(
-                "academicSessions.csv",
-                s.line,
-                "parentSourcedId",
-                parent,
-                format!("'{parent}' is not a session in academicSessions.csv"),
-            );
-        }
-    }
-    roster.sessions = p.sessions.rows.clone();
-
-    // Courses.
-    let course_ix = e.index("courses.csv", "sourcedId", &p.courses.rows, |c| {
-        (c.sourced_id.as_str(), c.line)
-    });
-    for c in &p.courses.rows {
-        if let Some(org) = &c.org
-            && !org_ix.contains_key(org.as_str())
-        {
-            e.unknown(
-                "courses.csv",
-                c.line,
-                "orgSourcedId",
-                org,
-                format!("'{org}' is not an org in orgs.csv"),
-            );
-        }
-    }
-    roster.courses = p
-        .courses
-        .rows
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            // A course owned by the district (or another non-school org) belongs to no school.
-            if c.org.as_deref().is_some_and(|o| !is_school(o)) {
-                c.org = None;
+        self.roster.district = districts.first().map(|d| (*d).clone());
+        for o in &p.orgs.rows {
+            if let Some(parent) = &o.parent
+                && !self.org_ix.contains_key(parent.as_str())
+            {
+                let field = "parentSourcedId";
+                self.e
+                    .unknown_ref(Referenced::Org, "orgs.csv", o.line, field, parent);
             }
-            c
-        })
-        .collect();
-
-    // Classes and the calendars they imply.
-    let class_ix = e.index("classes.csv", "sourcedId", &p.classes.rows, |c| {
-        (c.sourced_id.as_str(), c.line)
-    });
-    if p.classes.present && !p.courses.present {
-        e.push(
-            "courses.csv",
-            0,
-            "",
-            "is missing, but classes.csv refers to courses".into(),
-        );
+        }
+        self.roster.schools = p
+            .orgs
+            .rows
+            .iter()
+            .filter(|o| o.kind == OrgKind::School)
+            .cloned()
+            .collect();
     }
-    let mut calendars: BTreeMap<(String, i32), (NaiveDate, NaiveDate)> = BTreeMap::new();
-    let mut class_year: HashMap<&str, i32> = HashMap::new();
-    for c in &p.classes.rows {
-        let mut ok = true;
-        if !course_ix.contains_key(c.course.as_str()) && p.courses.present {
-            ok = false;
-            e.unknown(
-                "classes.csv",
-                c.line,
-                "courseSourcedId",
-                &c.course,
-                format!("'{}' is not a course in courses.csv", c.course),
+
+    /// Sessions.
+    fn sessions(&mut self) {
+        let p = self.p;
+        let file = "academicSessions.csv";
+        self.session_ix = self.e.index(file, "sourcedId", &p.sessions.rows, |s| {
+            (s.sourced_id.as_str(), s.line)
+        });
+        for s in &p.sessions.rows {
+            if let Some(parent) = &s.parent
+                && !self.session_ix.contains_key(parent.as_str())
+            {
+                let field = "parentSourcedId";
+                self.e
+                    .unknown_ref(Referenced::Session, file, s.line, field, parent);
+            }
+        }
+        self.roster.sessions = p.sessions.rows.clone();
+    }
+
+    /// Courses.
+    fn courses(&mut self) {
+        let p = self.p;
+        self.course_ix = self
+            .e
+            .index("courses.csv", "sourcedId", &p.courses.rows, |c| {
+                (c.sourced_id.as_str(), c.line)
+            });
+        for c in &p.courses.rows {
+            if let Some(org) = &c.org
+                && !self.org_ix.contains_key(org.as_str())
+            {
+                let field = "orgSourcedId";
+                self.e
+                    .unknown_ref(Referenced::Org, "courses.csv", c.line, field, org);
+            }
+        }
+        self.roster.courses = p
+            .courses
+            .rows
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                // A course owned by the district (or another non-school org) belongs to no school.
+                if c.org.as_deref().is_some_and(|o| !self.is_school(o)) {
+                    c.org = None;
+                }
+                c
+            })
+            .collect();
+    }
+
+    /// Classes and the calendars they imply.
+    fn classes(&mut self) {
+        let p = self.p;
+        self.class_ix = self
+            .e
+            .index("classes.csv", "sourcedId", &p.classes.rows, |c| {
+                (c.sourced_id.as_str(), c.line)
+            });
+        if p.classes.present && !p.courses.present {
+            self.e.push(
+                "courses.csv",
+                0,
+                "",
+                "is missing, but classes.csv refers to courses".into(),
             );
         }
-        if !is_school(&c.school) {
+        let mut calendars: BTreeMap<(String, i32), (NaiveDate, NaiveDate)> = BTreeMap::new();
+        for c in &p.classes.rows {
+            if let Some(y) = self.class_school_year(c) {
+                self.class_year.insert(c.sourced_id.as_str(), y);
+                let dates = school_year_dates(&p.sessions.rows, y);
+                calendars.insert((c.school.clone(), y), dates);
+                self.roster.sections.push((c.clone(), y));
+            }
+        }
+        self.roster.calendars = calendars
+            .into_iter()
+            .map(|((school, y), (start, end))| CalendarRow {
+                school,
+                school_year: y,
+                name: format!("{}-{:02}", y - 1, y.rem_euclid(100)),
+                start,
+                end,
+            })
+            .collect();
+    }
+
+    /// Reports a class's unknown course, school and terms; its school year (that of its first
+    /// term) when every reference resolves.
+    fn class_school_year(&mut self, c: &parse::Class) -> Option<i32> {
+        let p = self.p;
+        let file = "classes.csv";
+        let mut ok = true;
+        if !self.course_ix.contains_key(c.course.as_str()) && p.courses.present {
             ok = false;
-            e.unknown(
-                "classes.csv",
-                c.line,
-                "schoolSourcedId",
-                &c.school,
-                format!("'{}' is not a school in orgs.csv", c.school),
-            );
+            let field = "courseSourcedId";
+            self.e
+                .unknown_ref(Referenced::Course, file, c.line, field, &c.course);
+        }
+        if !self.is_school(&c.school) {
+            ok = false;
+            let field = "schoolSourcedId";
+            self.e
+                .unknown_ref(Referenced::School, file, c.line, field, &c.school);
         }
         let mut year = None;
         for t in &c.terms {
-            match session_ix.get(t.as_str()) {
+            match self.session_ix.get(t.as_str()) {
                 Some(&i) => {
                     year.get_or_insert(p.sessions.rows[i].school_year);
                 }
                 None => {
                     ok = false;
-                    e.unknown(
-                        "classes.csv",
-                        c.line,
-                        "termSourcedIds",
-                        t,
-                        format!("'{t}' is not a session in academicSessions.csv"),
-                    );
+                    let field = "termSourcedIds";
+                    self.e
+                        .unknown_ref(Referenced::Session, file, c.line, field, t);
                 }
             }
         }
-        if let (true, Some(y)) = (ok, year) {
-            class_year.insert(c.sourced_id.as_str(), y);
-            let (start, end) = school_year_dates(&p.sessions.rows, y);
-            calendars.insert((c.school.clone(), y), (start, end));
-            roster.sections.push((c.clone(), y));
+        year.filter(|_| ok)
+    }
+
+    /// Users: kinds (1.1 `role`, or 1.2 roles.csv) and orgs.
+    fn users(&mut self, users: &mut [parse::User]) {
+        let mut role_orgs = if self.p.roles.present {
+            self.roles(users)
+        } else {
+            HashMap::new()
+        };
+        for u in users {
+            if let Some(orgs) = role_orgs.remove(&u.sourced_id) {
+                for o in orgs {
+                    if !u.orgs.contains(&o) {
+                        u.orgs.push(o);
+                    }
+                }
+            }
+            if u.kind.is_none() {
+                self.e.push(
+                    "users.csv",
+                    u.line,
+                    "role",
+                    "is required (a role column here, or a row in roles.csv)".into(),
+                );
+            }
+            for o in &u.orgs {
+                if !self.org_ix.contains_key(o.as_str()) {
+                    let field = "orgSourcedIds";
+                    self.e
+                        .unknown_ref(Referenced::Org, "users.csv", u.line, field, o);
+                }
+            }
         }
     }
-    roster.calendars = calendars
-        .into_iter()
-        .map(|((school, y), (start, end))| CalendarRow {
-            school,
-            school_year: y,
-            name: format!("{}-{:02}", y - 1, y.rem_euclid(100)),
-            start,
-            end,
-        })
-        .collect();
 
-    // Users: kinds (1.1 `role`, or 1.2 roles.csv), orgs, agents.
-    let mut users = std::mem::take(&mut p.users.rows);
-    let mut role_orgs: HashMap<String, Vec<String>> = HashMap::new();
-    if p.roles.present {
+    /// Applies roles.csv to `users` (a primary role, or the first one, sets the kind); returns
+    /// the orgs each user's roles add.
+    fn roles(&mut self, users: &mut [parse::User]) -> HashMap<String, Vec<String>> {
+        let p = self.p;
+        let file = "roles.csv";
         let by_id: HashMap<String, usize> = users
             .iter()
             .enumerate()
             .rev()
             .map(|(i, u)| (u.sourced_id.clone(), i))
             .collect();
+        let mut role_orgs: HashMap<String, Vec<String>> = HashMap::new();
         for r in &p.roles.rows {
-            match by_id.get(r.user.as_str()) {
-                None => e.unknown(
-                    "roles.csv",
-                    r.line,
-                    "userSourcedId",
-                    &r.user,
-                    format!("'{}' is not a user in users.csv", r.user),
-                ),
-                Some(&i) => {
-                    if !org_ix.contains_key(r.org.as_str()) {
-                        e.unknown(
-                            "roles.csv",
-                            r.line,
-                            "orgSourcedId",
-                            &r.org,
-                            format!("'{}' is not an org in orgs.csv", r.org),
-                        );
-                    }
-                    let u = &mut users[i];
-                    if r.primary || u.kind.is_none() {
-                        u.kind = parse::kind_of_role(&r.role);
-                        u.role.clone_from(&r.role);
-                    }
-                    role_orgs
-                        .entry(r.user.clone())
-                        .or_default()
-                        .push(r.org.clone());
-                }
-            }
-        }
-    }
-    for u in &mut users {
-        if let Some(orgs) = role_orgs.remove(&u.sourced_id) {
-            for o in orgs {
-                if !u.orgs.contains(&o) {
-                    u.orgs.push(o);
-                }
-            }
-        }
-        if u.kind.is_none() {
-            e.push(
-                "users.csv",
-                u.line,
-                "role",
-                "is required (a role column here, or a row in roles.csv)".into(),
-            );
-        }
-        for o in &u.orgs {
-            if !org_ix.contains_key(o.as_str()) {
-                e.unknown(
-                    "users.csv",
-                    u.line,
-                    "orgSourcedIds",
-                    o,
-                    format!("'{o}' is not an org in orgs.csv"),
-                );
-            }
-        }
-    }
-    let users = users;
-    let user_ix = e.index("users.csv", "sourcedId", &users, |u| {
-        (u.sourced_id.as_str(), u.line)
-    });
-    let kind_of = |id: &str| user_ix.get(id).and_then(|&i| users[i].kind);
-
-    // Guardian links, from either side's agentSourcedIds.
-    let mut links: BTreeMap<(String, String), LinkRow> = BTreeMap::new();
-    for u in &users {
-        for a in &u.agents {
-            let Some(agent_kind) = kind_of(a) else {
-                if !user_ix.contains_key(a.as_str()) {
-                    e.unknown(
-                        "users.csv",
-                        u.line,
-                        "agentSourcedIds",
-                        a,
-                        format!("'{a}' is not a user in users.csv"),
-                    );
-                }
+            let Some(&i) = by_id.get(r.user.as_str()) else {
+                let field = "userSourcedId";
+                self.e
+                    .unknown_ref(Referenced::User, file, r.line, field, &r.user);
                 continue;
             };
-            let (guardian, student) = match (u.kind, agent_kind) {
-                (Some(UserKind::Student), UserKind::Guardian) => (&users[user_ix[a.as_str()]], u),
-                (Some(UserKind::Guardian), UserKind::Student) => (u, &users[user_ix[a.as_str()]]),
-                _ => {
-                    e.push(
-                        "users.csv",
-                        u.line,
-                        "agentSourcedIds",
-                        format!(
-                            "'{a}' links a {} to a {}; only guardians and students are linked",
-                            u.role,
-                            users[user_ix[a.as_str()]].role
-                        ),
-                    );
-                    continue;
-                }
-            };
-            links
-                .entry((guardian.sourced_id.clone(), student.sourced_id.clone()))
-                .or_insert_with(|| LinkRow {
-                    guardian: guardian.sourced_id.clone(),
-                    student: student.sourced_id.clone(),
-                    relationship: guardian.role.to_lowercase(),
-                    messenger_contact: guardian.messenger_contact,
-                });
+            if !self.org_ix.contains_key(r.org.as_str()) {
+                let field = "orgSourcedId";
+                self.e
+                    .unknown_ref(Referenced::Org, file, r.line, field, &r.org);
+            }
+            let u = &mut users[i];
+            if r.primary || u.kind.is_none() {
+                u.kind = parse::kind_of_role(&r.role);
+                u.role.clone_from(&r.role);
+            }
+            role_orgs
+                .entry(r.user.clone())
+                .or_default()
+                .push(r.org.clone());
         }
-    }
-    roster.links = links.into_values().collect();
-
-    // Households: connected students and guardians.
-    let households = households(&users, &user_ix, &roster.links);
-
-    // Demographics.
-    let mut birth: HashMap<&str, NaiveDate> = HashMap::new();
-    for d in &p.demographics.rows {
-        if !user_ix.contains_key(d.user.as_str()) {
-            e.unknown(
-                "demographics.csv",
-                d.line,
-                "sourcedId",
-                &d.user,
-                format!("'{}' is not a user in users.csv", d.user),
-            );
-        } else if let Some(b) = d.birth_date {
-            birth.insert(d.user.as_str(), b);
-        }
+        role_orgs
     }
 
-    // Enrollments → section members, and per-calendar student enrollments.
-    let mut member_seen: HashMap<(&str, &str), u64> = HashMap::new();
-    let mut per_calendar: BTreeMap<(String, String, i32), CalendarSpan> = BTreeMap::new();
-    let enrollment_ix = e.index("enrollments.csv", "sourcedId", &p.enrollments.rows, |x| {
-        (x.sourced_id.as_str(), x.line)
-    });
-    let _ = enrollment_ix;
-    for x in &p.enrollments.rows {
-        let mut ok = true;
-        if !class_ix.contains_key(x.class.as_str()) {
-            ok = false;
-            e.unknown(
-                "enrollments.csv",
-                x.line,
-                "classSourcedId",
-                &x.class,
-                format!("'{}' is not a class in classes.csv", x.class),
-            );
-        }
-        if !is_school(&x.school) {
-            ok = false;
-            e.unknown(
-                "enrollments.csv",
-                x.line,
-                "schoolSourcedId",
-                &x.school,
-                format!("'{}' is not a school in orgs.csv", x.school),
-            );
-        }
-        let role: &'static str = match x.role.as_str() {
-            "student" => "student",
-            _ => "teacher",
-        };
-        match kind_of(&x.user) {
-            None => {
-                ok = false;
-                if !user_ix.contains_key(x.user.as_str()) {
-                    e.unknown(
-                        "enrollments.csv",
-                        x.line,
-                        "userSourcedId",
-                        &x.user,
-                        format!("'{}' is not a user in users.csv", x.user),
-                    );
-                }
-            }
-            Some(k) => {
-                // OneRoster 1.2 also enrolls parents and guardians in classes; they are checked
-                // against users.csv like everyone else, then skipped (no section membership).
-                let expected = match x.role.as_str() {
-                    "student" => UserKind::Student,
-                    "guardian" | "parent" => UserKind::Guardian,
-                    _ => UserKind::Staff,
-                };
-                if k != expected {
-                    ok = false;
-                    e.push(
-                        "enrollments.csv",
-                        x.line,
-                        "role",
-                        format!(
-                            "'{}' is enrolled as {} but users.csv says {}",
-                            x.user,
-                            x.role,
-                            users[user_ix[x.user.as_str()]].role
-                        ),
-                    );
-                }
-            }
-        }
-        if !ok || matches!(x.role.as_str(), "guardian" | "parent") {
-            continue;
-        }
-        if let Some(first) = member_seen.insert((x.class.as_str(), x.user.as_str()), x.line) {
-            e.push(
-                "enrollments.csv",
-                x.line,
-                "userSourcedId",
-                format!(
-                    "'{}' is already enrolled in class '{}' (line {first})",
-                    x.user, x.class
-                ),
-            );
-            continue;
-        }
-        roster.members.push(MemberRow {
-            sourced_id: x.sourced_id.clone(),
-            class: x.class.clone(),
-            user: x.user.clone(),
-            role,
-            begin: x.begin,
-            end: x.end,
+    fn index_users(&mut self, users: &'a [parse::User]) {
+        self.users = users;
+        self.user_ix = self.e.index("users.csv", "sourcedId", users, |u| {
+            (u.sourced_id.as_str(), u.line)
         });
-        if role == "student"
-            && let Some(&y) = class_year.get(x.class.as_str())
-        {
-            let class_school = &p.classes.rows[class_ix[x.class.as_str()]].school;
-            let entry = per_calendar
-                .entry((x.user.clone(), class_school.clone(), y))
-                .or_insert((x.begin, x.end, x.end.is_none()));
-            entry.0 = min_opt(entry.0, x.begin);
-            entry.1 = max_opt(entry.1, x.end);
-            entry.2 |= x.end.is_none();
-        }
     }
-    let calendar_start: HashMap<(&str, i32), NaiveDate> = roster
-        .calendars
-        .iter()
-        .map(|c| ((c.school.as_str(), c.school_year), c.start))
-        .collect();
-    roster.enrollments = per_calendar
-        .into_iter()
-        .map(|((student, school, y), (begin, end, open))| {
-            let grade = user_ix
-                .get(student.as_str())
-                .and_then(|&i| users[i].grades.first().cloned());
-            let start = begin
-                .or_else(|| calendar_start.get(&(school.as_str(), y)).copied())
-                .unwrap_or(NaiveDate::MIN);
-            EnrollmentRow {
-                student,
-                school,
-                school_year: y,
-                grade_level: grade,
-                start,
-                end: if open { None } else { end },
-            }
-        })
-        .collect();
 
-    // Grade book.
-    let categories: HashMap<&str, &str> = p
-        .categories
-        .rows
-        .iter()
-        .map(|c| (c.sourced_id.as_str(), c.title.as_str()))
-        .collect();
-    let item_ix = e.index("lineItems.csv", "sourcedId", &p.line_items.rows, |l| {
-        (l.sourced_id.as_str(), l.line)
-    });
-    for l in &p.line_items.rows {
-        if !class_ix.contains_key(l.class.as_str()) {
-            e.unknown(
-                "lineItems.csv",
-                l.line,
-                "classSourcedId",
-                &l.class,
-                format!("'{}' is not a class in classes.csv", l.class),
-            );
-            continue;
-        }
-        let category = match &l.category {
-            None => None,
-            Some(c) if p.categories.present => match categories.get(c.as_str()) {
-                Some(title) => Some((*title).to_string()),
-                None => {
-                    e.unknown(
-                        "lineItems.csv",
-                        l.line,
-                        "categorySourcedId",
-                        c,
-                        format!("'{c}' is not a category in categories.csv"),
-                    );
+    /// Guardian links, from either side's agentSourcedIds.
+    fn links(&mut self) {
+        let mut links: BTreeMap<(String, String), LinkRow> = BTreeMap::new();
+        for u in self.users {
+            for a in &u.agents {
+                let Some((guardian, student)) = self.link(u, a) else {
                     continue;
-                }
-            },
-            Some(c) => Some(c.clone()),
-        };
-        roster.line_items.push((l.clone(), category));
+                };
+                links
+                    .entry((guardian.sourced_id.clone(), student.sourced_id.clone()))
+                    .or_insert_with(|| LinkRow {
+                        guardian: guardian.sourced_id.clone(),
+                        student: student.sourced_id.clone(),
+                        relationship: guardian.role.to_lowercase(),
+                        messenger_contact: guardian.messenger_contact,
+                    });
+            }
+        }
+        self.roster.links = links.into_values().collect();
     }
-    let _ = e.index("results.csv", "sourcedId", &p.results.rows, |r| {
-        (r.sourced_id.as_str(), r.line)
-    });
-    let mut result_seen: HashMap<(&str, &str), u64> = HashMap::new();
-    for r in &p.results.rows {
+
+    /// The guardian and the student that `u`'s agent `a` links, if it names a user of a kind that
+    /// can be linked to `u`'s (a problem is reported).
+    fn link(&mut self, u: &'a parse::User, a: &str) -> Option<(&'a parse::User, &'a parse::User)> {
+        let field = "agentSourcedIds";
+        let Some(agent) = self.user(a) else {
+            self.e
+                .unknown_ref(Referenced::User, "users.csv", u.line, field, a);
+            return None;
+        };
+        let agent_kind = agent.kind?;
+        match (u.kind, agent_kind) {
+            (Some(UserKind::Student), UserKind::Guardian) => Some((agent, u)),
+            (Some(UserKind::Guardian), UserKind::Student) => Some((u, agent)),
+            _ => {
+                self.e.push(
+                    "users.csv",
+                    u.line,
+                    field,
+                    format!(
+                        "'{a}' links a {} to a {}; only guardians and students are linked",
+                        u.role, agent.role
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Households: connected students and guardians.
+    fn households(&mut self) {
+        let h = households(self.users, &self.user_ix, &self.roster.links);
+        self.roster.households = h.rows;
+        self.member_of = h.member_of;
+    }
+
+    /// Demographics.
+    fn demographics(&mut self) {
+        let p = self.p;
+        for d in &p.demographics.rows {
+            if !self.user_ix.contains_key(d.user.as_str()) {
+                let (file, field) = ("demographics.csv", "sourcedId");
+                self.e
+                    .unknown_ref(Referenced::User, file, d.line, field, &d.user);
+            } else if let Some(b) = d.birth_date {
+                self.birth.insert(d.user.as_str(), b);
+            }
+        }
+    }
+
+    /// Enrollments → section members, and per-calendar student enrollments.
+    fn enrollments(&mut self) {
+        let p = self.p;
+        let mut member_seen: HashMap<(&str, &str), u64> = HashMap::new();
+        let mut per_calendar: BTreeMap<(String, String, i32), CalendarSpan> = BTreeMap::new();
+        let _ = self
+            .e
+            .index("enrollments.csv", "sourcedId", &p.enrollments.rows, |x| {
+                (x.sourced_id.as_str(), x.line)
+            });
+        for x in &p.enrollments.rows {
+            if !self.enrollment_resolves(x) || matches!(x.role.as_str(), "guardian" | "parent") {
+                continue;
+            }
+            if let Some(first) = member_seen.insert((x.class.as_str(), x.user.as_str()), x.line) {
+                self.e.push(
+                    "enrollments.csv",
+                    x.line,
+                    "userSourcedId",
+                    format!(
+                        "'{}' is already enrolled in class '{}' (line {first})",
+                        x.user, x.class
+                    ),
+                );
+                continue;
+            }
+            let role: &'static str = match x.role.as_str() {
+                "student" => "student",
+                _ => "teacher",
+            };
+            self.roster.members.push(MemberRow {
+                sourced_id: x.sourced_id.clone(),
+                class: x.class.clone(),
+                user: x.user.clone(),
+                role,
+                begin: x.begin,
+                end: x.end,
+            });
+            if role == "student" {
+                self.add_to_calendar(&mut per_calendar, x);
+            }
+        }
+        self.roster.enrollments = self.calendar_enrollments(per_calendar);
+    }
+
+    /// Reports an enrollment's unknown class, school and user, and a role its user does not
+    /// have; whether it had none of these.
+    fn enrollment_resolves(&mut self, x: &parse::Enrollment) -> bool {
+        let file = "enrollments.csv";
         let mut ok = true;
-        if !item_ix.contains_key(r.line_item.as_str()) {
+        if !self.class_ix.contains_key(x.class.as_str()) {
             ok = false;
-            e.unknown(
-                "results.csv",
-                r.line,
-                "lineItemSourcedId",
-                &r.line_item,
-                format!("'{}' is not a line item in lineItems.csv", r.line_item),
-            );
+            let field = "classSourcedId";
+            self.e
+                .unknown_ref(Referenced::Class, file, x.line, field, &x.class);
         }
-        if kind_of(&r.student) != Some(UserKind::Student) {
+        if !self.is_school(&x.school) {
             ok = false;
-            e.unknown(
-                "results.csv",
-                r.line,
-                "studentSourcedId",
-                &r.student,
-                format!("'{}' is not a student in users.csv", r.student),
-            );
+            let field = "schoolSourcedId";
+            self.e
+                .unknown_ref(Referenced::School, file, x.line, field, &x.school);
         }
-        if let Some(first) = result_seen.insert((r.line_item.as_str(), r.student.as_str()), r.line)
-        {
-            ok = false;
-            e.push(
-                "results.csv",
-                r.line,
-                "studentSourcedId",
+        let Some(user) = self.user(&x.user) else {
+            let field = "userSourcedId";
+            self.e
+                .unknown_ref(Referenced::User, file, x.line, field, &x.user);
+            return false;
+        };
+        let Some(k) = user.kind else { return false };
+        // OneRoster 1.2 also enrolls parents and guardians in classes; they are checked against
+        // users.csv like everyone else, then skipped (no section membership).
+        let expected = match x.role.as_str() {
+            "student" => UserKind::Student,
+            "guardian" | "parent" => UserKind::Guardian,
+            _ => UserKind::Staff,
+        };
+        if k != expected {
+            self.e.push(
+                file,
+                x.line,
+                "role",
                 format!(
-                    "'{}' already has a result for '{}' (line {first})",
-                    r.student, r.line_item
+                    "'{}' is enrolled as {} but users.csv says {}",
+                    x.user, x.role, user.role
                 ),
             );
+            return false;
         }
-        if ok {
-            roster.results.push(r.clone());
+        ok
+    }
+
+    /// Widens the span of the student's enrollment in the calendar of `x`'s class, if that
+    /// class became a section.
+    fn add_to_calendar(
+        &self,
+        per_calendar: &mut BTreeMap<(String, String, i32), CalendarSpan>,
+        x: &parse::Enrollment,
+    ) {
+        let (Some(&y), Some(&ci)) = (
+            self.class_year.get(x.class.as_str()),
+            self.class_ix.get(x.class.as_str()),
+        ) else {
+            return;
+        };
+        let class_school = &self.p.classes.rows[ci].school;
+        let entry = per_calendar
+            .entry((x.user.clone(), class_school.clone(), y))
+            .or_insert((x.begin, x.end, x.end.is_none()));
+        entry.0 = min_opt(entry.0, x.begin);
+        entry.1 = max_opt(entry.1, x.end);
+        entry.2 |= x.end.is_none();
+    }
+
+    /// One student enrollment per calendar, starting at the calendar's start when no class
+    /// enrollment gave a begin date.
+    fn calendar_enrollments(
+        &self,
+        per_calendar: BTreeMap<(String, String, i32), CalendarSpan>,
+    ) -> Vec<EnrollmentRow> {
+        let calendar_start: HashMap<(&str, i32), NaiveDate> = self
+            .roster
+            .calendars
+            .iter()
+            .map(|c| ((c.school.as_str(), c.school_year), c.start))
+            .collect();
+        per_calendar
+            .into_iter()
+            .map(|((student, school, y), (begin, end, open))| {
+                let grade = self.user(&student).and_then(|u| u.grades.first().cloned());
+                let start = begin
+                    .or_else(|| calendar_start.get(&(school.as_str(), y)).copied())
+                    .unwrap_or(NaiveDate::MIN);
+                EnrollmentRow {
+                    student,
+                    school,
+                    school_year: y,
+                    grade_level: grade,
+                    start,
+                    end: if open { None } else { end },
+                }
+            })
+            .collect()
+    }
+
+    /// Grade book: line items, with their category's title.
+    fn line_items(&mut self) {
+        let p = self.p;
+        let file = "lineItems.csv";
+        let categories: HashMap<&str, &str> = p
+            .categories
+            .rows
+            .iter()
+            .map(|c| (c.sourced_id.as_str(), c.title.as_str()))
+            .collect();
+        self.item_ix = self.e.index(file, "sourcedId", &p.line_items.rows, |l| {
+            (l.sourced_id.as_str(), l.line)
+        });
+        for l in &p.line_items.rows {
+            if !self.class_ix.contains_key(l.class.as_str()) {
+                let field = "classSourcedId";
+                self.e
+                    .unknown_ref(Referenced::Class, file, l.line, field, &l.class);
+                continue;
+            }
+            let category = match &l.category {
+                None => None,
+                Some(c) if p.categories.present => match categories.get(c.as_str()) {
+                    Some(title) => Some((*title).to_string()),
+                    None => {
+                        let field = "categorySourcedId";
+                        self.e
+                            .unknown_ref(Referenced::Category, file, l.line, field, c);
+                        continue;
+                    }
+                },
+                Some(c) => Some(c.clone()),
+            };
+            self.roster.line_items.push((l.clone(), category));
         }
     }
 
-    // People, contact methods (household phones folded), staff assignments.
-    roster.methods = contact_methods(&users, &households.member_of);
-    for u in &users {
-        let Some(kind) = u.kind else { continue };
-        let household = households.member_of.get(u.sourced_id.as_str()).cloned();
-        roster.people.push(PersonRow {
+    /// Grade book: results, at most one per line item and student.
+    fn results(&mut self) {
+        let p = self.p;
+        let file = "results.csv";
+        let _ = self.e.index(file, "sourcedId", &p.results.rows, |r| {
+            (r.sourced_id.as_str(), r.line)
+        });
+        let mut result_seen: HashMap<(&str, &str), u64> = HashMap::new();
+        for r in &p.results.rows {
+            let mut ok = true;
+            if !self.item_ix.contains_key(r.line_item.as_str()) {
+                ok = false;
+                let field = "lineItemSourcedId";
+                self.e
+                    .unknown_ref(Referenced::LineItem, file, r.line, field, &r.line_item);
+            }
+            if self.kind_of(&r.student) != Some(UserKind::Student) {
+                ok = false;
+                let field = "studentSourcedId";
+                self.e
+                    .unknown_ref(Referenced::Student, file, r.line, field, &r.student);
+            }
+            let key = (r.line_item.as_str(), r.student.as_str());
+            if let Some(first) = result_seen.insert(key, r.line) {
+                ok = false;
+                self.e.push(
+                    file,
+                    r.line,
+                    "studentSourcedId",
+                    format!(
+                        "'{}' already has a result for '{}' (line {first})",
+                        r.student, r.line_item
+                    ),
+                );
+            }
+            if ok {
+                self.roster.results.push(r.clone());
+            }
+        }
+    }
+
+    /// People, contact methods (household phones folded), staff assignments.
+    fn people(&mut self) {
+        self.roster.methods = contact_methods(self.users, &self.member_of);
+        for u in self.users {
+            let Some(kind) = u.kind else { continue };
+            let person = self.person(u, kind);
+            self.roster.people.push(person);
+            if kind == UserKind::Staff {
+                self.assign(u);
+            }
+        }
+    }
+
+    fn person(&self, u: &parse::User, kind: UserKind) -> PersonRow {
+        PersonRow {
             sourced_id: u.sourced_id.clone(),
             kind: match kind {
                 UserKind::Student => "student",
@@ -729,31 +774,30 @@ pub fn check(mut p: ParsedRoster) -> (Roster, Vec<RowError>) {
             } else {
                 None
             },
-            household,
+            household: self.member_of.get(u.sourced_id.as_str()).cloned(),
             active: u.active,
-            birth_date: birth.get(u.sourced_id.as_str()).copied(),
-        });
-        if kind == UserKind::Staff {
-            let mut places = BTreeSet::new();
-            for o in &u.orgs {
-                if is_school(o) {
-                    places.insert(Some(o.clone()));
-                } else if is_district(o) {
-                    places.insert(None);
-                }
-            }
-            for school in places {
-                roster.assignments.push(StaffAssignmentRow {
-                    staff: u.sourced_id.clone(),
-                    school,
-                    title: u.role.clone(),
-                });
-            }
+            birth_date: self.birth.get(u.sourced_id.as_str()).copied(),
         }
     }
-    roster.households = households.rows;
 
-    (roster, e.errors)
+    /// A staff member's assignments: one per school among their orgs, one for the district.
+    fn assign(&mut self, u: &parse::User) {
+        let mut places = BTreeSet::new();
+        for o in &u.orgs {
+            if self.is_school(o) {
+                places.insert(Some(o.clone()));
+            } else if self.is_org(o, OrgKind::District) {
+                places.insert(None);
+            }
+        }
+        for school in places {
+            self.roster.assignments.push(StaffAssignmentRow {
+                staff: u.sourced_id.clone(),
+                school,
+                title: u.role.clone(),
+            });
+        }
+    }
 }
 
 fn min_opt(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {

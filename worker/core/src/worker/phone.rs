@@ -14,10 +14,11 @@
 //!   429 backs that job off and pauses every worker's dialing for the provider's `Retry-After`
 //!   (through the shared pace row), without being reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 use futures::StreamExt;
 use tokio::sync::watch;
 
@@ -32,8 +33,8 @@ use crate::dialer::provider::{
 };
 use crate::dialer::window::{CallTime, when_to_call};
 use crate::directory;
-use crate::domain::{Device, JobId, PhoneNumber};
-use crate::messaging::delivery;
+use crate::domain::{Device, DialWindow, JobId, MessageId, PersonId, PhoneNumber};
+use crate::messaging::delivery::{self, Recipient};
 use crate::messaging::email_preferences;
 use crate::messaging::queue::{self, Failure, LeasedJob};
 
@@ -68,8 +69,67 @@ fn call_margin() -> TimeDelta {
     TimeDelta::from_std(REQUEST_TIMEOUT).unwrap_or(TimeDelta::seconds(10)) + TimeDelta::seconds(5)
 }
 
+/// What every job of one phone batch shares while it is prepared and placed.
+struct Pass<'a, P> {
+    cfg: &'a DialerConfig,
+    provider: &'a P,
+    stop: &'a watch::Receiver<bool>,
+    tz: Tz,
+    portal_url: String,
+    /// Where the provider's status callbacks go.
+    origin: String,
+    people: HashMap<(MessageId, PersonId), Recipient>,
+    /// Lease headroom a call needs: [`call_margin`].
+    margin: TimeDelta,
+}
+
+/// A leased job once its message is loaded and its call checked.
+enum Prepared {
+    /// Inside the dial window now: the call to place, and the message's own dial window.
+    Ready(Option<DialWindow>, OutboundCall),
+    /// Outside the dial window: the job waits until it opens.
+    WaitUntil(DateTime<Utc>),
+    /// The job can never be called: it fails with these words.
+    Fail(String),
+}
+
+/// The settled outcomes of a batch so far.
+#[derive(Default)]
+struct Settled {
+    placed: u64,
+    /// Jobs to hand back.
+    unstarted: Vec<JobId>,
+}
+
+/// `target` as a number that can be called, or why it cannot be.
+fn callable_number(target: &str) -> Result<PhoneNumber, String> {
+    match PhoneNumber::parse(target) {
+        Ok(n) if n.as_str() == target => Ok(n),
+        Ok(n) => Err(format!("'{target}' is not in E.164 form (it would be {n})")),
+        Err(e) => Err(format!("not a phone number Herald can call: {e}")),
+    }
+}
+
+/// Why a message whose dial window never meets the calling hours is not called.
+fn never_in_calling_hours(dial_window: Option<DialWindow>, calling_hours: DialWindow) -> String {
+    format!(
+        "the message's dial window ({}) lies outside the district's calling hours ({}–{})",
+        dial_window.map_or_else(String::new, |d| format!(
+            "{}–{}",
+            d.from().format("%H:%M"),
+            d.until().format("%H:%M")
+        )),
+        calling_hours.from().format("%H:%M"),
+        calling_hours.until().format("%H:%M"),
+    )
+}
+
 impl Worker {
     /// One batch of phone jobs through `provider`. Returns how many calls were placed.
+    ///
+    /// Jobs are prepared one by one (those that can never be called fail at once, those outside
+    /// the dial window are deferred), then placed up to `call_concurrency` at a time, each
+    /// outcome settled as it arrives.
     pub async fn phone_pass<P: VoiceProvider>(
         &self,
         cfg: &DialerConfig,
@@ -88,151 +148,213 @@ impl Worker {
         let portal_url = email_preferences::portal_url(&self.pool, &self.settings.smtp).await?;
         let origin = email_preferences::origin(&portal_url).to_string();
         let people = delivery::recipients(&self.pool, &jobs).await?;
+        let pass = Pass {
+            cfg,
+            provider,
+            stop,
+            tz,
+            portal_url,
+            origin,
+            people,
+            margin: call_margin(),
+        };
+        let ready = self.prepare_batch(&pass, jobs).await?;
+        let mut results = futures::stream::iter(ready)
+            .map(|(job, window, call)| self.place_job(&pass, job, window, call))
+            .buffer_unordered(self.settings.worker.call_concurrency.max(1));
+        let mut settled = Settled::default();
+        while let Some((job, outcome)) = results.next().await {
+            self.settle(&mut settled, &job, outcome).await?;
+        }
+        if !settled.unstarted.is_empty() {
+            queue::release(&self.pool, self.id, &settled.unstarted).await?;
+        }
+        Ok(settled.placed)
+    }
+
+    /// Prepares every leased job in turn, failing those that can never be called, then defers
+    /// those outside the dial window (one statement per opening); returns those ready to dial.
+    async fn prepare_batch<P>(
+        &self,
+        pass: &Pass<'_, P>,
+        jobs: Vec<LeasedJob>,
+    ) -> Result<Vec<(LeasedJob, Option<DialWindow>, OutboundCall)>, WorkerError> {
         let mut ready = Vec::with_capacity(jobs.len());
         let mut waiting: BTreeMap<DateTime<Utc>, Vec<JobId>> = BTreeMap::new();
         for job in jobs {
-            let m = self.cache.get(&self.pool, job.message_id).await?;
-            let to = match PhoneNumber::parse(&job.target) {
-                Ok(n) if n.as_str() == job.target => n,
-                Ok(n) => {
-                    let f = format!("'{}' is not in E.164 form (it would be {n})", job.target);
-                    self.record_failure(&job, &Failure::Fatal(f)).await?;
-                    continue;
-                }
-                Err(e) => {
-                    let f = format!("not a phone number Herald can call: {e}");
-                    self.record_failure(&job, &Failure::Fatal(f)).await?;
-                    continue;
-                }
-            };
-            match when_to_call(Utc::now(), tz, cfg.calling_hours, m.dial_window) {
-                CallTime::Now => {}
-                CallTime::WaitUntil(t) => {
-                    waiting.entry(t).or_default().push(job.id);
-                    continue;
-                }
-                CallTime::Never => {
-                    let f = format!(
-                        "the message's dial window ({}) lies outside the district's calling hours ({}–{})",
-                        m.dial_window.map_or_else(String::new, |d| format!(
-                            "{}–{}",
-                            d.from().format("%H:%M"),
-                            d.until().format("%H:%M")
-                        )),
-                        cfg.calling_hours.from().format("%H:%M"),
-                        cfg.calling_hours.until().format("%H:%M"),
-                    );
-                    self.record_failure(&job, &Failure::Fatal(f)).await?;
-                    continue;
-                }
+            match self.prepare(pass, &job).await? {
+                Prepared::Ready(window, call) => ready.push((job, window, call)),
+                Prepared::WaitUntil(t) => waiting.entry(t).or_default().push(job.id),
+                Prepared::Fail(f) => self.record_failure(&job, &Failure::Fatal(f)).await?,
             }
-            let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
-            let script = delivery::voice(&m, r, &portal_url);
-            let twiml = provider::twiml(&script, &cfg.voice, voice_language(&cfg.voice));
-            let chars = twiml.chars().count();
-            if chars > MAX_TWIML {
-                let f = format!(
-                    "the call's instructions are {chars} characters once merged; the provider takes {MAX_TWIML}"
-                );
-                self.record_failure(&job, &Failure::Fatal(f)).await?;
-                continue;
-            }
-            let call = OutboundCall {
-                to,
-                from: cfg.from.clone(),
-                twiml,
-                status_callback: String::new(),
-                ring_seconds: cfg.ring_seconds,
-                leave_voicemail: cfg.leave_voicemail,
-            };
-            ready.push((job, m.dial_window, call));
         }
         for (until, ids) in &waiting {
             let n = calls::defer(&self.pool, self.id, ids, *until).await?;
             tracing::info!(jobs = n, until = %until, "outside the dial window; calls wait for it to open");
         }
-        let margin = call_margin();
-        let origin = origin.as_str();
-        let mut results = futures::stream::iter(ready)
-            .map(|(job, window, mut call)| async move {
-                let outcome: Result<Outcome, WorkerError> = async {
-                    if *stop.borrow() || Utc::now() + margin > job.lease_until {
-                        return Ok(Outcome::Unstarted);
-                    }
-                    let check = std::time::Duration::from_secs(u64::from(cfg.ring_seconds))
-                        + LOOKUP_AFTER;
-                    // A call already with the provider needs no slot and no window: follow it.
-                    if job.attempts > 1
-                        && let Some(a) =
-                            calls::adopt_earlier_call(&self.pool, job.id, job.attempts).await?
-                    {
-                        let state = CallState {
-                            status: CallStatus::parse(&a.status).unwrap_or(CallStatus::Queued),
-                            sid: a.sid,
-                            answered_by: None,
-                            duration_seconds: None,
-                        };
-                        tracing::info!(job = %job.id, call = %state.sid,
-                            "an earlier attempt's call is still with the provider; following it instead of calling again");
-                        let placed =
-                            calls::mark_calling(&self.pool, self.id, job.id, a.call, &state, check)
-                                .await?;
-                        return Ok(Outcome::Placed(placed));
-                    }
-                    let wait = calls::reserve_slot(&self.pool, cfg.calls_per_second).await?;
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = after_stop(stop.clone(), std::time::Duration::ZERO) => return Ok(Outcome::Unstarted),
-                    }
-                    if Utc::now() + margin > job.lease_until {
-                        return Ok(Outcome::Unstarted);
-                    }
-                    match when_to_call(Utc::now(), tz, cfg.calling_hours, window) {
-                        CallTime::Now => {}
-                        CallTime::WaitUntil(t) => return Ok(Outcome::Deferred(t)),
-                        CallTime::Never => return Ok(Outcome::Unstarted),
-                    }
-                    let id = calls::start_call(&self.pool, job.id, job.attempts).await?;
-                    call.status_callback = callback::url(origin, id);
-                    match provider.place(&call).await {
-                        Ok(state) => {
-                            let placed =
-                                calls::mark_calling(&self.pool, self.id, job.id, id, &state, check)
-                                    .await?;
-                            Ok(Outcome::Placed(placed))
-                        }
-                        Err(e) => {
-                            calls::not_placed(&self.pool, id, &e.to_string()).await?;
-                            Ok(Outcome::Provider(e))
-                        }
-                    }
-                }
-                .await;
-                (job, outcome)
-            })
-            .buffer_unordered(self.settings.worker.call_concurrency.max(1));
-        let mut placed = 0;
-        let mut unstarted = Vec::new();
-        while let Some((job, outcome)) = results.next().await {
-            match outcome {
-                Ok(Outcome::Placed(p)) => {
-                    placed += 1;
-                    if p == Placed::Canceled {
-                        tracing::info!(job = %job.id, "message canceled while its call was placed; hanging up");
-                    }
-                }
-                Ok(Outcome::Unstarted) => unstarted.push(job.id),
-                Ok(Outcome::Deferred(t)) => {
-                    calls::defer(&self.pool, self.id, &[job.id], t).await?;
-                }
-                Ok(Outcome::Provider(e)) => self.provider_failure(&job, e).await?,
-                Err(e) => log_failure("placing a call", &e),
+        Ok(ready)
+    }
+
+    /// Loads a leased job's message and checks its number, the dial window and the merged call
+    /// instructions.
+    async fn prepare<P>(
+        &self,
+        pass: &Pass<'_, P>,
+        job: &LeasedJob,
+    ) -> Result<Prepared, WorkerError> {
+        let cfg = pass.cfg;
+        let m = self.cache.get(&self.pool, job.message_id).await?;
+        let to = match callable_number(&job.target) {
+            Ok(n) => n,
+            Err(f) => return Ok(Prepared::Fail(f)),
+        };
+        match when_to_call(Utc::now(), pass.tz, cfg.calling_hours, m.dial_window) {
+            CallTime::Now => {}
+            CallTime::WaitUntil(t) => return Ok(Prepared::WaitUntil(t)),
+            CallTime::Never => {
+                let f = never_in_calling_hours(m.dial_window, cfg.calling_hours);
+                return Ok(Prepared::Fail(f));
             }
         }
-        if !unstarted.is_empty() {
-            queue::release(&self.pool, self.id, &unstarted).await?;
+        let r = job
+            .person_id
+            .and_then(|p| pass.people.get(&(job.message_id, p)));
+        let script = delivery::voice(&m, r, &pass.portal_url);
+        let twiml = provider::twiml(&script, &cfg.voice, voice_language(&cfg.voice));
+        let chars = twiml.chars().count();
+        if chars > MAX_TWIML {
+            return Ok(Prepared::Fail(format!(
+                "the call's instructions are {chars} characters once merged; the provider takes {MAX_TWIML}"
+            )));
         }
-        Ok(placed)
+        let call = OutboundCall {
+            to,
+            from: cfg.from.clone(),
+            twiml,
+            status_callback: String::new(),
+            ring_seconds: cfg.ring_seconds,
+            leave_voicemail: cfg.leave_voicemail,
+        };
+        Ok(Prepared::Ready(m.dial_window, call))
+    }
+
+    /// Places one prepared call; the job comes back with what happened to it.
+    async fn place_job<P: VoiceProvider>(
+        &self,
+        pass: &Pass<'_, P>,
+        job: LeasedJob,
+        window: Option<DialWindow>,
+        mut call: OutboundCall,
+    ) -> (LeasedJob, Result<Outcome, WorkerError>) {
+        let outcome = self.place_call(pass, &job, window, &mut call).await;
+        (job, outcome)
+    }
+
+    /// Follows an earlier attempt's call if there is one; else waits for a pacing slot,
+    /// re-checks the lease and the dial window, and dials.
+    async fn place_call<P: VoiceProvider>(
+        &self,
+        pass: &Pass<'_, P>,
+        job: &LeasedJob,
+        window: Option<DialWindow>,
+        call: &mut OutboundCall,
+    ) -> Result<Outcome, WorkerError> {
+        if *pass.stop.borrow() || Utc::now() + pass.margin > job.lease_until {
+            return Ok(Outcome::Unstarted);
+        }
+        let check = std::time::Duration::from_secs(u64::from(pass.cfg.ring_seconds)) + LOOKUP_AFTER;
+        // A call already with the provider needs no slot and no window: follow it.
+        if job.attempts > 1
+            && let Some(a) = calls::adopt_earlier_call(&self.pool, job.id, job.attempts).await?
+        {
+            return self.follow_earlier_call(job, a, check).await;
+        }
+        if !self.wait_for_slot(pass).await? || Utc::now() + pass.margin > job.lease_until {
+            return Ok(Outcome::Unstarted);
+        }
+        match when_to_call(Utc::now(), pass.tz, pass.cfg.calling_hours, window) {
+            CallTime::Now => {}
+            CallTime::WaitUntil(t) => return Ok(Outcome::Deferred(t)),
+            CallTime::Never => return Ok(Outcome::Unstarted),
+        }
+        self.dial(pass, job, call, check).await
+    }
+
+    /// Makes an earlier attempt's call, still with the provider, this attempt's.
+    async fn follow_earlier_call(
+        &self,
+        job: &LeasedJob,
+        a: calls::Adopted,
+        check: std::time::Duration,
+    ) -> Result<Outcome, WorkerError> {
+        let state = CallState {
+            status: CallStatus::parse(&a.status).unwrap_or(CallStatus::Queued),
+            sid: a.sid,
+            answered_by: None,
+            duration_seconds: None,
+        };
+        tracing::info!(job = %job.id, call = %state.sid,
+            "an earlier attempt's call is still with the provider; following it instead of calling again");
+        let placed =
+            calls::mark_calling(&self.pool, self.id, job.id, a.call, &state, check).await?;
+        Ok(Outcome::Placed(placed))
+    }
+
+    /// Waits for this call's pacing slot; `false` if a stop request came first.
+    async fn wait_for_slot<P>(&self, pass: &Pass<'_, P>) -> Result<bool, WorkerError> {
+        let wait = calls::reserve_slot(&self.pool, pass.cfg.calls_per_second).await?;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(true),
+            () = after_stop(pass.stop.clone(), std::time::Duration::ZERO) => Ok(false),
+        }
+    }
+
+    /// Records the call, asks the provider to place it, and records what the provider said.
+    async fn dial<P: VoiceProvider>(
+        &self,
+        pass: &Pass<'_, P>,
+        job: &LeasedJob,
+        call: &mut OutboundCall,
+        check: std::time::Duration,
+    ) -> Result<Outcome, WorkerError> {
+        let id = calls::start_call(&self.pool, job.id, job.attempts).await?;
+        call.status_callback = callback::url(&pass.origin, id);
+        match pass.provider.place(call).await {
+            Ok(state) => {
+                let placed =
+                    calls::mark_calling(&self.pool, self.id, job.id, id, &state, check).await?;
+                Ok(Outcome::Placed(placed))
+            }
+            Err(e) => {
+                calls::not_placed(&self.pool, id, &e.to_string()).await?;
+                Ok(Outcome::Provider(e))
+            }
+        }
+    }
+
+    /// Settles one job's outcome: counts a placed call, keeps an unstarted job to hand back,
+    /// defers one whose window closed, and fails or retries one the provider turned down.
+    async fn settle(
+        &self,
+        settled: &mut Settled,
+        job: &LeasedJob,
+        outcome: Result<Outcome, WorkerError>,
+    ) -> Result<(), WorkerError> {
+        match outcome {
+            Ok(Outcome::Placed(p)) => {
+                settled.placed += 1;
+                if p == Placed::Canceled {
+                    tracing::info!(job = %job.id, "message canceled while its call was placed; hanging up");
+                }
+            }
+            Ok(Outcome::Unstarted) => settled.unstarted.push(job.id),
+            Ok(Outcome::Deferred(t)) => {
+                calls::defer(&self.pool, self.id, &[job.id], t).await?;
+            }
+            Ok(Outcome::Provider(e)) => self.provider_failure(job, e).await?,
+            Err(e) => log_failure("placing a call", &e),
+        }
+        Ok(())
     }
 
     async fn provider_failure(&self, job: &LeasedJob, e: ProviderError) -> Result<(), WorkerError> {
