@@ -6,9 +6,12 @@
 #                      one worker, and prints the URLs and demo sign-ins.
 #   ./herald.sh test   installs what is missing, starts the same private PostgreSQL, and runs every
 #                      test: fmt, clippy, the sqlx offline-data check, unit and Postgres integration
-#                      tests, and the end-to-end tests in headless Chromium.
+#                      tests, the end-to-end tests in headless Chromium, and each benchmark once at
+#                      a small scale (so that a change which breaks one fails here).
 #
-#   ./herald.sh bench  the benchmarks behind README's figures (release build; slow).
+#   ./herald.sh bench [NAME...]  the benchmarks behind README's figures, full size (release
+#                      build; slow): import, pipeline (with its memory run), dialer, portal,
+#                      reports; all of them without a NAME.
 #
 # Every install step checks first and skips what is already there.
 set -euo pipefail
@@ -128,6 +131,8 @@ cmd_test() {
   cargo test --workspace --lib --bins --tests 2>&1 | tee "$out/cargo.log"
   log "end-to-end tests in headless Chromium"
   run_e2e 2>&1 | tee "$out/e2e.log"
+  log "each benchmark once, small (figures not measured; see ./herald.sh bench)"
+  cargo test -p herald-core --bench figures
   # One closing line for the whole suite: Rust tests plus Playwright tests.
   local rust e2e
   rust=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$out/cargo.log")
@@ -135,77 +140,89 @@ cmd_test() {
   echo "herald: $((rust + ${e2e:-0})) passed, 0 failed"
 }
 
-run_e2e() {
-  # A fresh database with the demo district, a debug build of the site, the server on :3100,
-  # then Playwright. The server is stopped however the tests end.
-  local e2e_url="${DATABASE_URL%/*}/herald_e2e" dir="$ROOT/target/e2e"
-  rm -rf "$dir" && mkdir -p "$dir"
-  DATABASE_URL="$e2e_url" sqlx database drop -y -f >/dev/null
-  DATABASE_URL="$e2e_url" sqlx database create
-  cargo leptos build
-  cargo build -p herald-worker
-  local worker="$ROOT/target/debug/herald-worker"
-  "$worker" demo --students 150 --out "$dir/demo" >/dev/null
-  DATABASE_URL="$e2e_url" "$worker" import "$dir/demo" >/dev/null
-  DATABASE_URL="$e2e_url" "$worker" demo-accounts >/dev/null
-  # Calls go to a local voice provider on its own port; its status callbacks come back to the
-  # e2e server, whose address is the portal URL's site.
-  DATABASE_URL="$e2e_url" "$worker" demo-dialer --api-url http://127.0.0.1:18089 >/dev/null
-  psql -q "$e2e_url" -c "update email_settings set portal_url = 'http://127.0.0.1:3100/portal'"
-  python3 - "$dir" <<'PY'
-import csv, io, pathlib, sys, zipfile
-d = pathlib.Path(sys.argv[1])
-with zipfile.ZipFile(d / "roster.zip", "w") as z:
-    for f in sorted((d / "demo").glob("*.csv")):
-        z.write(f, f.name)
-# The same roster with one bad email on line 4 of users.csv: the import must refuse it whole.
-with zipfile.ZipFile(d / "roster-bad.zip", "w") as z:
-    for f in sorted((d / "demo").glob("*.csv")):
-        text = f.read_text()
-        if f.name == "users.csv":
-            rows = list(csv.reader(io.StringIO(text)))
-            rows[3][rows[0].index("email")] = "not-an-address"
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerows(rows)
-            text = out.getvalue()
-        z.writestr(f.name, text)
-PY
-  # maildev on its own ports receives the worker's email; the worker's SMTP host and port are
-  # pinned from the environment (an ops override), whatever the Email Preferences tests save.
-  "$ROOT/end2end/node_modules/.bin/maildev" --smtp 1125 --web 1180 --ip 127.0.0.1 --web-ip 127.0.0.1 \
-    >"$dir/maildev.log" 2>&1 &
-  E2E_MAILDEV=$!
-  "$worker" voice-provider --listen 127.0.0.1:18089 >"$dir/voice.log" 2>&1 &
-  E2E_VOICE=$!
-  DATABASE_URL="$e2e_url" HERALD__SMTP__HOST=127.0.0.1 HERALD__SMTP__PORT=1125 HERALD__WORKER__POLL_MS=100 \
-    "$worker" run >"$dir/worker.log" 2>&1 &
-  E2E_WORKER=$!
-  DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR=127.0.0.1:3100 LEPTOS_SITE_ROOT=target/site \
-    "$ROOT/target/debug/herald-server" >"$dir/server.log" 2>&1 &
-  E2E_SERVER=$!
-  trap 'kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true' EXIT
+start_stack() {
+  # start_stack BIN_DIR LOG_DIR SERVER_PORT SMTP_PORT MAIL_WEB_PORT VOICE_PORT [VAR=value...]
+  # Starts maildev, the local voice provider, one worker (with the VAR=value pairs in its
+  # environment) and the server from BIN_DIR against $DATABASE_URL, and waits until the server
+  # answers. stop_stack ends them all.
+  local bin=$1 logs=$2 server=$3 smtp=$4 web=$5 voice=$6
+  shift 6
+  STACK_PIDS=()
+  "$ROOT/end2end/node_modules/.bin/maildev" --smtp "$smtp" --web "$web" --ip 127.0.0.1 --web-ip 127.0.0.1 \
+    >"$logs/maildev.log" 2>&1 &
+  STACK_PIDS+=($!)
+  "$bin/herald-worker" voice-provider --listen "127.0.0.1:$voice" >"$logs/voice-provider.log" 2>&1 &
+  STACK_PIDS+=($!)
+  env "$@" "$bin/herald-worker" run \
+    >"$logs/worker.log" 2>&1 &
+  STACK_PIDS+=($!)
+  LEPTOS_SITE_ADDR="127.0.0.1:$server" LEPTOS_SITE_ROOT=target/site "$bin/herald-server" \
+    >"$logs/server.log" 2>&1 &
+  local server_pid=$!
+  STACK_PIDS+=("$server_pid")
   for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null http://127.0.0.1:3100/sign-in 2>/dev/null && break
-    kill -0 "$E2E_SERVER" 2>/dev/null || break
+    curl -fsS -o /dev/null "http://127.0.0.1:$server/sign-in" 2>/dev/null && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.2
   done
-  if ! kill -0 "$E2E_SERVER" 2>/dev/null; then
-    echo "the Herald server for the end-to-end tests did not start:" >&2
-    tail -n 20 "$dir/server.log" >&2
-    return 1
-  fi
+  echo "the Herald server did not start:" >&2
+  tail -n 20 "$logs/server.log" >&2
+  return 1
+}
+
+stop_stack() {
+  [ ${#STACK_PIDS[@]} -eq 0 ] && return 0
+  kill "${STACK_PIDS[@]}" 2>/dev/null || true
+  wait "${STACK_PIDS[@]}" 2>/dev/null || true
+  STACK_PIDS=()
+}
+STACK_PIDS=()
+
+load_demo() {
+  # load_demo BIN_DIR DEMO_DIR VOICE_PORT SERVER_URL|- [demo options...]: generates the demo
+  # district into DEMO_DIR unless it is there, imports it into $DATABASE_URL, creates its
+  # sign-ins (printed on stdout) and points the dialer at the local voice provider. Its status
+  # callbacks come back to the portal URL's site: SERVER_URL sets that (- keeps the saved one).
+  local bin=$1 demo=$2 voice=$3 server=$4
+  shift 4
+  [ -f "$demo/users.csv" ] || "$bin/herald-worker" demo --out "$demo" "$@" >/dev/null
+  "$bin/herald-worker" import "$demo" >/dev/null
+  "$bin/herald-worker" demo-accounts
+  local site=()
+  [ "$server" = - ] || site=(--server-url "$server")
+  "$bin/herald-worker" demo-dialer --api-url "http://127.0.0.1:$voice" "${site[@]}" >/dev/null
+}
+
+run_e2e() {
+  # A fresh database with the demo district, a debug build of the site, the stack on ports of
+  # its own (the server on :3100), then Playwright; the stack is stopped however the tests end.
+  # The rosters the import tests upload are zipped by end2end/tests/rosters.ts.
+  local dir="$ROOT/target/e2e" bin="$ROOT/target/debug"
+  rm -rf "$dir" && mkdir -p "$dir"
+  cargo leptos build
+  cargo build -p herald-worker
+  # From here on (not while building: sqlx checks its queries against DATABASE_URL), every
+  # command works on the e2e database.
+  local -x DATABASE_URL="${DATABASE_URL%/*}/herald_e2e"
+  sqlx database drop -y -f >/dev/null
+  sqlx database create
+  load_demo "$bin" "$dir/demo" 18089 http://127.0.0.1:3100 --students 150 >/dev/null
+  # The worker's SMTP host and port are pinned to maildev from the environment (an ops
+  # override), whatever the Email Preferences tests save.
+  trap stop_stack EXIT
+  start_stack "$bin" "$dir" 3100 1125 1180 18089 \
+    HERALD__SMTP__HOST=127.0.0.1 HERALD__SMTP__PORT=1125 HERALD__WORKER__POLL_MS=100
   local status=0
   (cd end2end && HERALD_E2E_URL=http://127.0.0.1:3100 HERALD_E2E_MAILDEV=http://127.0.0.1:1180 \
     HERALD_E2E_VOICE=http://127.0.0.1:18089 HERALD_E2E_DIR="$dir" npx playwright test "$@") || status=$?
-  kill "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true
-  wait "$E2E_SERVER" "$E2E_WORKER" "$E2E_MAILDEV" "$E2E_VOICE" 2>/dev/null || true
+  stop_stack
   if [ $status -ne 0 ]; then
     echo "--- server log ---"
     tail -n 50 "$dir/server.log"
     echo "--- worker log ---"
     tail -n 30 "$dir/worker.log"
     echo "--- voice provider log ---"
-    tail -n 20 "$dir/voice.log"
+    tail -n 20 "$dir/voice-provider.log"
   fi
   return $status
 }
@@ -220,39 +237,19 @@ cmd_run() {
   log "building Herald (release)"
   cargo leptos build --release
   cargo build --release -p herald-worker
-  local worker="$ROOT/target/release/herald-worker" demo="$ROOT/target/demo-district"
-  if [ ! -f "$demo/users.csv" ]; then
-    log "generating the demo district"
-    "$worker" demo --out "$demo" >/dev/null
-  fi
+  local bin="$ROOT/target/release" accounts
   log "importing the demo district"
-  "$worker" import "$demo" >/dev/null
-  local accounts
-  accounts=$("$worker" demo-accounts)
-  "$worker" demo-dialer >/dev/null
-  local pids=()
-  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  accounts=$(load_demo "$bin" "$ROOT/target/demo-district" 8089 -)
+  trap stop_stack EXIT
   trap 'exit 0' INT TERM
-  "$ROOT/end2end/node_modules/.bin/maildev" --smtp 1025 --web 1080 --ip 127.0.0.1 --web-ip 127.0.0.1 \
-    >"$ROOT/target/maildev.log" 2>&1 &
-  pids+=($!)
-  # The local voice provider (Twilio's call API); see README to dial through a real provider.
-  "$worker" voice-provider --listen 127.0.0.1:8089 >"$ROOT/target/voice-provider.log" 2>&1 &
-  pids+=($!)
-  "$worker" run &
-  pids+=($!)
-  LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_SITE_ROOT=target/site "$ROOT/target/release/herald-server" &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null http://127.0.0.1:3000/sign-in 2>/dev/null && break
-    sleep 0.2
-  done
+  start_stack "$bin" "$ROOT/target" 3000 1025 1080 8089
   cat <<EOF
 
   Herald           http://127.0.0.1:3000
   Mail (maildev)   http://127.0.0.1:1080   (SMTP on 127.0.0.1:1025)
   Voice provider   http://127.0.0.1:8089   (local; calls listed at /local/calls)
   Database         $DATABASE_URL
+  Logs             target/server.log, worker.log, maildev.log, voice-provider.log
 
   Demo sign-ins (role, email / password):
 $(printf '%s\n' "$accounts" | sed 's/^/    /')
@@ -264,8 +261,8 @@ EOF
 }
 
 cmd_bench() {
-  # The message pipeline benchmark behind README's figures (fan-out,
-  # inbox and email rates, and peak memory of the release binaries during a 300,000-job send).
+  # The benchmarks behind README's figures (worker/core/benches/figures/main.rs says what each
+  # prints); the pipeline's memory run needs the release binaries built here.
   ensure_system
   ensure_rust_tools
   ensure_wasm_opt
@@ -273,13 +270,15 @@ cmd_bench() {
   start_postgres
   cargo leptos build --release
   cargo build --release -p herald-worker
-  cargo bench -p herald-core --bench pipeline -- memory
+  local names=("$@")
+  [ ${#names[@]} -gt 0 ] || names=(import pipeline dialer portal reports)
+  cargo bench -p herald-core --bench figures -- "${names[@]}" memory
 }
 
 case "${1:-}" in
   run) cmd_run ;;
   test) cmd_test ;;
-  bench) cmd_bench ;;
+  bench) shift; cmd_bench "$@" ;;
   pg) start_postgres; echo "$DATABASE_URL" ;;
   e2e) shift; ensure_chromium; ensure_npm; start_postgres; run_e2e "$@" ;;
   *) echo "usage: $0 run|test  (also: bench, pg, e2e [playwright args])" >&2; exit 2 ;;

@@ -1,16 +1,14 @@
 // User action: an admin imports a OneRoster zip through the Roster Import page.
 import { test, expect } from "@playwright/test";
-import * as path from "node:path";
 import { ADMIN, signIn, expectSignedInAsAdmin, hydrated } from "./helpers";
-
-const dir = process.env.HERALD_E2E_DIR ?? "../target/e2e";
+import { demoRoster, rosterWithBadEmail } from "./rosters";
 
 test("re-importing the demo roster shows a progress bar and changes nothing", async ({ page }) => {
   await signIn(page, ADMIN);
   await expectSignedInAsAdmin(page);
   await page.getByRole("link", { name: "Roster Import" }).click();
   await hydrated(page);
-  await page.getByLabel("OneRoster zip").setInputFiles(path.join(dir, "roster.zip"));
+  await page.getByLabel("OneRoster zip").setInputFiles(await demoRoster());
   await page.getByRole("button", { name: "Import" }).click();
   await expect(page.locator(".import-status progress")).toBeAttached();
   await expect(page.getByRole("heading", { name: "Imported" })).toBeVisible({ timeout: 60_000 });
@@ -26,7 +24,7 @@ test("a roster with a bad email is refused whole, naming file, line and field", 
   await expectSignedInAsAdmin(page);
   await page.getByRole("link", { name: "Roster Import" }).click();
   await hydrated(page);
-  await page.getByLabel("OneRoster zip").setInputFiles(path.join(dir, "roster-bad.zip"));
+  await page.getByLabel("OneRoster zip").setInputFiles(await rosterWithBadEmail(4));
   await page.getByRole("button", { name: "Import" }).click();
   await expect(page.getByRole("heading", { name: "Nothing was imported" })).toBeVisible({ timeout: 60_000 });
   await expect(page.locator(".row-errors")).toContainText("users.csv line 4, field email");

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald_core::config::Config;
 use herald_core::dev::{district, sign_ins, voice_provider};
+use herald_core::messaging::email_preferences;
 use sqlx::PgPool;
 
 #[derive(Parser)]
@@ -50,6 +51,11 @@ enum Command {
     DemoDialer {
         #[arg(long, default_value = "http://127.0.0.1:8089")]
         api_url: String,
+        /// Where the Herald server answers, when not at the saved portal URL's site: sets the
+        /// portal URL to <SERVER_URL>/portal, where the provider's callbacks and messages'
+        /// links go.
+        #[arg(long)]
+        server_url: Option<String>,
     },
     /// Serve the local voice provider: Twilio's call API, outcomes chosen by the called number.
     VoiceProvider {
@@ -79,7 +85,10 @@ async fn main() -> anyhow::Result<()> {
         } => demo(&out, seed, schools, students),
         Command::Status => status().await,
         Command::DemoAccounts => demo_accounts().await,
-        Command::DemoDialer { api_url } => demo_dialer(&api_url).await,
+        Command::DemoDialer {
+            api_url,
+            server_url,
+        } => demo_dialer(&api_url, server_url.as_deref()).await,
         Command::VoiceProvider {
             listen,
             account_sid,
@@ -168,8 +177,15 @@ async fn demo_accounts() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo_dialer(api_url: &str) -> anyhow::Result<()> {
+async fn demo_dialer(api_url: &str, server_url: Option<&str>) -> anyhow::Result<()> {
     let (_, pool) = connect().await?;
+    if let Some(server) = server_url {
+        let url = format!("{}/portal", server.trim_end_matches('/'));
+        let saved = email_preferences::save_portal_url(&pool, &url)
+            .await
+            .with_context(|| format!("--server-url {server}"))?;
+        println!("the portal URL is now {saved}");
+    }
     if voice_provider::use_for_demo(&pool, api_url)
         .await
         .context("setting up the demo dialer")?

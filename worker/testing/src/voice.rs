@@ -54,13 +54,9 @@ pub async fn start(pool: &PgPool, settings: &Config, step_ms: u64, cps: f64) -> 
             let _ = axum::serve(callbacks, router).await;
         }),
     ];
-    sqlx::query!(
-        "update email_settings set portal_url = $1, updated_at = now()",
-        format!("{origin}/portal")
-    )
-    .execute(pool)
-    .await
-    .unwrap();
+    herald_core::messaging::email_preferences::save_portal_url(pool, &format!("{origin}/portal"))
+        .await
+        .unwrap();
     sqlx::query!(
         "update dialer_settings set api_url = $1, account_sid = $2, auth_token = $3,
              from_number = $4, calling_from = '00:00', calling_until = '23:59:59',

@@ -190,6 +190,21 @@ pub async fn save(pool: &PgPool, u: &EmailPreferencesUpdate) -> Result<(), Email
     Ok(())
 }
 
+/// Sets the portal URL alone, checked as [`save`] checks it, and returns it as saved. For a demo
+/// or test stack whose server is not at the default address (`herald-worker demo-dialer
+/// --server-url`): links in messages and the voice provider's callbacks go to its site.
+pub async fn save_portal_url(pool: &PgPool, url: &str) -> Result<String, EmailPreferencesError> {
+    let url = url.trim().trim_end_matches('/');
+    check_url("Portal URL", url)?;
+    sqlx::query!(
+        "update email_settings set portal_url = $1, updated_at = now()",
+        url
+    )
+    .execute(pool)
+    .await?;
+    Ok(url.to_string())
+}
+
 /// When the Email Preferences were last saved: a worker rebuilds its SMTP pool when this changes.
 pub async fn saved_at(
     pool: &PgPool,

@@ -356,3 +356,25 @@ async fn a_stopping_worker_hands_back_every_job_it_holds(pool: PgPool) {
     let email = sent_messages::tally(&pool, id).await.unwrap()[0];
     assert_eq!(email.sent, 0);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_portal_url_saved_alone_is_checked_and_leaves_the_rest_as_it_was(pool: PgPool) {
+    use herald_core::config::SmtpOverrides;
+    use herald_core::messaging::email_preferences;
+    let before = email_preferences::load(&pool).await.unwrap();
+    let refused = email_preferences::save_portal_url(&pool, "127.0.0.1:3100/portal")
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("Portal URL"), "{refused}");
+    let saved = email_preferences::save_portal_url(&pool, " http://127.0.0.1:3100/portal/ ")
+        .await
+        .unwrap();
+    assert_eq!(saved, "http://127.0.0.1:3100/portal");
+    let url = email_preferences::portal_url(&pool, &SmtpOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(url, "http://127.0.0.1:3100/portal");
+    let after = email_preferences::load(&pool).await.unwrap();
+    assert_eq!(after.smtp_host, before.smtp_host);
+    assert_eq!(after.from_address, before.from_address);
+}

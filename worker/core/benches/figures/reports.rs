@@ -4,11 +4,8 @@
 //! export's rate.
 //!
 //! Uses the database `herald_bench_reports` on `DATABASE_URL`'s server, recreated on each run.
-//! Run: `cargo bench -p herald-core --bench reports` (`HERALD_BENCH_JOBS=250000` sets the
-//! message's size).
-
-#[path = "support/common.rs"]
-mod common;
+//! Run: `cargo bench -p herald-core --bench figures -- reports` (`HERALD_BENCH_JOBS=250000` sets
+//! the message's size; small: 2,000 jobs among 4,000 others, a month of sends, a few rounds).
 
 use std::time::Instant;
 
@@ -16,43 +13,38 @@ use herald_core::domain::{Device, JobId, MessageId};
 use herald_core::messaging::delivery_report::{self, RecipientQuery, StatusFilter};
 use sqlx::PgPool;
 
-const DB: &str = "herald_bench_reports";
-const ROUNDS: usize = 200;
+use crate::support::{self, Scale};
 
-fn main() -> anyhow::Result<()> {
-    common::run(bench())
-}
-
-async fn bench() -> anyhow::Result<()> {
-    let jobs: i64 = std::env::var("HERALD_BENCH_JOBS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(250_000);
-    let pool = common::fresh_database(DB).await?;
+pub async fn bench(scale: Scale) -> anyhow::Result<()> {
+    let jobs: i64 = scale.number("HERALD_BENCH_JOBS", 250_000, 2_000)?;
+    let others = scale.pick(500_000, 2_000);
+    let rounds = scale.pick(200, 3);
+    let pool = support::fresh_database(&scale.database("reports")).await?;
 
     let started = Instant::now();
-    let (finished, sending) = setup(&pool, jobs).await?;
+    let (finished, sending) = setup(&pool, jobs, others).await?;
     println!(
-        "delivery_job: two messages of {jobs} email jobs each among 1,000,000 others (set up in {:.1} s)",
+        "delivery_job: two messages of {jobs} email jobs each among {} others (set up in {:.1} s)",
+        others * 2,
         started.elapsed().as_secs_f64()
     );
 
-    common::report(
+    support::report(
         "counts, finished message",
-        common::time(ROUNDS, || delivery_report::counts(&pool, finished)).await?,
+        support::time(rounds, || delivery_report::counts(&pool, finished)).await?,
     );
-    common::report(
+    support::report(
         "counts, message mid-send",
-        common::time(ROUNDS, || delivery_report::counts(&pool, sending)).await?,
+        support::time(rounds, || delivery_report::counts(&pool, sending)).await?,
     );
     let all = RecipientQuery {
         device: Device::Email,
         status: None,
         search: None,
     };
-    common::report(
+    support::report(
         "first recipient page (50)",
-        common::time(ROUNDS, || {
+        support::time(rounds, || {
             delivery_report::recipients(&pool, finished, &all, None, 50)
         })
         .await?,
@@ -63,9 +55,9 @@ async fn bench() -> anyhow::Result<()> {
             .bind(jobs * 4 / 5)
             .fetch_one(&pool)
             .await?;
-    common::report(
+    support::report(
         "recipient page at 80%",
-        common::time(ROUNDS, || {
+        support::time(rounds, || {
             delivery_report::recipients(&pool, finished, &all, Some(JobId(deep)), 50)
         })
         .await?,
@@ -74,29 +66,39 @@ async fn bench() -> anyhow::Result<()> {
         status: Some(StatusFilter::Failed),
         ..all.clone()
     };
-    common::report(
+    support::report(
         "failed only, first page",
-        common::time(ROUNDS, || {
+        support::time(rounds, || {
             delivery_report::recipients(&pool, finished, &failed, None, 50)
         })
         .await?,
     );
-    // A family name shared by 550 recipients, then one parent by full name and by email: the
-    // last two read the whole 250,000-job range for their one row.
+    // A family name shared by 550 of 250,000 recipients, then one parent by full name and by
+    // email: the last two read the whole job range for their one row.
+    let one = 4242.min(jobs / 2);
     for (what, query) in [
-        ("search, a family name (550 people)", "Family123 "),
-        ("search, one parent by name", "Given4242 Family4242"),
-        ("search, one parent by email", "given4242@example.org"),
+        (
+            "search, a family name (Family123…)",
+            "Family123 ".to_string(),
+        ),
+        (
+            "search, one parent by name",
+            format!("Given{one} Family{}", one % 5000),
+        ),
+        (
+            "search, one parent by email",
+            format!("given{one}@example.org"),
+        ),
     ] {
         let search = RecipientQuery {
-            search: Some(query.into()),
+            search: Some(query),
             ..all.clone()
         };
         let hits = delivery_report::recipients(&pool, finished, &search, None, 50).await?;
         anyhow::ensure!(!hits.is_empty(), "{what}: nothing found");
-        common::report(
+        support::report(
             what,
-            common::time(ROUNDS, || {
+            support::time(rounds, || {
                 delivery_report::recipients(&pool, finished, &search, None, 50)
             })
             .await?,
@@ -126,7 +128,7 @@ async fn bench() -> anyhow::Result<()> {
 
     // The Utilization Report over a year: 40 messages a day at 30 schools, email and phone.
     let t = Instant::now();
-    let messages = year_of_messages(&pool).await?;
+    let messages = year_of_messages(&pool, scale.pick(365, 30)).await?;
     println!(
         "a year of sends: {messages} messages at 30 schools (set up in {:.1} s)",
         t.elapsed().as_secs_f64()
@@ -136,9 +138,9 @@ async fn bench() -> anyhow::Result<()> {
     let zone = tz.name();
     let rows =
         herald_core::messaging::utilization::rows(&pool, Device::Email, from, until, zone).await?;
-    common::report(
+    support::report(
         &format!("utilization, a year of email ({} lines)", rows.len()),
-        common::time(50, || {
+        support::time(scale.pick(50, 3), || {
             herald_core::messaging::utilization::rows(&pool, Device::Email, from, until, zone)
         })
         .await?,
@@ -147,9 +149,9 @@ async fn bench() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 40 messages a day for a year, each on email and phone with a tally, spread over 30 schools'
-/// calendars. Returns how many messages.
-async fn year_of_messages(pool: &PgPool) -> anyhow::Result<i64> {
+/// 40 messages a day for `days` days, each on email and phone with a tally, spread over 30
+/// schools' calendars. Returns how many messages.
+async fn year_of_messages(pool: &PgPool, days: i64) -> anyhow::Result<i64> {
     sqlx::query(
         "with d as (select id from district limit 1),
               s as (insert into school (sourced_id, district_id, name)
@@ -169,7 +171,7 @@ async fn year_of_messages(pool: &PgPool) -> anyhow::Result<i64> {
                   select 'Bench', 'bench@district.example', 'general', 'Year ' || i, '<p>x</p>', 'x', 'x', 'x',
                          'guardians', cal.id, '{email,phone}',
                          now() - make_interval(mins => (i * 13)::int), now(), now()
-                  from generate_series(1, 365 * 40) i
+                  from generate_series(1, $1::bigint * 40) i
                   join cal on cal.n = i % (select count(*) from cal)
                   returning id),
               t as (
@@ -179,15 +181,16 @@ async fn year_of_messages(pool: &PgPool) -> anyhow::Result<i64> {
                   returning 1)
          select count(*) from m",
     )
+    .bind(days)
     .fetch_one(pool)
     .await?;
     sqlx::query("analyze").execute(pool).await?;
     Ok(n)
 }
 
-/// Guardians with an email each, one finished and one sending message of `jobs` email jobs each, and a million jobs
-/// of other messages around them. Returns (finished, sending).
-async fn setup(pool: &PgPool, jobs: i64) -> anyhow::Result<(MessageId, MessageId)> {
+/// Guardians with an email each, one finished and one sending message of `jobs` email jobs each,
+/// with `others` jobs of other messages before each. Returns (finished, sending).
+async fn setup(pool: &PgPool, jobs: i64, others: i64) -> anyhow::Result<(MessageId, MessageId)> {
     sqlx::query(
         "with p as (insert into person (sourced_id, kind, given_name, family_name)
                     select 'g-' || i, 'guardian', 'Given' || i, 'Family' || (i % 5000)
@@ -209,7 +212,7 @@ async fn setup(pool: &PgPool, jobs: i64) -> anyhow::Result<(MessageId, MessageId
     .await?;
     let mut ids = Vec::new();
     for (n, sending) in [(0, false), (1, true)] {
-        other_jobs(pool, 500_000).await?;
+        other_jobs(pool, others).await?;
         let id: MessageId = sqlx::query_scalar(
             "insert into message (sender_name, sender_email, reason, subject, body_html, body_text,
                                   inbox_text, voice_script, audience, calendar_id, devices, start_at,

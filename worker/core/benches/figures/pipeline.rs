@@ -1,18 +1,16 @@
 //! Message pipeline benchmark on the generated 100,000-student district (`HERALD_BENCH_STUDENTS`
-//! to change it). Prints:
+//! to change it; small: 300 students). Prints:
 //! - fan-out time for one district-wide message to every guardian on email, inbox and phone;
 //! - inbox jobs/s for one worker;
 //! - emails/s into a local SMTP server (maildev, started here, or `HERALD_BENCH_SMTP=host:port`);
 //! - with `memory` as argument: the peak RSS of the release `herald-worker` and `herald-server`
 //!   binaries (from `/usr/bin/time -v`) while they deliver a send of more than 300,000 jobs and an
-//!   admin watches its status page.
+//!   admin watches its status page. The small run (always with `memory`) uses the debug binaries
+//!   that `./herald.sh test`'s end-to-end step has built.
 //!
 //! The district is imported once into the database `herald_bench_pipeline` on `DATABASE_URL`'s
 //! server and reused by later runs (messages are cleared at the start of each run).
-//! Run: `cargo bench -p herald-core --bench pipeline [-- memory]`, or `./herald.sh bench`.
-
-#[path = "support/common.rs"]
-mod common;
+//! Run: `cargo bench -p herald-core --bench figures -- pipeline [memory]`, or `./herald.sh bench`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,30 +27,26 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
-const DB: &str = "herald_bench_pipeline";
-
-fn main() -> anyhow::Result<()> {
-    common::run(bench())
-}
+use crate::support::{self, Scale};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-async fn bench() -> anyhow::Result<()> {
-    let memory = std::env::args().any(|a| a == "memory");
+pub async fn bench(scale: Scale, memory: bool) -> anyhow::Result<()> {
     // HERALD_BENCH_PARTS=fanout,inbox,email runs only those parts.
-    let parts = std::env::var("HERALD_BENCH_PARTS").unwrap_or_else(|_| "fanout,inbox,email".into());
-    let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
-    let students: usize = std::env::var("HERALD_BENCH_STUDENTS")
+    let parts = std::env::var("HERALD_BENCH_PARTS")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let base = common::server_base()?;
-    let url = format!("{base}/{DB}");
-    let pool = district(&base, &url, students).await?;
-    let sender = common::sender(&pool).await?;
-    let calendar = common::busiest_calendar(&pool).await?;
+        .filter(|_| !scale.is_small())
+        .unwrap_or_else(|| "fanout,inbox,email".into());
+    let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
+    let students: usize = scale.number("HERALD_BENCH_STUDENTS", 100_000, 300)?;
+    let base = support::server_base()?;
+    let db = scale.database("pipeline");
+    let url = format!("{base}/{db}");
+    let pool = district(&base, &db, &url, scale, students).await?;
+    let sender = support::sender(&pool).await?;
+    let calendar = support::busiest_calendar(&pool).await?;
 
     let mut settings = Config::load_from(|_| None)?;
     settings.worker.lease_seconds = 120;
@@ -69,7 +63,7 @@ async fn bench() -> anyhow::Result<()> {
     }
     if memory {
         clear(&pool).await?;
-        memory_run(&pool, &url, calendar, &sender, &host, port).await?;
+        memory_run(&pool, &url, scale, calendar, &sender, &host, port).await?;
     }
     clear(&pool).await?;
     pool.close().await;
@@ -194,16 +188,22 @@ async fn email_bench(
     Ok(())
 }
 
-/// The bench database with the generated district, imported on first use.
-async fn district(base: &str, url: &str, students: usize) -> anyhow::Result<PgPool> {
+/// The bench database `db` with the generated district, imported on first use.
+async fn district(
+    base: &str,
+    db: &str,
+    url: &str,
+    scale: Scale,
+    students: usize,
+) -> anyhow::Result<PgPool> {
     let mut admin = PgConnection::connect(&format!("{base}/postgres")).await?;
     let exists: bool =
         sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(DB)
+            .bind(db)
             .fetch_one(&mut admin)
             .await?;
     if !exists {
-        sqlx::query(&format!("create database {DB}"))
+        sqlx::query(&format!("create database {db}"))
             .execute(&mut admin)
             .await?;
     }
@@ -213,12 +213,12 @@ async fn district(base: &str, url: &str, students: usize) -> anyhow::Result<PgPo
         .fetch_one(&pool)
         .await?;
     if have as usize != students {
-        println!("importing a generated district of {students} students into {DB} (once)…");
+        println!("importing a generated district of {students} students into {db} (once)…");
         let dir = tempfile::tempdir()?;
         district::generate(
             &DemoOptions {
                 seed: 7,
-                schools: 30,
+                schools: scale.pick(30, 2),
                 students,
             },
             dir.path(),
@@ -228,8 +228,12 @@ async fn district(base: &str, url: &str, students: usize) -> anyhow::Result<PgPo
     Ok(pool)
 }
 
+/// Removes every message and what it made: recipients, unreached rows, jobs, notices and
+/// cancellations. `cascade` also empties each table with a foreign key to these (attempts,
+/// calls, tallies, and whatever a later migration adds), so a new table cannot break the
+/// benchmark as `phone_call` once did.
 async fn clear(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("truncate message, delivery_job, delivery_attempt, portal_notice, message_recipient, message_unreached, message_tally")
+    sqlx::query("truncate message, message_recipient, message_unreached, delivery_job, portal_notice, cancellation cascade")
         .execute(pool)
         .await?;
     Ok(())
@@ -337,17 +341,26 @@ fn peak_rss(path: &Path) -> Option<u64> {
 async fn memory_run(
     pool: &PgPool,
     url: &str,
+    scale: Scale,
     calendar: CalendarId,
     sender: &Sender,
     smtp_host: &str,
     smtp_port: u16,
 ) -> anyhow::Result<()> {
-    let release = root().join("target/release");
-    let (worker_bin, server_bin) = (release.join("herald-worker"), release.join("herald-server"));
+    let (profile, build) = scale.pick(
+        (
+            "release",
+            "cargo leptos build --release && cargo build --release -p herald-worker",
+        ),
+        (
+            "debug",
+            "cargo leptos build && cargo build -p herald-worker",
+        ),
+    );
+    let bins = root().join("target").join(profile);
+    let (worker_bin, server_bin) = (bins.join("herald-worker"), bins.join("herald-server"));
     if !worker_bin.exists() || !server_bin.exists() {
-        bail!(
-            "build the release binaries first: cargo leptos build --release && cargo build --release -p herald-worker"
-        );
+        bail!("build the {profile} binaries first: {build}");
     }
     // Two district-wide messages on email and inbox: more than 300,000 jobs.
     let mut ids: Vec<MessageId> = Vec::new();

@@ -1,7 +1,9 @@
-//! What the benchmarks share: their tokio runtime, the PostgreSQL server `DATABASE_URL` names,
-//! the bench admin who sends, the calendar with the most enrollments, and latency sampling.
-
-#![allow(dead_code)]
+//! What every benchmark shares: the scale it runs at, its tokio runtime, its database on
+//! `DATABASE_URL`'s server, the bench admin who sends, the calendar with the most enrollments, and
+//! latency sampling.
+//!
+//! What must stay true: a benchmark takes every size from [`Scale`], so the small run under
+//! `cargo test` exercises the same code as the full one, only on less data.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -12,6 +14,52 @@ use herald_core::domain::{CalendarId, EmailAddress};
 use herald_core::messaging::compose::Sender;
 use secrecy::SecretString;
 use sqlx::PgPool;
+
+/// How big a run is: full under `cargo bench` (which passes `--bench`), small under `cargo test`.
+#[derive(Clone, Copy, Debug)]
+pub struct Scale {
+    small: bool,
+}
+
+impl Scale {
+    /// Full when the arguments hold `--bench`, as `cargo bench` passes; small otherwise.
+    pub fn from_args() -> Self {
+        Self {
+            small: !std::env::args().any(|a| a == "--bench"),
+        }
+    }
+
+    /// True for the small run, whose figures say only that the benchmark still works.
+    pub fn is_small(self) -> bool {
+        self.small
+    }
+
+    /// `full` for a real measurement, `small` for the check under `cargo test`.
+    pub fn pick<T>(self, full: T, small: T) -> T {
+        if self.small { small } else { full }
+    }
+
+    /// An environment variable's number when set (full runs only), else [`Scale::pick`].
+    pub fn number<T: std::str::FromStr>(self, var: &str, full: T, small: T) -> anyhow::Result<T> {
+        match std::env::var(var) {
+            Ok(v) if !self.small => v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{var}={v}: expected a number")),
+            _ => Ok(self.pick(full, small)),
+        }
+    }
+
+    /// The database a benchmark uses: `herald_bench_<name>`, with `_small` for the small run so
+    /// it never replaces a full run's kept data.
+    pub fn database(self, name: &str) -> String {
+        if self.small {
+            format!("herald_bench_{name}_small")
+        } else {
+            format!("herald_bench_{name}")
+        }
+    }
+}
 
 /// Runs a benchmark on a multi-threaded runtime, as the binaries run.
 pub fn run(bench: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
@@ -91,12 +139,12 @@ where
 /// Prints one line: p50, p95 and max of `took`.
 pub fn report(what: &str, mut took: Vec<Duration>) {
     took.sort();
-    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1))];
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     if took.is_empty() {
         println!("{what:<40} no calls");
         return;
     }
+    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len() - 1)];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "{what:<40} p50 {:>7.2} ms   p95 {:>7.2} ms   max {:>7.2} ms   ({} calls)",
         ms(at(0.5)),

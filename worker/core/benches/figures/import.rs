@@ -1,51 +1,34 @@
-//! Import benchmark: generates a district (`HERALD_BENCH_STUDENTS`, default 100,000 students),
-//! imports it into a fresh database on `DATABASE_URL`'s server, imports it again (nothing
-//! changes), and prints the figures. Run: `cargo bench -p herald-core --bench import`.
-
-#[path = "support/common.rs"]
-mod common;
+//! Import benchmark: generates a district (`HERALD_BENCH_STUDENTS`, default 100,000 students at
+//! 30 schools; small: 300 at 2), imports it into a fresh database on `DATABASE_URL`'s server
+//! (`herald_bench_import`, kept until the next run), imports it again (nothing changes), and
+//! prints the figures.
+//! Run: `cargo bench -p herald-core --bench figures -- import`.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use herald_core::dev::district::{self, DemoOptions};
 use herald_core::oneroster::{self, ImportProgress};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
 
-fn main() -> anyhow::Result<()> {
-    common::run(bench())
-}
+use crate::support::{self, Scale};
 
-async fn bench() -> anyhow::Result<()> {
-    let students: usize = std::env::var("HERALD_BENCH_STUDENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let base = common::server_base()?;
-    let db = format!("herald_bench_{}", std::process::id());
+pub async fn bench(scale: Scale) -> anyhow::Result<()> {
+    let students: usize = scale.number("HERALD_BENCH_STUDENTS", 100_000, 300)?;
+    let schools = scale.pick(30, 2);
 
     let dir = tempfile::tempdir().context("temp dir")?;
     let t = Instant::now();
     let stats = district::generate(
         &DemoOptions {
             seed: 7,
-            schools: 30,
+            schools,
             students,
         },
         dir.path(),
     )?;
     let generate = t.elapsed();
 
-    let mut admin = PgConnection::connect(&format!("{base}/postgres")).await?;
-    sqlx::query(&format!("create database {db}"))
-        .execute(&mut admin)
-        .await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&format!("{base}/{db}"))
-        .await?;
-    herald_core::db::migrate(&pool).await?;
+    let pool = support::fresh_database(&scale.database("import")).await?;
 
     let quiet = |_: ImportProgress| {};
     // Time spent per stage of the first import, from the progress reports.
@@ -70,12 +53,9 @@ async fn bench() -> anyhow::Result<()> {
     .fetch_one(&pool)
     .await?;
     pool.close().await;
-    sqlx::query(&format!("drop database {db}"))
-        .execute(&mut admin)
-        .await?;
 
     let rows: u64 = first.tables.iter().map(|t| t.inserted).sum();
-    println!("import benchmark: {students} students, 30 schools");
+    println!("import benchmark: {students} students, {schools} schools");
     println!(
         "  generated   {:>9} students, {} guardians, {} staff, {} classes, {} enrollments, {} line items, {} results",
         stats.students,

@@ -5,11 +5,8 @@
 //! My contact preferences for a guardian of the demo district.
 //!
 //! Uses the database `herald_bench_portal` on `DATABASE_URL`'s server, recreated on each run.
-//! Run: `cargo bench -p herald-core --bench portal` (`HERALD_BENCH_OTHERS=1000000` sets how
-//! many other notices the table holds).
-
-#[path = "support/common.rs"]
-mod common;
+//! Run: `cargo bench -p herald-core --bench figures -- portal` (`HERALD_BENCH_OTHERS=1000000`
+//! sets how many other notices the table holds; small: 1,000, and a few rounds).
 
 use std::time::Instant;
 
@@ -19,23 +16,17 @@ use herald_core::dev::district::{self, DemoOptions};
 use herald_core::domain::PersonId;
 use herald_core::messaging::notices::{self, Cursor};
 
-const DB: &str = "herald_bench_portal";
+use crate::support::{self, Scale};
+
 /// The parent's notices.
 const MINE: i64 = 1_000;
-const ROUNDS: usize = 200;
 /// The portal's page size.
 const PAGE: i64 = 20;
 
-fn main() -> anyhow::Result<()> {
-    common::run(bench())
-}
-
-async fn bench() -> anyhow::Result<()> {
-    let others: i64 = std::env::var("HERALD_BENCH_OTHERS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1_000_000);
-    let pool = common::fresh_database(DB).await?;
+pub async fn bench(scale: Scale) -> anyhow::Result<()> {
+    let others: i64 = scale.number("HERALD_BENCH_OTHERS", 1_000_000, 1_000)?;
+    let rounds = scale.pick(200, 3);
+    let pool = support::fresh_database(&scale.database("portal")).await?;
 
     let started = Instant::now();
     let parent: PersonId = sqlx::query_scalar("select gen_random_uuid()")
@@ -84,24 +75,24 @@ async fn bench() -> anyhow::Result<()> {
         id: deep.1,
     };
 
-    common::report(
+    support::report(
         "newest page (20 of 1,000)",
-        common::time(ROUNDS, || notices::page(&pool, parent, None, PAGE)).await?,
+        support::time(rounds, || notices::page(&pool, parent, None, PAGE)).await?,
     );
-    common::report(
+    support::report(
         "page after the 980th notice",
-        common::time(ROUNDS, || notices::page(&pool, parent, Some(deep), PAGE)).await?,
+        support::time(rounds, || notices::page(&pool, parent, Some(deep), PAGE)).await?,
     );
-    common::report(
+    support::report(
         "poll: notices newer than the page",
-        common::time(ROUNDS, || notices::count_newer(&pool, parent, newest)).await?,
+        support::time(rounds, || notices::count_newer(&pool, parent, newest)).await?,
     );
-    common::report(
+    support::report(
         "unread count",
-        common::time(ROUNDS, || notices::unread(&pool, parent)).await?,
+        support::time(rounds, || notices::unread(&pool, parent)).await?,
     );
     let mut marks = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..scale.pick(20, 2) {
         sqlx::query("update portal_notice set read_at = null where person_id = $1")
             .bind(parent)
             .execute(&pool)
@@ -111,7 +102,7 @@ async fn bench() -> anyhow::Result<()> {
         marks.push(t.elapsed());
         anyhow::ensure!(n == MINE as u64, "marked {n} of {MINE}");
     }
-    common::report("mark all read (1,000 unread)", marks);
+    support::report("mark all read (1,000 unread)", marks);
 
     // My contact preferences for a guardian of a generated district.
     let dir = tempfile::tempdir()?;
@@ -119,7 +110,7 @@ async fn bench() -> anyhow::Result<()> {
         &DemoOptions {
             seed: 11,
             schools: 2,
-            students: 2_000,
+            students: scale.pick(2_000, 200),
         },
         dir.path(),
     )?;
@@ -128,9 +119,9 @@ async fn bench() -> anyhow::Result<()> {
         herald_core::directory::person_by_email(&pool, "parent@demo.herald.test")
             .await?
             .context("the demo parent")?;
-    common::report(
+    support::report(
         "My contact preferences (one guardian)",
-        common::time(ROUNDS, || contact_preferences::of_person(&pool, guardian)).await?,
+        support::time(rounds, || contact_preferences::of_person(&pool, guardian)).await?,
     );
     println!("targets: p95 <= 50 ms for every line");
     Ok(())

@@ -4,11 +4,9 @@
 //! every job had its final status from the signed callbacks.
 //!
 //! Uses the database `herald_bench_dialer` on `DATABASE_URL`'s server, recreated on each run,
-//! with a generated 2,000-student district. Run: `cargo bench -p herald-core --bench dialer`
-//! (`HERALD_BENCH_CAPS=10,50,100` and `HERALD_BENCH_CALLS=300` to change it).
-
-#[path = "support/common.rs"]
-mod common;
+//! with a generated 2,000-student district. Run: `cargo bench -p herald-core --bench figures --
+//! dialer` (`HERALD_BENCH_CAPS=10,50,100` and `HERALD_BENCH_CALLS=300` to change it; small: 20
+//! calls at 50/s in a 300-student district).
 
 use std::time::{Duration, Instant};
 
@@ -22,37 +20,33 @@ use herald_core::messaging::compose::{self, Draft, Sender};
 use herald_core::messaging::fanout;
 use sqlx::PgPool;
 
-const DB: &str = "herald_bench_dialer";
+use crate::support::{self, Scale};
+
 const TOKEN: &str = "bench-token";
 
-fn main() -> anyhow::Result<()> {
-    common::run(bench())
-}
-
-async fn bench() -> anyhow::Result<()> {
+pub async fn bench(scale: Scale) -> anyhow::Result<()> {
     let caps: Vec<f64> = std::env::var("HERALD_BENCH_CAPS")
-        .unwrap_or_else(|_| "10,50,100".into())
+        .ok()
+        .filter(|_| !scale.is_small())
+        .unwrap_or_else(|| scale.pick("10,50,100", "50").into())
         .split(',')
         .map(|c| c.trim().parse().context("HERALD_BENCH_CAPS: numbers"))
         .collect::<anyhow::Result<_>>()?;
-    let calls: i64 = std::env::var("HERALD_BENCH_CALLS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(300);
+    let calls: i64 = scale.number("HERALD_BENCH_CALLS", 300, 20)?;
 
-    let pool = common::fresh_database(DB).await?;
+    let pool = support::fresh_database(&scale.database("dialer")).await?;
     let dir = tempfile::tempdir()?;
     district::generate(
         &DemoOptions {
             seed: 9,
             schools: 1,
-            students: 2_000,
+            students: scale.pick(2_000, 300),
         },
         dir.path(),
     )?;
     herald_core::oneroster::import_path(&pool, dir.path(), &|_| {}).await?;
-    let sender = common::sender(&pool).await?;
-    let calendar = common::busiest_calendar(&pool).await?;
+    let sender = support::sender(&pool).await?;
+    let calendar = support::busiest_calendar(&pool).await?;
 
     let mut settings = Config::load_from(|_| None)?;
     settings.worker.poll_ms = 50;
