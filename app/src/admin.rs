@@ -105,7 +105,7 @@ pub struct WorkerLine {
 pub async fn delivery_workers() -> Result<Vec<WorkerLine>, AppError> {
     let state = crate::auth::ssr::admin().await?.0.state;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let when = |t| crate::admin::messages::ssr::when(t, tz);
+    let when = |t| crate::format::when(t, tz);
     Ok(herald_core::heartbeat::list(&state.pool)
         .await?
         .into_iter()
@@ -123,6 +123,8 @@ pub async fn delivery_workers() -> Result<Vec<WorkerLine>, AppError> {
 #[component]
 pub fn AdminShell() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
+    // Not `Loaded`: who is signed in decides between the shell and a redirect, and with no shell
+    // around it the loading line and the error are centered on the page.
     view! {
         <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -178,6 +180,8 @@ fn CampusToolbar() -> impl IntoView {
                 }
             >
                 <Suspense fallback=|| view! { <option>"Loading…"</option> }>
+                    // Not `Loaded`: inside a <select> only options may appear; a failed list
+                    // leaves the toolbar empty.
                     {move || Suspend::new(async move {
                         let list = calendars.await.unwrap_or_default();
                         if list.is_empty() {

@@ -116,6 +116,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 #[component]
 pub fn Landing() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
+    // Not `Loaded`: every outcome is a redirect, an error one to sign-in.
     view! {
         <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
             {move || Suspend::new(async move {

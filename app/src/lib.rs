@@ -9,7 +9,9 @@
 //!
 //! # Layout
 //! - [`error`]: the user-facing error type of every server function.
-//! - [`format`]: how values are shown to people (phone numbers).
+//! - [`format`]: how one value reads on every page (a moment, a date, a phone number).
+//! - [`present`]: what several pages show the same way (a person, a contact method, who was not
+//!   reached, the "no worker is running" warning) and the server code that builds it.
 //! - [`auth`]: sign-in / sign-out, the current user, the typed callers (`admin()`, `staff()`,
 //!   `parent()`) every server function starts with.
 //! - [`choices`]: the fixed lists the browser holds (message types, devices, statuses, TLS
@@ -17,7 +19,8 @@
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
 //! - [`poll`]: refreshing a page every few seconds while it is open.
-//! - [`ui`]: the shared markup for a loading resource and its error (`Loaded`, `ErrorAlert`).
+//! - [`ui`]: the shared markup for a loading resource and its error (`Loaded`, `ErrorAlert`),
+//!   the id in a page's URL (`url_id`), a group of check boxes (`toggle`).
 //! - [`state`] (`ssr`): what the server hands every request (pool, settings).
 //!
 //! Pages behind sign-in render with `SsrMode::Async`: the server resolves the session before it
@@ -31,6 +34,7 @@ pub mod error;
 pub mod format;
 pub mod poll;
 pub mod portal;
+pub mod present;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod ui;

@@ -10,9 +10,11 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::people::{MethodRow, PersonRow};
+use uuid::Uuid;
+
 use crate::auth::{SignOutButton, UiRole, current_user};
 use crate::error::AppError;
+use crate::present::{MethodView, PersonView};
 use crate::ui::Loaded;
 
 pub mod preferences;
@@ -22,12 +24,14 @@ pub mod preferences;
 pub struct HouseholdInfo {
     pub guardian: String,
     pub household: Option<String>,
-    pub students: Vec<PersonRow>,
-    pub methods: Vec<MethodRow>,
+    pub students: Vec<PersonView>,
+    pub methods: Vec<MethodView>,
 }
 
 #[server(endpoint = "my_household")]
 pub async fn my_household() -> Result<HouseholdInfo, AppError> {
+    use crate::present::ssr::{method_view, student_detail};
+    use herald_core::domain::PersonKind;
     let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
     let crate::auth::ssr::Caller {
         state, session: _, ..
@@ -42,25 +46,21 @@ pub async fn my_household() -> Result<HouseholdInfo, AppError> {
             .relations
             .into_iter()
             .filter(|r| r.messenger_contact)
-            .map(|r| PersonRow {
-                id: r.id.to_string(),
-                kind: "Student".into(),
+            .map(|r| PersonView {
+                id: r.id.0,
+                kind: PersonKind::Student.label().into(),
                 name: r.name,
-                detail: crate::admin::people::ssr::student_detail(r.grade_level, r.school),
+                detail: student_detail(r.grade_level, r.school),
             })
             .collect(),
-        methods: p
-            .contact_methods
-            .into_iter()
-            .map(crate::admin::people::ssr::method_row)
-            .collect(),
+        methods: p.contact_methods.into_iter().map(method_view).collect(),
     })
 }
 
 /// A notice as the portal lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeLine {
-    pub id: String,
+    pub id: Uuid,
     pub reason: String,
     pub subject: String,
     pub body: String,
@@ -107,7 +107,7 @@ pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
             .notices
             .into_iter()
             .map(|n| NoticeLine {
-                id: n.id.to_string(),
+                id: n.id,
                 reason: n.reason.label().into(),
                 subject: n.subject,
                 distinct_text: n.body_html.as_deref().is_none_or(|h| {
@@ -117,11 +117,7 @@ pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
                 body_html: n.body_html.as_deref().map(notices::sanitize),
                 school: n.school,
                 sender: n.sender,
-                when: n
-                    .created_at
-                    .with_timezone(&tz)
-                    .format("%b %-d, %-I:%M %p")
-                    .to_string(),
+                when: crate::format::when(n.created_at, tz),
                 read: n.read,
             })
             .collect(),
@@ -147,12 +143,11 @@ pub async fn newer_notices(than: String) -> Result<i64, AppError> {
 }
 
 #[server(endpoint = "read_notice")]
-pub async fn read_notice(id: String) -> Result<(), AppError> {
+pub async fn read_notice(id: Uuid) -> Result<(), AppError> {
     let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
     let crate::auth::ssr::Caller {
         state, session: _, ..
     } = caller;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
     if herald_core::messaging::notices::mark_read(&state.pool, person, id).await? {
         Ok(())
     } else {
@@ -205,6 +200,8 @@ pub fn PortalFrame(tab: PortalTab, children: ChildrenFn) -> impl IntoView {
         PortalTab::Notices => "/sign-in?next=/portal",
         PortalTab::Preferences => "/sign-in?next=/portal/preferences",
     };
+    // Not `Loaded`: who is signed in decides between the portal and a redirect (an error, too,
+    // sends the visitor to sign in).
     view! {
         <Suspense fallback=|| view! { <p class="centered">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -246,7 +243,7 @@ fn Notices() -> impl IntoView {
     let household = Resource::new(|| (), |_| my_household());
     let query = use_query_map();
     let after = move || query.with(|q| q.get("after"));
-    let read = Action::new(|id: &String| read_notice(id.clone()));
+    let read = Action::new(|id: &Uuid| read_notice(*id));
     let read_all = Action::new(|_: &()| read_all_notices());
     // Bumped to show notices that arrived while the page was open.
     let refresh = RwSignal::new(0u32);
@@ -283,34 +280,8 @@ fn Notices() -> impl IntoView {
                         newer.set(0);
                         view! {
                             <NewerNotices newer refresh />
-                            <div class="notice-bar">
-                                <span data-testid="unread">{match page.unread {
-                                    0 => "All read".to_string(),
-                                    1 => "1 unread".to_string(),
-                                    n => format!("{n} unread"),
-                                }}</span>
-                                {(page.unread > 0).then(|| view! {
-                                    <button type="button" on:click=move |_| { read_all.dispatch(()); }>"Mark all read"</button>
-                                })}
-                            </div>
-                            <ul class="notices" data-testid="notices">
-                                {page.notices.into_iter().map(|n| {
-                                    let id = n.id.clone();
-                                    view! {
-                                        <li class:unread=!n.read>
-                                            <details on:toggle=move |_| { read.dispatch(id.clone()); }>
-                                                <summary>
-                                                    {(!n.read).then(|| view! { <span class="badge">"New"</span>" " })}
-                                                    <span class="notice-subject">{n.subject}</span>
-                                                    <span class="muted notice-meta">{format!("{} · {} · {} · {}", n.school, n.sender, n.reason, n.when)}</span>
-                                                </summary>
-                                                {n.distinct_text.then(|| view! { <p class="notice-body">{n.body.clone()}</p> })}
-                                                {n.body_html.map(|h| view! { <div class="notice-body notice-html" inner_html=h></div> })}
-                                            </details>
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
+                            <NoticeBar unread=page.unread read_all />
+                            <NoticeList notices=page.notices read />
                             <nav class="pager" aria-label="Notice pages">
                                 {after().is_some().then(|| view! { <a href="/portal">"Newest notices"</a> })}
                                 {page.older.map(|o| view! { <a href=format!("/portal?after={o}")>"Older notices"</a> })}
@@ -319,22 +290,72 @@ fn Notices() -> impl IntoView {
                     }}
                 </Loaded>
                 <Loaded resource=household let:h>
-                    <h2>"My students"</h2>
-                    <ul class="students">{h.students.into_iter().map(|s| view! {
-                        <li>{s.name} <span class="muted">{format!(" · {}", s.detail)}</span></li>
-                    }).collect_view()}</ul>
-                    <h2>"How we reach you"</h2>
-                    <p><a href="/portal/preferences">"Choose which messages reach you"</a></p>
-                    <ul class="methods">{h.methods.into_iter().map(|m| {
-                        let off: Vec<String> = m.preferences.iter().filter(|(_, on)| !on).map(|(r, _)| r.clone()).collect();
-                        view! {
-                            <li>
-                                <strong>{m.label}</strong> <span class="muted">{format!(" {}", m.kind)}</span>
-                                {m.household_phone.then(|| view! { <span class="badge">"household phone"</span> })}
-                                <div class="muted">{if off.is_empty() { "All messages".to_string() } else { format!("Not for: {}", off.join(", ")) }}</div>
-                            </li>
-                        }
-                    }).collect_view()}</ul>
+                    <Household h />
                 </Loaded>
+    }
+}
+
+/// "3 unread" and **Mark all read**.
+#[component]
+fn NoticeBar(unread: i64, read_all: Action<(), Result<u64, AppError>>) -> impl IntoView {
+    view! {
+        <div class="notice-bar">
+            <span data-testid="unread">{match unread {
+                0 => "All read".to_string(),
+                1 => "1 unread".to_string(),
+                n => format!("{n} unread"),
+            }}</span>
+            {(unread > 0).then(|| view! {
+                <button type="button" on:click=move |_| { read_all.dispatch(()); }>"Mark all read"</button>
+            })}
+        </div>
+    }
+}
+
+/// The page's notices; opening one marks it read.
+#[component]
+fn NoticeList(notices: Vec<NoticeLine>, read: Action<Uuid, Result<(), AppError>>) -> impl IntoView {
+    view! {
+        <ul class="notices" data-testid="notices">
+            {notices.into_iter().map(|n| {
+                let id = n.id;
+                view! {
+                    <li class:unread=!n.read>
+                        <details on:toggle=move |_| { read.dispatch(id); }>
+                            <summary>
+                                {(!n.read).then(|| view! { <span class="badge">"New"</span>" " })}
+                                <span class="notice-subject">{n.subject}</span>
+                                <span class="muted notice-meta">{format!("{} · {} · {} · {}", n.school, n.sender, n.reason, n.when)}</span>
+                            </summary>
+                            {n.distinct_text.then(|| view! { <p class="notice-body">{n.body.clone()}</p> })}
+                            {n.body_html.map(|h| view! { <div class="notice-body notice-html" inner_html=h></div> })}
+                        </details>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// The parent's students and how the district reaches them.
+#[component]
+fn Household(h: HouseholdInfo) -> impl IntoView {
+    view! {
+        <h2>"My students"</h2>
+        <ul class="students">{h.students.into_iter().map(|s| view! {
+            <li>{s.name} <span class="muted">{format!(" · {}", s.detail)}</span></li>
+        }).collect_view()}</ul>
+        <h2>"How we reach you"</h2>
+        <p><a href="/portal/preferences">"Choose which messages reach you"</a></p>
+        <ul class="methods">{h.methods.into_iter().map(|m| {
+            let off: Vec<String> = m.preferences.iter().filter(|(_, on)| !on).map(|(r, _)| r.clone()).collect();
+            view! {
+                <li>
+                    <strong>{m.label}</strong> <span class="muted">{format!(" {}", m.kind)}</span>
+                    {m.household_phone.then(|| view! { <span class="badge">"household phone"</span> })}
+                    <div class="muted">{if off.is_empty() { "All messages".to_string() } else { format!("Not for: {}", off.join(", ")) }}</div>
+                </li>
+            }
+        }).collect_view()}</ul>
     }
 }

@@ -1,15 +1,18 @@
-//! The shared pieces of page markup: how a page shows a resource while it loads and once it has
-//! loaded ([`Loaded`], and [`LoadedTransition`] for pages that refresh in place), and how it
-//! shows an [`AppError`] ([`ErrorAlert`]).
+//! The shared pieces of a page: how it shows a resource while it loads and once it has loaded
+//! ([`Loaded`], and [`LoadedTransition`] for pages that refresh in place), how it shows an
+//! [`AppError`] ([`ErrorAlert`]), how it reads the id in its URL ([`url_id`]), and how a group
+//! of check boxes keeps its list of chosen items ([`toggle`]).
 //!
 //! What must stay true: the markup is the one every page had before these existed, byte for
 //! byte: `<p>"Loading…"</p>` while loading (unless the page passes its own `fallback`) and
 //! `<p class="error" role="alert">` with the error's text. Tests and screen readers rely on the
-//! `role="alert"`; a page that shows an error another way says why.
+//! `role="alert"`; a page that shows an error another way says why. A malformed id in a URL
+//! reads "Not found.", the same as an id of nothing.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -88,10 +91,45 @@ pub fn ErrorAlert(error: AppError) -> impl IntoView {
     view! { <p class="error" role="alert">{error.to_string()}</p> }
 }
 
-#[cfg(all(test, feature = "ssr"))]
+/// The id a page's URL names (`/admin/people/:id`); a malformed one is [`AppError::NotFound`],
+/// as the server answers for an id of nothing, so the page shows the same "Not found.".
+pub fn url_id(raw: &str) -> Result<Uuid, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// Ticks (`on`) or unticks `item` in the list a group of check boxes chooses: afterwards it is in
+/// the list exactly once, or not at all.
+pub fn toggle<T: PartialEq>(items: &mut Vec<T>, item: T, on: bool) {
+    items.retain(|x| *x != item);
+    if on {
+        items.push(item);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_malformed_id_in_the_url_is_not_found() {
+        let id = "6f0c1a52-8f9e-4f8a-9d59-2b1c6d1f0a11";
+        assert_eq!(url_id(id).map(|u| u.to_string()).as_deref(), Ok(id));
+        assert_eq!(url_id("not-an-id"), Err(AppError::NotFound));
+        assert_eq!(url_id(""), Err(AppError::NotFound));
+    }
+
+    #[test]
+    fn a_ticked_item_is_chosen_once_and_an_unticked_one_not_at_all() {
+        let mut chosen = vec!["email", "inbox"];
+        toggle(&mut chosen, "phone", true);
+        toggle(&mut chosen, "phone", true);
+        assert_eq!(chosen, ["email", "inbox", "phone"]);
+        toggle(&mut chosen, "email", false);
+        toggle(&mut chosen, "email", false);
+        assert_eq!(chosen, ["inbox", "phone"]);
+    }
+
+    #[cfg(feature = "ssr")]
     #[test]
     fn an_error_is_a_paragraph_announced_as_an_alert() {
         let html = view! { <ErrorAlert error=AppError::NotFound /> }.to_html();

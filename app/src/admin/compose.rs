@@ -9,10 +9,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
-use crate::ui::{ErrorAlert, Loaded};
+use crate::ui::{ErrorAlert, Loaded, toggle};
 
 /// The compose form, as the browser holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +63,7 @@ pub struct AudienceSummary {
 /// A member of the audience to preview as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub students: String,
 }
@@ -254,7 +255,7 @@ pub async fn compose_members(
     Ok(members
         .into_iter()
         .map(|m| Member {
-            id: m.person_id.to_string(),
+            id: m.person_id.0,
             name: m.name,
             students: herald_core::messaging::template::english_list(&m.students),
         })
@@ -262,14 +263,18 @@ pub async fn compose_members(
 }
 
 #[server(endpoint = "compose_preview", input = leptos::server_fn::codec::Json)]
-pub async fn compose_preview(form: ComposeForm, person_id: String) -> Result<Rendered, AppError> {
+pub async fn compose_preview(
+    form: ComposeForm,
+    person_id: Option<Uuid>,
+) -> Result<Rendered, AppError> {
+    use herald_core::domain::PersonId;
     use herald_core::messaging::{compose, email_preferences};
     let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let composed = ssr::composed(&form, tz)?;
     let person = person_id
-        .parse()
-        .map_err(|_| AppError::Invalid("Pick someone to preview as.".into()))?;
+        .map(PersonId)
+        .ok_or_else(|| AppError::Invalid("Pick someone to preview as.".into()))?;
     let portal_url = email_preferences::portal_url(&state.pool, &state.settings.smtp)
         .await
         .map_err(|e| AppError::internal("portal url", &e))?;
@@ -293,13 +298,18 @@ pub async fn compose_preview(form: ComposeForm, person_id: String) -> Result<Ren
 
 /// Sends a test copy to the signed-in admin; returns the address it goes to.
 #[server(endpoint = "compose_send_test", input = leptos::server_fn::codec::Json)]
-pub async fn compose_send_test(form: ComposeForm, person_id: String) -> Result<String, AppError> {
+pub async fn compose_send_test(
+    form: ComposeForm,
+    person_id: Option<Uuid>,
+) -> Result<String, AppError> {
     let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let composed = ssr::composed(&form, tz)?;
-    let person = person_id.parse().map_err(|_| {
-        AppError::Invalid("Pick someone to preview as; the test is rendered as them.".into())
-    })?;
+    let person = person_id
+        .map(herald_core::domain::PersonId)
+        .ok_or_else(|| {
+            AppError::Invalid("Pick someone to preview as; the test is rendered as them.".into())
+        })?;
     let sender = ssr::sender(&session)?;
     herald_core::messaging::compose::create_test(&state.pool, &composed, &sender, person)
         .await
@@ -309,7 +319,7 @@ pub async fn compose_send_test(form: ComposeForm, person_id: String) -> Result<S
 
 /// Sends (or schedules) the message; returns its id.
 #[server(endpoint = "compose_send", input = leptos::server_fn::codec::Json)]
-pub async fn compose_send(form: ComposeForm) -> Result<String, AppError> {
+pub async fn compose_send(form: ComposeForm) -> Result<Uuid, AppError> {
     let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let composed = ssr::composed(&form, tz)?;
@@ -318,7 +328,36 @@ pub async fn compose_send(form: ComposeForm) -> Result<String, AppError> {
         .await
         .map_err(ssr::message_error)?;
     tracing::info!(message = %id, by = %sender.email, "message composed");
-    Ok(id.to_string())
+    Ok(id.0)
+}
+
+/// Renders the draft as one recipient (Preview), or sends that rendering to the admin (Send
+/// test to me); the recipient is the one picked in the preview pane.
+type AsRecipient<T> = Action<(ComposeForm, Option<Uuid>), Result<T, AppError>>;
+
+/// The form as sent: always scoped to the toolbar's calendar at that moment.
+fn as_sent(form: RwSignal<ComposeForm>, scope: RwSignal<Option<String>>) -> ComposeForm {
+    let mut f = form.get_untracked();
+    f.calendar_id = scope.get_untracked();
+    f
+}
+
+/// A text field's value and its `on:input`, bound to one field of the form.
+fn bind(
+    form: RwSignal<ComposeForm>,
+    get: fn(&ComposeForm) -> String,
+    set: fn(&mut ComposeForm, String),
+) -> (
+    impl Fn() -> String + Copy + Send + Sync + 'static,
+    impl Fn(leptos::ev::Event) + Copy + 'static,
+) {
+    (
+        move || form.with(get),
+        move |ev| {
+            let v = event_target_value(&ev);
+            form.update(|f| set(f, v));
+        },
+    )
 }
 
 /// `/admin/messenger/compose`.
@@ -333,13 +372,7 @@ pub fn ComposePage() -> impl IntoView {
         body_html: "<p>Dear {{guardian}},</p>\n<p>…about {{student}}.</p>\n<p>Sign in to the portal: {{portal_url}}</p>\n<p>{{sender}}</p>".into(),
         ..ComposeForm::default()
     });
-    // The form as sent: always scoped to the toolbar's calendar at that moment.
-    let current = move || {
-        let mut f = form.get_untracked();
-        f.calendar_id = scope.get_untracked();
-        f
-    };
-    let audience_key = Memo::new(move |_| {
+    let audience = Memo::new(move |_| {
         let calendar_id = scope.get();
         form.with(|f| AudienceChoice {
             calendar_id,
@@ -348,17 +381,10 @@ pub fn ComposePage() -> impl IntoView {
             grades: f.grades.clone(),
         })
     });
-    let summary = Resource::new(move || audience_key.get(), compose_audience);
-    let member_query = RwSignal::new(String::new());
-    let members = Resource::new(
-        move || (audience_key.get(), member_query.get()),
-        |(c, q)| compose_members(c, q),
-    );
-    let preview_as = RwSignal::new(String::new());
-    let preview =
-        Action::new(|(f, p): &(ComposeForm, String)| compose_preview(f.clone(), p.clone()));
-    let test =
-        Action::new(|(f, p): &(ComposeForm, String)| compose_send_test(f.clone(), p.clone()));
+    let preview: AsRecipient<Rendered> =
+        Action::new(|(f, p): &(ComposeForm, Option<Uuid>)| compose_preview(f.clone(), *p));
+    let test: AsRecipient<String> =
+        Action::new(|(f, p): &(ComposeForm, Option<Uuid>)| compose_send_test(f.clone(), *p));
     let send = Action::new(|f: &ComposeForm| compose_send(f.clone()));
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -369,37 +395,6 @@ pub fn ComposePage() -> impl IntoView {
             );
         }
     });
-
-    let text = move |get: fn(&ComposeForm) -> String, set: fn(&mut ComposeForm, String)| {
-        (
-            move || form.with(get),
-            move |ev| {
-                let v = event_target_value(&ev);
-                form.update(|f| set(f, v));
-            },
-        )
-    };
-    let (subject, on_subject) = text(|f| f.subject.clone(), |f, v| f.subject = v);
-    let (body, on_body) = text(|f| f.body_html.clone(), |f, v| f.body_html = v);
-    let (plain, on_plain) = text(|f| f.body_text.clone(), |f, v| f.body_text = v);
-    let (inbox, on_inbox) = text(|f| f.inbox_text.clone(), |f, v| f.inbox_text = v);
-    let (voice, on_voice) = text(|f| f.voice_script.clone(), |f, v| f.voice_script = v);
-    let (start, on_start) = text(|f| f.start_at.clone(), |f, v| f.start_at = v);
-    let (email_at, on_email_at) = text(|f| f.email_at.clone(), |f, v| f.email_at = v);
-    let (dial_from, on_dial_from) = text(|f| f.dial_from.clone(), |f, v| f.dial_from = v);
-    let (dial_until, on_dial_until) = text(|f| f.dial_until.clone(), |f, v| f.dial_until = v);
-    let has = move |d: &'static str| move || form.with(|f| f.devices.iter().any(|x| x == d));
-    let toggle = move |d: &'static str| {
-        move |ev| {
-            let on = event_target_checked(&ev);
-            form.update(|f| {
-                f.devices.retain(|x| x != d);
-                if on {
-                    f.devices.push(d.to_string());
-                }
-            });
-        }
-    };
     let error = move || {
         let e = [
             send.value().get().and_then(Result::err),
@@ -412,67 +407,10 @@ pub fn ComposePage() -> impl IntoView {
     view! {
         <h1>"Compose Message"</h1>
         <div class="compose">
-            <form class="compose-form" on:submit=move |ev| { ev.prevent_default(); send.dispatch(current()); }>
-                <fieldset>
-                    <legend>"Message"</legend>
-                    <label>"Message type"
-                        <select name="reason" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.reason = v); }>
-                            {crate::choices::REASONS.into_iter().map(|(v, l)| view! { <option value=v selected=move || form.with(|f| f.reason == v)>{l}</option> }).collect_view()}
-                        </select>
-                    </label>
-                    <label>"Subject" <input name="subject" prop:value=subject on:input=on_subject maxlength="200" /></label>
-                    <label>"Message body (HTML email)" <textarea name="body_html" rows="8" prop:value=body on:input=on_body></textarea></label>
-                    <p class="hint">"Merge fields: " {crate::choices::MERGE_FIELDS.into_iter().map(|m| view! { <code>{format!("{{{{{m}}}}}")}</code> " " }).collect_view()}</p>
-                    <details>
-                        <summary>"Plain-text email, portal notice and voice script"</summary>
-                        <label>"Plain-text body (empty: made from the HTML)" <textarea name="body_text" rows="5" prop:value=plain on:input=on_plain></textarea></label>
-                        <label>"Portal notice (empty: the plain text)" <textarea name="inbox_text" rows="3" prop:value=inbox on:input=on_inbox></textarea></label>
-                        <label>"Voice script (phone)" <textarea name="voice_script" rows="3" prop:value=voice on:input=on_voice></textarea></label>
-                    </details>
-                </fieldset>
-                <fieldset>
-                    <legend>"Audience"</legend>
-                    <label class="inline"><input type="radio" name="audience" value="guardians" prop:checked=move || form.with(|f| f.audience == "guardians")
-                        on:change=move |_| form.update(|f| { f.audience = "guardians".into(); })/>" Guardians of students in this calendar"</label>
-                    <label class="inline"><input type="radio" name="audience" value="staff" prop:checked=move || form.with(|f| f.audience == "staff")
-                        on:change=move |_| form.update(|f| { f.audience = "staff".into(); f.grades.clear(); })/>" Staff with a district assignment"</label>
-                    <label class="inline"><input type="checkbox" name="all_schools" prop:checked=move || form.with(|f| f.all_schools)
-                        on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.all_schools = on); } />" Every school (district-wide)"</label>
-                    <Loaded resource=summary fallback=|| view! { <p class="muted">"Counting…"</p> } let:s>
-                        {(form.with_untracked(|f| f.audience == "guardians") && !s.grades.is_empty()).then(|| view! {
-                            <div class="grades" role="group" aria-label="Grade levels">
-                                <span>"Grades (none ticked: all)"</span>
-                                {s.grades.iter().cloned().map(|g| {
-                                    let g2 = g.clone();
-                                    let label = format!(" {g}");
-                                    view! { <label class="inline"><input type="checkbox" prop:checked=move || form.with(|f| f.grades.contains(&g2))
-                                        on:change=move |ev| { let on = event_target_checked(&ev); let g = g.clone(); form.update(|f| { f.grades.retain(|x| *x != g); if on { f.grades.push(g); } }); } />
-                                        {label}</label> }
-                                }).collect_view()}
-                            </div>
-                        })}
-                        <p class="audience-count" data-testid="audience-count">
-                            <strong>{s.people}</strong>" recipients"
-                            {(s.students > 0).then(|| format!(" (guardians of {} students)", s.students))}
-                            " · "{s.with_email}" with email · "{s.with_phone}" with a phone"
-                        </p>
-                        <p class="hint">{format!("Times are in {}.", s.time_zone)}</p>
-                    </Loaded>
-                </fieldset>
-                <fieldset>
-                    <legend>"Delivery"</legend>
-                    {crate::choices::DEVICES.into_iter().map(|(d, label)| view! {
-                        <label class="inline"><input type="checkbox" name=format!("device-{d}") prop:checked=has(d) on:change=toggle(d) />{format!(" {label}")}</label>
-                    }).collect_view()}
-                    <label>"Start delivery on (empty: now)" <input type="datetime-local" name="start_at" prop:value=start on:input=on_start /></label>
-                    <label>"Send emails at (optional)" <input type="datetime-local" name="email_at" prop:value=email_at on:input=on_email_at /></label>
-                    <div class="row">
-                        <label>"Dial window from" <input type="time" name="dial_from" prop:value=dial_from on:input=on_dial_from /></label>
-                        <label>"until" <input type="time" name="dial_until" prop:value=dial_until on:input=on_dial_until /></label>
-                    </div>
-                    <label class="inline"><input type="checkbox" name="confirm" prop:checked=move || form.with(|f| f.confirm_to_sender)
-                        on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.confirm_to_sender = on); } />" Send Confirmation Email to me when delivery finishes"</label>
-                </fieldset>
+            <form class="compose-form" on:submit=move |ev| { ev.prevent_default(); send.dispatch(as_sent(form, scope)); }>
+                <MessageFields form />
+                <AudienceFields form audience />
+                <DeliveryFields form />
                 {move || error().map(|error| view! { <ErrorAlert error /> })}
                 {move || test.value().get().and_then(Result::ok).map(|to| view! { <p class="ok" role="status">{format!("Test sent to {to}.")}</p> })}
                 <div class="actions">
@@ -481,41 +419,163 @@ pub fn ComposePage() -> impl IntoView {
                     </button>
                 </div>
             </form>
-            <aside class="compose-preview">
-                <h2>"Preview"</h2>
-                <label>"Find a recipient" <input type="search" placeholder="Name" prop:value=move || member_query.get() on:input=move |ev| member_query.set(event_target_value(&ev)) /></label>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        let list = members.await.unwrap_or_default();
-                        if preview_as.get_untracked().is_empty() && let Some(first) = list.first() {
-                            preview_as.set(first.id.clone());
-                        }
-                        view! {
-                            <label>"Preview as"
-                                <select name="preview_as" on:change=move |ev| preview_as.set(event_target_value(&ev))>
-                                    {list.into_iter().map(|m| {
-                                        let id = m.id.clone();
-                                        view! { <option value=m.id selected=move || preview_as.get() == id>{m.name}{(!m.students.is_empty()).then(|| format!(" — {}", m.students))}</option> }
-                                    }).collect_view()}
-                                </select>
-                            </label>
-                        }
-                    })}
-                </Suspense>
-                <div class="actions">
-                    <button type="button" on:click=move |_| { preview.dispatch((current(), preview_as.get_untracked())); }>"Preview"</button>
-                    <button type="button" disabled=move || test.pending().get() on:click=move |_| { test.dispatch((current(), preview_as.get_untracked())); }>"Send test to me"</button>
-                </div>
-                {move || preview.value().get().and_then(Result::ok).map(|r| view! {
-                    <div class="rendered" data-testid="preview">
-                        <p><strong>"Subject: "</strong>{r.subject}</p>
-                        <iframe title="Email preview" sandbox="" srcdoc=r.html class="email-frame"></iframe>
-                        <h3>"Plain text"</h3><pre>{r.text}</pre>
-                        <h3>"Portal notice"</h3><pre>{r.inbox}</pre>
-                        {(!r.voice.is_empty()).then(|| view! { <h3>"Voice script"</h3><pre>{r.voice}</pre> })}
+            <PreviewPane form scope audience preview test />
+        </div>
+    }
+}
+
+/// The message: its type, subject, HTML body and merge fields, and the optional plain-text
+/// email, portal notice and voice script.
+#[component]
+fn MessageFields(form: RwSignal<ComposeForm>) -> impl IntoView {
+    let (subject, on_subject) = bind(form, |f| f.subject.clone(), |f, v| f.subject = v);
+    let (body, on_body) = bind(form, |f| f.body_html.clone(), |f, v| f.body_html = v);
+    let (plain, on_plain) = bind(form, |f| f.body_text.clone(), |f, v| f.body_text = v);
+    let (inbox, on_inbox) = bind(form, |f| f.inbox_text.clone(), |f, v| f.inbox_text = v);
+    let (voice, on_voice) = bind(form, |f| f.voice_script.clone(), |f, v| f.voice_script = v);
+    view! {
+        <fieldset>
+            <legend>"Message"</legend>
+            <label>"Message type"
+                <select name="reason" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.reason = v); }>
+                    {crate::choices::REASONS.into_iter().map(|(v, l)| view! { <option value=v selected=move || form.with(|f| f.reason == v)>{l}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Subject" <input name="subject" prop:value=subject on:input=on_subject maxlength="200" /></label>
+            <label>"Message body (HTML email)" <textarea name="body_html" rows="8" prop:value=body on:input=on_body></textarea></label>
+            <p class="hint">"Merge fields: " {crate::choices::MERGE_FIELDS.into_iter().map(|m| view! { <code>{format!("{{{{{m}}}}}")}</code> " " }).collect_view()}</p>
+            <details>
+                <summary>"Plain-text email, portal notice and voice script"</summary>
+                <label>"Plain-text body (empty: made from the HTML)" <textarea name="body_text" rows="5" prop:value=plain on:input=on_plain></textarea></label>
+                <label>"Portal notice (empty: the plain text)" <textarea name="inbox_text" rows="3" prop:value=inbox on:input=on_inbox></textarea></label>
+                <label>"Voice script (phone)" <textarea name="voice_script" rows="3" prop:value=voice on:input=on_voice></textarea></label>
+            </details>
+        </fieldset>
+    }
+}
+
+/// Who it goes to: guardians or staff, one school or all, some grades; and how many that is.
+#[component]
+fn AudienceFields(form: RwSignal<ComposeForm>, audience: Memo<AudienceChoice>) -> impl IntoView {
+    let summary = Resource::new(move || audience.get(), compose_audience);
+    view! {
+        <fieldset>
+            <legend>"Audience"</legend>
+            <label class="inline"><input type="radio" name="audience" value="guardians" prop:checked=move || form.with(|f| f.audience == "guardians")
+                on:change=move |_| form.update(|f| { f.audience = "guardians".into(); })/>" Guardians of students in this calendar"</label>
+            <label class="inline"><input type="radio" name="audience" value="staff" prop:checked=move || form.with(|f| f.audience == "staff")
+                on:change=move |_| form.update(|f| { f.audience = "staff".into(); f.grades.clear(); })/>" Staff with a district assignment"</label>
+            <label class="inline"><input type="checkbox" name="all_schools" prop:checked=move || form.with(|f| f.all_schools)
+                on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.all_schools = on); } />" Every school (district-wide)"</label>
+            <Loaded resource=summary fallback=|| view! { <p class="muted">"Counting…"</p> } let:s>
+                {(form.with_untracked(|f| f.audience == "guardians") && !s.grades.is_empty()).then(|| view! {
+                    <div class="grades" role="group" aria-label="Grade levels">
+                        <span>"Grades (none ticked: all)"</span>
+                        {s.grades.iter().cloned().map(|g| {
+                            let g2 = g.clone();
+                            let label = format!(" {g}");
+                            view! { <label class="inline"><input type="checkbox" prop:checked=move || form.with(|f| f.grades.contains(&g2))
+                                on:change=move |ev| { let on = event_target_checked(&ev); let g = g.clone(); form.update(|f| toggle(&mut f.grades, g, on)); } />
+                                {label}</label> }
+                        }).collect_view()}
                     </div>
                 })}
-            </aside>
-        </div>
+                <p class="audience-count" data-testid="audience-count">
+                    <strong>{s.people}</strong>" recipients"
+                    {(s.students > 0).then(|| format!(" (guardians of {} students)", s.students))}
+                    " · "{s.with_email}" with email · "{s.with_phone}" with a phone"
+                </p>
+                <p class="hint">{format!("Times are in {}.", s.time_zone)}</p>
+            </Loaded>
+        </fieldset>
+    }
+}
+
+/// How and when: the devices, the start, the email time, the dial window, the confirmation.
+#[component]
+fn DeliveryFields(form: RwSignal<ComposeForm>) -> impl IntoView {
+    let (start, on_start) = bind(form, |f| f.start_at.clone(), |f, v| f.start_at = v);
+    let (email_at, on_email_at) = bind(form, |f| f.email_at.clone(), |f, v| f.email_at = v);
+    let (dial_from, on_dial_from) = bind(form, |f| f.dial_from.clone(), |f, v| f.dial_from = v);
+    let (dial_until, on_dial_until) = bind(form, |f| f.dial_until.clone(), |f, v| f.dial_until = v);
+    let has = move |d: &'static str| move || form.with(|f| f.devices.iter().any(|x| x == d));
+    let tick = move |d: &'static str| {
+        move |ev| {
+            let on = event_target_checked(&ev);
+            form.update(|f| toggle(&mut f.devices, d.to_string(), on));
+        }
+    };
+    view! {
+        <fieldset>
+            <legend>"Delivery"</legend>
+            {crate::choices::DEVICES.into_iter().map(|(d, label)| view! {
+                <label class="inline"><input type="checkbox" name=format!("device-{d}") prop:checked=has(d) on:change=tick(d) />{format!(" {label}")}</label>
+            }).collect_view()}
+            <label>"Start delivery on (empty: now)" <input type="datetime-local" name="start_at" prop:value=start on:input=on_start /></label>
+            <label>"Send emails at (optional)" <input type="datetime-local" name="email_at" prop:value=email_at on:input=on_email_at /></label>
+            <div class="row">
+                <label>"Dial window from" <input type="time" name="dial_from" prop:value=dial_from on:input=on_dial_from /></label>
+                <label>"until" <input type="time" name="dial_until" prop:value=dial_until on:input=on_dial_until /></label>
+            </div>
+            <label class="inline"><input type="checkbox" name="confirm" prop:checked=move || form.with(|f| f.confirm_to_sender)
+                on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.confirm_to_sender = on); } />" Send Confirmation Email to me when delivery finishes"</label>
+        </fieldset>
+    }
+}
+
+/// The preview: pick a recipient of the audience, render the message as them, or send that
+/// rendering to yourself.
+#[component]
+fn PreviewPane(
+    form: RwSignal<ComposeForm>,
+    scope: RwSignal<Option<String>>,
+    audience: Memo<AudienceChoice>,
+    preview: AsRecipient<Rendered>,
+    test: AsRecipient<String>,
+) -> impl IntoView {
+    let member_query = RwSignal::new(String::new());
+    let members = Resource::new(
+        move || (audience.get(), member_query.get()),
+        |(c, q)| compose_members(c, q),
+    );
+    let preview_as = RwSignal::new(None::<Uuid>);
+    view! {
+        <aside class="compose-preview">
+            <h2>"Preview"</h2>
+            <label>"Find a recipient" <input type="search" placeholder="Name" prop:value=move || member_query.get() on:input=move |ev| member_query.set(event_target_value(&ev)) /></label>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                // Not `Loaded`: a search that fails leaves the picker empty, and Preview then
+                // says what is missing (a calendar, someone to preview as) in the form's alert.
+                {move || Suspend::new(async move {
+                    let list = members.await.unwrap_or_default();
+                    if preview_as.get_untracked().is_none() && let Some(first) = list.first() {
+                        preview_as.set(Some(first.id));
+                    }
+                    view! {
+                        <label>"Preview as"
+                            <select name="preview_as" on:change=move |ev| preview_as.set(event_target_value(&ev).parse().ok())>
+                                {list.into_iter().map(|m| {
+                                    let id = m.id;
+                                    view! { <option value=m.id.to_string() selected=move || preview_as.get() == Some(id)>{m.name}{(!m.students.is_empty()).then(|| format!(" — {}", m.students))}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Suspense>
+            <div class="actions">
+                <button type="button" on:click=move |_| { preview.dispatch((as_sent(form, scope), preview_as.get_untracked())); }>"Preview"</button>
+                <button type="button" disabled=move || test.pending().get() on:click=move |_| { test.dispatch((as_sent(form, scope), preview_as.get_untracked())); }>"Send test to me"</button>
+            </div>
+            {move || preview.value().get().and_then(Result::ok).map(|r| view! {
+                <div class="rendered" data-testid="preview">
+                    <p><strong>"Subject: "</strong>{r.subject}</p>
+                    <iframe title="Email preview" sandbox="" srcdoc=r.html class="email-frame"></iframe>
+                    <h3>"Plain text"</h3><pre>{r.text}</pre>
+                    <h3>"Portal notice"</h3><pre>{r.inbox}</pre>
+                    {(!r.voice.is_empty()).then(|| view! { <h3>"Voice script"</h3><pre>{r.voice}</pre> })}
+                </div>
+            })}
+        </aside>
     }
 }

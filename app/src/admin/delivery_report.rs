@@ -9,9 +9,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::ui::LoadedTransition;
+use crate::present::UnreachedLine;
+use crate::ui::{LoadedTransition, url_id};
 
 /// One device's line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +29,8 @@ pub struct DeviceReport {
     pub in_progress: i64,
     pub retrying: i64,
     pub percent: u8,
-    /// (reason, people) not reachable on this device.
-    pub unreached: Vec<(String, i64)>,
+    /// Who is not reachable on this device, and why.
+    pub unreached: Vec<UnreachedLine>,
     /// For phone: who answered the completed calls, in words.
     pub answers: Option<String>,
 }
@@ -36,8 +38,11 @@ pub struct DeviceReport {
 /// The report's head: the message and its counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportHead {
+    pub id: Uuid,
     pub subject: String,
     pub state: String,
+    /// Scheduled or sending: the counts refresh themselves.
+    pub under_way: bool,
     pub recipients: i64,
     pub devices: Vec<DeviceReport>,
     /// Said when the message is under way and no worker is running.
@@ -45,25 +50,27 @@ pub struct ReportHead {
 }
 
 #[server(endpoint = "delivery_report")]
-pub async fn delivery_report(id: String) -> Result<ReportHead, AppError> {
+pub async fn delivery_report(id: Uuid) -> Result<ReportHead, AppError> {
+    use crate::present::ssr::{under_way, unreached_line, workers_warning};
+    use herald_core::domain::MessageId;
     use herald_core::messaging::{delivery_report, sent_messages};
     let state = crate::auth::ssr::admin().await?.0.state;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let id = MessageId(id);
     let s = sent_messages::status(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let counts = delivery_report::counts(&state.pool, id).await?;
-    let under_way = crate::admin::messages::under_way(s.state.label());
-    let workers_warning = crate::admin::messages::ssr::workers_warning(&state, under_way).await?;
+    let under_way = under_way(s.state);
     Ok(ReportHead {
-        workers_warning,
+        id: id.0,
+        workers_warning: workers_warning(&state, under_way).await?,
+        under_way,
         subject: s.subject,
         state: s.state.label().into(),
         recipients: s.recipients,
         devices: counts
             .into_iter()
-            .map(|c| {
-                DeviceReport {
+            .map(|c| DeviceReport {
                 device: c.device.as_str().into(),
                 label: c.device.label().into(),
                 total: c.total,
@@ -74,28 +81,38 @@ pub async fn delivery_report(id: String) -> Result<ReportHead, AppError> {
                 in_progress: c.in_progress,
                 retrying: c.retrying,
                 percent: c.percent_done(),
-                answers: (c.device == herald_core::domain::Device::Phone && c.sent > 0).then(|| {
-                    let other = c.sent - c.answered_by_person - c.answered_by_machine;
-                    let mut s = format!(
-                        "Completed calls: {} ({} answered by a person, {} by an answering machine",
-                        c.sent, c.answered_by_person, c.answered_by_machine
-                    );
-                    if other > 0 {
-                        s.push_str(&format!(", {other} with no answering-machine detection"));
-                    }
-                    s.push_str(").");
-                    s
-                }),
+                answers: ssr::answers(&c),
                 unreached: s
                     .unreached
                     .iter()
                     .filter(|u| u.device == c.device)
-                    .map(|u| (crate::admin::messages::ssr::cause(&u.cause), u.people))
+                    .map(unreached_line)
                     .collect(),
-            }
             })
             .collect(),
     })
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use herald_core::domain::Device;
+    use herald_core::messaging::delivery_report::DeviceCounts;
+
+    /// For phone: who answered the completed calls, in words.
+    pub fn answers(c: &DeviceCounts) -> Option<String> {
+        (c.device == Device::Phone && c.sent > 0).then(|| {
+            let other = c.sent - c.answered_by_person - c.answered_by_machine;
+            let mut s = format!(
+                "Completed calls: {} ({} answered by a person, {} by an answering machine",
+                c.sent, c.answered_by_person, c.answered_by_machine
+            );
+            if other > 0 {
+                s.push_str(&format!(", {other} with no answering-machine detection"));
+            }
+            s.push_str(").");
+            s
+        })
+    }
 }
 
 /// One recipient line.
@@ -126,7 +143,7 @@ pub const PAGE: i64 = 50;
 
 #[server(endpoint = "delivery_recipients")]
 pub async fn delivery_recipients(
-    id: String,
+    id: Uuid,
     device: String,
     status: String,
     search: String,
@@ -135,7 +152,7 @@ pub async fn delivery_recipients(
     use herald_core::domain::{Device, JobId};
     use herald_core::messaging::delivery_report::{self, RecipientQuery, StatusFilter};
     let state = crate::auth::ssr::admin().await?.0.state;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let id = herald_core::domain::MessageId(id);
     let device: Device = device.parse().map_err(|_| {
         AppError::Invalid(format!("Device: '{device}' is not email, inbox or phone."))
     })?;
@@ -168,7 +185,7 @@ pub async fn delivery_recipients(
                     Device::Email => r.target,
                 },
                 status: StatusFilter::of(r.status).label().into(),
-                at: crate::admin::messages::ssr::when(r.at, tz),
+                at: crate::format::when(r.at, tz),
                 attempts: r.attempts,
                 error: r.error.unwrap_or_default(),
                 call: r.call.unwrap_or_default(),
@@ -183,14 +200,15 @@ pub async fn delivery_recipients(
 #[component]
 pub fn DeliveryReportPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
+    let id = move || url_id(&params.read().get("id").unwrap_or_default());
     let refresh = RwSignal::new(0u32);
-    let head = Resource::new(move || (id(), refresh.get()), |(id, _)| delivery_report(id));
+    let head = Resource::new(
+        move || (id(), refresh.get()),
+        |(id, _)| async move { delivery_report(id?).await },
+    );
     // While the message is scheduled or sending, the counts refresh every two seconds.
     crate::poll::refresh_while(std::time::Duration::from_secs(2), refresh, move || {
-        head.with_untracked(
-            |h| !matches!(h, Some(Ok(h)) if !crate::admin::messages::under_way(&h.state)),
-        )
+        head.with_untracked(|h| !matches!(h, Some(Ok(h)) if !h.under_way))
     });
     view! {
         <LoadedTransition resource=head let:h>
@@ -198,7 +216,7 @@ pub fn DeliveryReportPage() -> impl IntoView {
                 let devices: Vec<(String, String)> =
                     h.devices.iter().map(|d| (d.device.clone(), d.label.clone())).collect();
                 view! {
-                    <p><a href=format!("/admin/messenger/messages/{}", id())>"← Message details"</a></p>
+                    <p><a href=format!("/admin/messenger/messages/{}", h.id)>"← Message details"</a></p>
                     <h1>"Delivery Report: " {h.subject.clone()}</h1>
                     <dl class="facts">
                         <div><dt>"Status"</dt><dd data-testid="report-state">{h.state.clone()}</dd></div>
@@ -206,7 +224,7 @@ pub fn DeliveryReportPage() -> impl IntoView {
                     </dl>
                     {h.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
                     <Counts devices=h.devices.clone() />
-                    {(!devices.is_empty()).then(|| view! { <Recipients id=id() devices /> })}
+                    {(!devices.is_empty()).then(|| view! { <Recipients id=h.id devices /> })}
                 }
             }
         </LoadedTransition>
@@ -248,8 +266,8 @@ fn Counts(devices: Vec<DeviceReport>) -> impl IntoView {
         {devices.iter().any(|d| !d.unreached.is_empty()).then(|| view! {
             <h2>"Not reachable"</h2>
             <ul data-testid="report-unreached">
-                {devices.iter().flat_map(|d| d.unreached.iter().map(move |(cause, n)| view! {
-                    <li>{format!("{}: {n} — {cause}", d.label)}</li>
+                {devices.iter().flat_map(|d| d.unreached.iter().map(|u| view! {
+                    <li>{format!("{}: {} — {}", u.device, u.people, u.cause)}</li>
                 })).collect_view()}
             </ul>
         })}
@@ -258,18 +276,17 @@ fn Counts(devices: Vec<DeviceReport>) -> impl IntoView {
 }
 
 #[component]
-fn Recipients(id: String, devices: Vec<(String, String)>) -> impl IntoView {
+fn Recipients(id: Uuid, devices: Vec<(String, String)>) -> impl IntoView {
     let device = RwSignal::new(devices.first().map(|d| d.0.clone()).unwrap_or_default());
     let status = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
     // The `after` of each page shown so far; the last is the current page's.
     let pages = RwSignal::new(vec![None::<String>]);
     let reset = move || pages.set(vec![None]);
-    let report_id = id.clone();
     let rows = Resource::new(
         move || {
             (
-                report_id.clone(),
+                id,
                 device.get(),
                 status.get(),
                 search.get(),

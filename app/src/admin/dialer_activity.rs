@@ -12,10 +12,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
-use crate::ui::{Loaded, LoadedTransition};
+use crate::ui::{Loaded, LoadedTransition, toggle};
 
 /// The wizard's choices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +53,7 @@ pub async fn dialer_activity_form(calendar_id: Option<String>) -> Result<Activit
 /// One message of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityLine {
-    pub id: String,
+    pub id: Uuid,
     pub time: String,
     pub subject: String,
     pub reason: String,
@@ -85,7 +86,7 @@ pub struct ActivityReport {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use herald_core::messaging::dialer_activity::ActivityQuery;
+    use herald_core::messaging::dialer_activity::{ActivityQuery, ActivityRow};
 
     use crate::error::AppError;
 
@@ -98,7 +99,7 @@ mod ssr {
         users: &str,
         tz: chrono_tz::Tz,
     ) -> Result<ActivityQuery, AppError> {
-        use crate::admin::messages::ssr::day_start;
+        use crate::present::ssr::day_start;
         let calendar = calendar_id.and_then(|c| c.parse().ok()).ok_or_else(|| {
             AppError::Invalid("Choose a school and calendar in the toolbar.".into())
         })?;
@@ -118,6 +119,32 @@ mod ssr {
                 .collect(),
         })
     }
+
+    /// "Email: 40 of 90 sent, 2 failed · Phone: 3 of 10 sent, 7 to go", or "Email, Phone: not
+    /// started" before fan-out.
+    pub fn summary(r: &ActivityRow) -> String {
+        if r.tallies.is_empty() {
+            let devices: Vec<&str> = r.devices.iter().map(|d| d.label()).collect();
+            return format!("{}: not started", devices.join(", "));
+        }
+        r.tallies
+            .iter()
+            .map(|t| {
+                let mut s = format!("{}: {} of {} sent", t.device.label(), t.sent, t.total);
+                if t.failed > 0 {
+                    s.push_str(&format!(", {} failed", t.failed));
+                }
+                if t.canceled > 0 {
+                    s.push_str(&format!(", {} canceled", t.canceled));
+                }
+                if t.pending() > 0 {
+                    s.push_str(&format!(", {} to go", t.pending()));
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
 }
 
 #[server(endpoint = "dialer_activity")]
@@ -130,69 +157,32 @@ pub async fn dialer_activity(
     use herald_core::messaging::{cancel, dialer_activity};
     let state = crate::auth::ssr::admin().await?.0.state;
     let tz = herald_core::directory::time_zone(&state.pool).await?;
+    use crate::format::{long_day, time_of_day, when};
     let q = ssr::query(calendar_id, &date, active_only, &users, tz)?;
     let rows = dialer_activity::list(&state.pool, &q).await?;
-    let when = |t| crate::admin::messages::ssr::when(t, tz);
     let workers_warning =
-        crate::admin::messages::ssr::workers_warning(&state, rows.iter().any(|r| r.active()))
-            .await?;
+        crate::present::ssr::workers_warning(&state, rows.iter().any(|r| r.active())).await?;
     Ok(ActivityReport {
         workers_warning,
-        day: q
-            .from
-            .with_timezone(&tz)
-            .format("%A, %B %-d, %Y")
-            .to_string(),
+        day: long_day(q.from, tz),
         rows: rows
             .into_iter()
             .map(|r| ActivityLine {
-                id: r.id.to_string(),
-                time: r
-                    .start_at
-                    .with_timezone(&tz)
-                    .format("%-I:%M %p")
-                    .to_string(),
+                id: r.id.0,
+                time: time_of_day(r.start_at, tz),
                 active: r.active(),
+                summary: ssr::summary(&r),
                 subject: r.subject,
                 reason: r.reason.label().into(),
                 sender: r.sender_name,
                 state: r.state.label().into(),
-                summary: if r.tallies.is_empty() {
-                    format!(
-                        "{}: not started",
-                        r.devices
-                            .iter()
-                            .map(|d| d.label())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                } else {
-                    r.tallies
-                        .iter()
-                        .map(|t| {
-                            let mut s =
-                                format!("{}: {} of {} sent", t.device.label(), t.sent, t.total);
-                            if t.failed > 0 {
-                                s.push_str(&format!(", {} failed", t.failed));
-                            }
-                            if t.canceled > 0 {
-                                s.push_str(&format!(", {} canceled", t.canceled));
-                            }
-                            if t.pending() > 0 {
-                                s.push_str(&format!(", {} to go", t.pending()));
-                            }
-                            s
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" · ")
-                },
             })
             .collect(),
         cancellations: cancel::recent_cancellations(&state.pool, 10)
             .await?
             .into_iter()
             .map(|c| CancellationLine {
-                when: when(c.at),
+                when: when(c.at, tz),
                 by: c.by,
                 action: c.scope.label().into(),
                 messages: c.messages.len(),
@@ -326,7 +316,7 @@ fn Wizard(form: ActivityForm) -> impl IntoView {
                                     on:change=move |ev| {
                                         let on = event_target_checked(&ev);
                                         let e = e2.clone();
-                                        chosen.update(|c| { c.retain(|x| *x != e); if on { c.push(e); } });
+                                        chosen.update(|c| toggle(c, e, on));
                                     } />
                                 {format!(" {n}")}
                             </label>
@@ -364,11 +354,11 @@ pub fn DialerActivityReport() -> impl IntoView {
         move || (scope.get(), date(), active_only(), users(), refresh.get()),
         |(c, d, a, u, _)| dialer_activity(c, d, a, u),
     );
-    let selected = RwSignal::new(Vec::<String>::new());
-    let asking = RwSignal::new(None::<Asking>);
+    let selected = RwSignal::new(Vec::<Uuid>::new());
     let cancel = Action::new(move |all: &bool| {
         let all = *all;
-        let ids = selected.get_untracked().join(",");
+        let ids = selected
+            .with_untracked(|s| s.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
         let (c, d, a, u) = (scope.get_untracked(), date(), active_only(), users());
         async move { cancel_activity(c, d, a, u, ids, all).await }
     });
@@ -386,75 +376,101 @@ pub fn DialerActivityReport() -> impl IntoView {
             <h1>"Dialer Activity: " {r.day.clone()}</h1>
             <p class="muted">{if active_only() { "Active Messages Only" } else { "All Messages" }}</p>
             {r.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
-            {if r.rows.is_empty() {
-                view! { <p class="muted" data-testid="activity-empty">"No messages match."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap">
-                    <table class="grid" data-testid="activity">
-                        <thead><tr>
-                            <th scope="col"><span class="visually-hidden">"Select"</span></th>
-                            <th scope="col">"Time"</th><th scope="col">"Subject"</th><th scope="col">"Type"</th>
-                            <th scope="col">"Sender"</th><th scope="col">"Status"</th><th scope="col">"Summary"</th>
-                        </tr></thead>
-                        <tbody>
-                            {r.rows.iter().cloned().map(|l| {
-                                let (id1, id2) = (l.id.clone(), l.id.clone());
-                                let label = format!("Select {}", l.subject);
-                                view! {
-                                    <tr>
-                                        <td>{l.active.then(|| view! {
-                                            <input type="checkbox" aria-label=label
-                                                prop:checked=move || selected.with(|s| s.contains(&id1))
-                                                on:change=move |ev| {
-                                                    let on = event_target_checked(&ev);
-                                                    let id = id2.clone();
-                                                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
-                                                } />
-                                        })}</td>
-                                        <td class="nowrap">{l.time}</td>
-                                        <td><a href=format!("/admin/messenger/messages/{}", l.id)>{l.subject}</a></td>
-                                        <td>{l.reason}</td><td>{l.sender}</td><td>{l.state}</td><td>{l.summary}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                    </div>
-                }.into_any()
-            }}
-            {r.rows.iter().any(|l| l.active).then(|| view! {
-                <div class="actions">
-                    <button type="button" class="secondary"
-                        disabled=move || selected.with(|s| s.is_empty()) || cancel.pending().get()
-                        on:click=move |_| asking.set(Some(Asking::Selected))>"Cancel Selected Jobs"</button>
-                    <button type="button" class="danger" disabled=move || cancel.pending().get()
-                        on:click=move |_| asking.set(Some(Asking::AllActive))>"Cancel All Active Jobs"</button>
-                </div>
-            })}
-            <Confirm asking selected cancel />
+            <ActivityTable rows=r.rows.clone() selected />
+            {r.rows.iter().any(|l| l.active).then(|| view! { <CancelBar selected cancel /> })}
             <div role="status" data-testid="cancel-outcome">
+                // Inside this status region, not an alert: the outcome, good or bad, is announced
+                // politely where the buttons are.
                 {move || cancel.value().get().map(|v| match v {
                     Ok(o) => view! { <p class="ok">{format!("Canceled {} jobs of {} {}.", o.jobs, o.messages, if o.messages == 1 { "message" } else { "messages" })}</p> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
             </div>
-            <h2>"Recent cancellations"</h2>
-            {if r.cancellations.is_empty() {
-                view! { <p class="muted">"None yet."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="grid" data-testid="cancellations">
-                        <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Messages"</th><th scope="col">"Jobs canceled"</th></tr></thead>
-                        <tbody>
-                            {r.cancellations.into_iter().map(|c| view! {
-                                <tr><td class="nowrap">{c.when}</td><td>{c.by}</td><td>{c.action}</td><td>{c.messages}</td><td>{c.jobs}</td></tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any()
-            }}
+            <RecentCancellations cancellations=r.cancellations.clone() />
         </LoadedTransition>
+    }
+}
+
+/// The day's messages; an active one has a box to select it for canceling.
+#[component]
+fn ActivityTable(rows: Vec<ActivityLine>, selected: RwSignal<Vec<Uuid>>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted" data-testid="activity-empty">"No messages match."</p> }
+            .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+        <table class="grid" data-testid="activity">
+            <thead><tr>
+                <th scope="col"><span class="visually-hidden">"Select"</span></th>
+                <th scope="col">"Time"</th><th scope="col">"Subject"</th><th scope="col">"Type"</th>
+                <th scope="col">"Sender"</th><th scope="col">"Status"</th><th scope="col">"Summary"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|l| {
+                    let id = l.id;
+                    let label = format!("Select {}", l.subject);
+                    view! {
+                        <tr>
+                            <td>{l.active.then(|| view! {
+                                <input type="checkbox" aria-label=label
+                                    prop:checked=move || selected.with(|s| s.contains(&id))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        selected.update(|s| toggle(s, id, on));
+                                    } />
+                            })}</td>
+                            <td class="nowrap">{l.time}</td>
+                            <td><a href=format!("/admin/messenger/messages/{}", l.id)>{l.subject}</a></td>
+                            <td>{l.reason}</td><td>{l.sender}</td><td>{l.state}</td><td>{l.summary}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// "Cancel Selected Jobs" and "Cancel All Active Jobs", each asking first.
+#[component]
+fn CancelBar(
+    selected: RwSignal<Vec<Uuid>>,
+    cancel: Action<bool, Result<CancelOutcome, AppError>>,
+) -> impl IntoView {
+    let asking = RwSignal::new(None::<Asking>);
+    view! {
+        <div class="actions">
+            <button type="button" class="secondary"
+                disabled=move || selected.with(|s| s.is_empty()) || cancel.pending().get()
+                on:click=move |_| asking.set(Some(Asking::Selected))>"Cancel Selected Jobs"</button>
+            <button type="button" class="danger" disabled=move || cancel.pending().get()
+                on:click=move |_| asking.set(Some(Asking::AllActive))>"Cancel All Active Jobs"</button>
+        </div>
+        <Confirm asking selected cancel />
+    }
+}
+
+/// The newest recorded cancels: when, who, what, how many.
+#[component]
+fn RecentCancellations(cancellations: Vec<CancellationLine>) -> impl IntoView {
+    view! {
+        <h2>"Recent cancellations"</h2>
+        {if cancellations.is_empty() {
+            view! { <p class="muted">"None yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="grid" data-testid="cancellations">
+                    <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Messages"</th><th scope="col">"Jobs canceled"</th></tr></thead>
+                    <tbody>
+                        {cancellations.into_iter().map(|c| view! {
+                            <tr><td class="nowrap">{c.when}</td><td>{c.by}</td><td>{c.action}</td><td>{c.messages}</td><td>{c.jobs}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
     }
 }
 
@@ -462,7 +478,7 @@ pub fn DialerActivityReport() -> impl IntoView {
 #[component]
 fn Confirm(
     asking: RwSignal<Option<Asking>>,
-    selected: RwSignal<Vec<String>>,
+    selected: RwSignal<Vec<Uuid>>,
     cancel: Action<bool, Result<CancelOutcome, AppError>>,
 ) -> impl IntoView {
     move || {

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::prefs_form::{self, pinned_note};
+use crate::admin::prefs_form::{self, Secret, pinned_note};
 use crate::error::AppError;
 use crate::ui::{ErrorAlert, Loaded};
 
@@ -158,12 +158,13 @@ fn PrefsForm(view: DialerPrefsView) -> impl IntoView {
                 {field("API URL", "api_url", "text", |f| f.api_url.clone(), |f, v| f.api_url = v)}
                 <p class="hint">"Twilio: https://api.twilio.com. Any provider speaking Twilio's Programmable Voice API works (SignalWire: https://YOUR-SPACE.signalwire.com/api/laml)."</p>
                 {field("Account SID", "account_sid", "text", |f| f.account_sid.clone(), |f, v| f.account_sid = v)}
-                <label>{if view.token_set { "Auth token (saved; type to replace)" } else { "Auth token" }}
-                    <input name="auth_token" type="password" autocomplete="new-password" prop:value=move || form.with(|f| f.auth_token.clone())
-                        on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.auth_token = v); } />
-                </label>
-                {view.token_set.then(|| view! {
-                    <label class="inline"><input type="checkbox" on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.clear_token = on); } />" Remove the saved token"</label>
+                {prefs_form::secret_field(form, view.token_set, Secret {
+                    label: "Auth token",
+                    name: "auth_token",
+                    what: "token",
+                    get: |f| f.auth_token.clone(),
+                    set: |f, v| f.auth_token = v,
+                    clear: |f, on| f.clear_token = on,
                 })}
                 {field("Caller ID", "from_number", "tel", |f| f.from_number.clone(), |f, v| f.from_number = v)}
                 <p class="hint">{format!("Status callbacks go to {} (the site of the portal URL in Email Preferences); the provider must be able to reach it.", view.callback_url)}</p>

@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::prefs_form::{self, pinned_note};
+use crate::admin::prefs_form::{self, Secret, pinned_note};
 use crate::error::AppError;
 use crate::ui::{ErrorAlert, Loaded};
 
@@ -144,12 +144,13 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
                     </select>
                 </label>
                 {field("Username", "username", "text", |f| f.username.clone(), |f, v| f.username = v)}
-                <label>{if view.password_set { "Password (saved; type to replace)" } else { "Password" }}
-                    <input name="password" type="password" autocomplete="new-password" prop:value=move || form.with(|f| f.password.clone())
-                        on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| f.password = v); } />
-                </label>
-                {view.password_set.then(|| view! {
-                    <label class="inline"><input type="checkbox" on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| f.clear_password = on); } />" Remove the saved password"</label>
+                {prefs_form::secret_field(form, view.password_set, Secret {
+                    label: "Password",
+                    name: "password",
+                    what: "password",
+                    get: |f| f.password.clone(),
+                    set: |f, v| f.password = v,
+                    clear: |f, on| f.clear_password = on,
                 })}
             </fieldset>
             <fieldset>

@@ -51,7 +51,7 @@ impl ImportRegistry {
 
 /// Receives a OneRoster zip and starts importing it; returns the import id to poll.
 #[server(input = MultipartFormData, endpoint = "upload_roster")]
-pub async fn upload_roster(data: MultipartData) -> Result<String, AppError> {
+pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> {
     let state = crate::auth::ssr::admin().await?.0.state;
     let mut form = data.into_inner().ok_or(AppError::Unavailable)?;
     let mut bytes = Vec::new();
@@ -119,21 +119,20 @@ pub async fn upload_roster(data: MultipartData) -> Result<String, AppError> {
             },
         );
     });
-    Ok(id.to_string())
+    Ok(id)
 }
 
 /// The progress of an import started by [`upload_roster`].
 #[server(endpoint = "import_status")]
-pub async fn import_status(id: String) -> Result<ImportState, AppError> {
+pub async fn import_status(id: uuid::Uuid) -> Result<ImportState, AppError> {
     let state = crate::auth::ssr::admin().await?.0.state;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
     state.imports.get(&id).ok_or(AppError::NotFound)
 }
 
 /// `/admin/roster-import`.
 #[component]
 pub fn ImportPage() -> impl IntoView {
-    let import_id = RwSignal::new(None::<String>);
+    let import_id = RwSignal::new(None::<uuid::Uuid>);
     let status = RwSignal::new(None::<ImportState>);
     let error = RwSignal::new(None::<AppError>);
 
@@ -160,7 +159,6 @@ pub fn ImportPage() -> impl IntoView {
             old.clear();
         }
         let tick = move || {
-            let id = id.clone();
             leptos::task::spawn_local(async move {
                 let result = import_status(id).await;
                 let finished = !matches!(&result, Ok(s) if s.outcome.is_none());

@@ -9,14 +9,16 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
-use crate::ui::{ErrorAlert, LoadedTransition};
+use crate::present::UnreachedLine;
+use crate::ui::{ErrorAlert, LoadedTransition, url_id};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageLine {
-    pub id: String,
+    pub id: Uuid,
     pub subject: String,
     pub reason: String,
     pub sender: String,
@@ -39,9 +41,32 @@ pub struct DeviceLine {
     pub pending: i64,
 }
 
+/// Someone a message did not reach on a device, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreachedPerson {
+    pub name: String,
+    /// `Device::label`.
+    pub device: String,
+    /// `UnreachedCause::label`.
+    pub cause: String,
+}
+
+/// A job that failed or is waiting to retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trouble {
+    /// `Device::label`.
+    pub device: String,
+    /// The address or number it went to.
+    pub to: String,
+    pub retrying: bool,
+    pub attempts: i32,
+    /// The server's (or the provider's) words.
+    pub said: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
-    pub id: String,
+    pub id: Uuid,
     pub subject: String,
     pub reason: String,
     pub sender: String,
@@ -49,6 +74,8 @@ pub struct MessageView {
     pub start: String,
     pub finished: Option<String>,
     pub state: String,
+    /// Scheduled or sending: the page refreshes itself and offers to cancel.
+    pub under_way: bool,
     pub is_test: bool,
     pub recipients: i64,
     /// The devices chosen, as words ("Email, Portal inbox").
@@ -56,117 +83,24 @@ pub struct MessageView {
     pub devices: Vec<DeviceLine>,
     /// Said when the message is under way and no worker is running.
     pub workers_warning: Option<String>,
-    /// (device, cause, people)
-    pub unreached: Vec<(String, String, i64)>,
-    /// (name, device, cause)
-    pub unreached_people: Vec<(String, String, String)>,
-    /// (device, target, retrying, attempts, error)
-    pub troubles: Vec<(String, String, bool, i32, String)>,
+    pub unreached: Vec<UnreachedLine>,
+    pub unreached_people: Vec<UnreachedPerson>,
+    pub troubles: Vec<Trouble>,
     /// Where calls not yet done stand, in words (none when every call is done).
     pub phone_note: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) mod ssr {
-    use chrono::{DateTime, Utc};
+mod ssr {
+    use herald_core::domain::Device;
 
-    /// Midnight at the start of `date` plus `days`, in the district's time zone; none for an
-    /// empty field. `field` names the field in the error.
-    pub fn day_start(
-        field: &str,
-        date: &str,
-        tz: chrono_tz::Tz,
-        days: u64,
-    ) -> Result<Option<DateTime<Utc>>, crate::error::AppError> {
-        let date = date.trim();
-        if date.is_empty() {
-            return Ok(None);
-        }
-        let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.checked_add_days(chrono::Days::new(days)))
-            .ok_or_else(|| {
-                crate::error::AppError::Invalid(format!("{field}: '{date}' is not a date."))
-            })?;
-        Ok(Some(herald_core::directory::day_start(tz, day)))
-    }
-
-    pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-        t.with_timezone(&tz)
-            .format("%b %-d, %Y %-I:%M %p")
-            .to_string()
-    }
-
-    /// For a message still under way: a warning when no worker is running, since then nothing
-    /// is delivered (the seed's "queued for more than a few minutes: the service is not
-    /// running", said before anyone has to guess).
-    pub async fn workers_warning(
-        state: &crate::state::AppState,
-        under_way: bool,
-    ) -> Result<Option<String>, crate::error::AppError> {
-        use herald_core::heartbeat::{self, Workers};
-        if !under_way {
-            return Ok(None);
-        }
-        let since = match heartbeat::status(&state.pool).await? {
-            Workers::Running(_) => return Ok(None),
-            Workers::Silent { last_seen: None } => String::new(),
-            Workers::Silent { last_seen: Some(t) } => {
-                let tz = herald_core::directory::time_zone(&state.pool).await?;
-                format!(" since {}", when(t, tz))
-            }
-        };
-        Ok(Some(format!(
-            "No Herald worker has checked in{since}, so nothing is being delivered: deliveries wait until one runs (herald-worker run). Ask whoever runs Herald to start it."
-        )))
-    }
-
-    /// Calls with the provider, and calls waiting and why: the dialer not set up, or the next
-    /// opening of the dial window (or a retry).
-    pub async fn phone_note(
-        state: &crate::state::AppState,
-        id: herald_core::domain::MessageId,
-        tz: chrono_tz::Tz,
-    ) -> Result<Option<String>, crate::error::AppError> {
-        use herald_core::dialer::preferences::{self, DialerPreferencesError};
-        let p = herald_core::messaging::sent_messages::phone_progress(&state.pool, id).await?;
-        let mut parts = Vec::new();
-        if p.calling > 0 {
-            parts.push(format!("{} with the provider now", p.calling));
-        }
-        match preferences::config(&state.pool, &state.settings.dialer).await {
-            Err(DialerPreferencesError::NotConfigured(missing)) if p.due + p.waiting > 0 => {
-                parts.push(format!(
-                    "{} waiting: the dialer is not set up ({} missing on Dialer Preferences)",
-                    p.due + p.waiting,
-                    missing.join(", ")
-                ));
-            }
-            _ => {
-                if p.due > 0 {
-                    parts.push(format!("{} being placed", p.due));
-                }
-                if let (true, Some(next)) = (p.waiting > 0, p.next_at) {
-                    parts.push(format!(
-                        "{} waiting for the dial window or a retry; the next at {}",
-                        p.waiting,
-                        when(next, tz)
-                    ));
-                }
-            }
-        }
-        Ok((!parts.is_empty()).then(|| format!("Calls: {}.", parts.join("; "))))
-    }
-
-    pub fn cause(c: &str) -> String {
-        match c {
-            "no_email" => "No email address on file",
-            "no_phone" => "No phone number on file",
-            "opted_out" => "Opted out of this message type",
-            "not_emergency_contact" => "No method marked for emergencies",
-            other => other,
-        }
-        .to_string()
+    /// The devices, as words ("Email, Portal inbox").
+    pub fn devices(devices: &[Device]) -> String {
+        devices
+            .iter()
+            .map(|d| d.label())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -191,6 +125,7 @@ pub async fn sent_messages(
     sender: String,
     reason: String,
 ) -> Result<SentList, AppError> {
+    use crate::present::ssr::day_start;
     use herald_core::messaging::sent_messages::{self, ListFilter};
     let state = crate::auth::ssr::admin().await?.0.state;
     let Some(calendar) = calendar_id.and_then(|c| c.parse().ok()) else {
@@ -203,8 +138,8 @@ pub async fn sent_messages(
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let filter =
         ListFilter {
-            from: ssr::day_start("From", &from, tz, 0)?,
-            until: ssr::day_start("To", &until, tz, 1)?,
+            from: day_start("From", &from, tz, 0)?,
+            until: day_start("To", &until, tz, 1)?,
             sender: Some(sender).filter(|s| !s.is_empty()),
             reason: match reason.as_str() {
                 "" => None,
@@ -229,18 +164,13 @@ pub async fn sent_messages(
         rows: rows
             .into_iter()
             .map(|r| MessageLine {
-                id: r.id.to_string(),
+                id: r.id.0,
                 subject: r.subject,
                 reason: r.reason.label().into(),
                 sender: r.sender_name,
-                delivery: ssr::when(r.start_at, tz),
+                delivery: crate::format::when(r.start_at, tz),
                 state: r.state.label().into(),
-                devices: r
-                    .devices
-                    .iter()
-                    .map(|d| d.label())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                devices: ssr::devices(&r.devices),
                 total: r.total,
                 sent: r.sent,
                 failed: r.failed,
@@ -250,10 +180,13 @@ pub async fn sent_messages(
 }
 
 #[server(endpoint = "load_message_view")]
-pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
+pub async fn load_message_view(id: Uuid) -> Result<MessageView, AppError> {
+    use crate::format::when;
+    use crate::present::ssr::{phone_note, under_way, unreached_line, workers_warning};
+    use herald_core::domain::{Device, MessageId};
     use herald_core::messaging::sent_messages;
     let state = crate::auth::ssr::admin().await?.0.state;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let id = MessageId(id);
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let s = sent_messages::status(&state.pool, id)
         .await?
@@ -263,32 +196,28 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
     let phone_pending = s
         .tallies
         .iter()
-        .any(|t| t.device == herald_core::domain::Device::Phone && t.pending() > 0);
+        .any(|t| t.device == Device::Phone && t.pending() > 0);
     let phone_note = if phone_pending {
-        ssr::phone_note(&state, id, tz).await?
+        phone_note(&state, id, tz).await?
     } else {
         None
     };
-    let workers_warning = ssr::workers_warning(&state, under_way(s.state.label())).await?;
+    let under_way = under_way(s.state);
     Ok(MessageView {
         phone_note,
-        workers_warning,
-        id: s.id.to_string(),
+        workers_warning: workers_warning(&state, under_way).await?,
+        under_way,
+        id: s.id.0,
         subject: s.subject,
         reason: s.reason.label().into(),
         sender: s.sender_name,
-        created: ssr::when(s.created_at, tz),
-        start: ssr::when(s.start_at, tz),
-        finished: s.finished_at.map(|t| ssr::when(t, tz)),
+        created: when(s.created_at, tz),
+        start: when(s.start_at, tz),
+        finished: s.finished_at.map(|t| when(t, tz)),
         state: s.state.label().into(),
         is_test: s.is_test,
         recipients: s.recipients,
-        chosen_devices: s
-            .devices
-            .iter()
-            .map(|d| d.label())
-            .collect::<Vec<_>>()
-            .join(", "),
+        chosen_devices: ssr::devices(&s.devices),
         devices: s
             .tallies
             .iter()
@@ -301,25 +230,23 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
                 pending: t.pending(),
             })
             .collect(),
-        unreached: s
-            .unreached
-            .into_iter()
-            .map(|u| (u.device.label().to_string(), ssr::cause(&u.cause), u.people))
-            .collect(),
+        unreached: s.unreached.iter().map(unreached_line).collect(),
         unreached_people: unreached_people
             .into_iter()
-            .map(|u| (u.name, u.device.label().to_string(), ssr::cause(&u.cause)))
+            .map(|u| UnreachedPerson {
+                name: u.name,
+                device: u.device.label().into(),
+                cause: u.cause.label().into(),
+            })
             .collect(),
         troubles: troubles
             .into_iter()
-            .map(|t| {
-                (
-                    t.device.label().to_string(),
-                    t.target,
-                    t.retrying,
-                    t.attempts,
-                    t.last_error,
-                )
+            .map(|t| Trouble {
+                device: t.device.label().into(),
+                to: t.target,
+                retrying: t.retrying,
+                attempts: t.attempts,
+                said: t.last_error,
             })
             .collect(),
     })
@@ -327,10 +254,11 @@ pub async fn load_message_view(id: String) -> Result<MessageView, AppError> {
 
 /// Cancels what is still queued, on record; returns how many jobs were canceled.
 #[server(endpoint = "cancel_message")]
-pub async fn cancel_message(id: String) -> Result<u64, AppError> {
+pub async fn cancel_message(id: Uuid) -> Result<u64, AppError> {
+    use herald_core::domain::MessageId;
     use herald_core::messaging::cancel::{self, CancelScope, Canceler};
     let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let id = MessageId(id);
     let by = Canceler {
         account: session.account.id,
         email: session.account.email.clone(),
@@ -338,11 +266,6 @@ pub async fn cancel_message(id: String) -> Result<u64, AppError> {
     let done = cancel::cancel(&state.pool, &by, CancelScope::Message, &[id]).await?;
     tracing::info!(message = %id, by = %by.email, jobs = done.jobs, "message canceled");
     Ok(done.jobs as u64)
-}
-
-/// A message in this state is still changing: its pages refresh themselves.
-pub fn under_way(state: &str) -> bool {
-    state == "Sending" || state == "Scheduled"
 }
 
 /// `/admin/messenger/sent-messages`.
@@ -419,13 +342,13 @@ pub fn SentMessagesPage() -> impl IntoView {
 #[component]
 pub fn MessagePage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
+    let id = move || url_id(&params.read().get("id").unwrap_or_default());
     let refresh = RwSignal::new(0u32);
     let view_res = Resource::new(
         move || (id(), refresh.get()),
-        |(id, _)| load_message_view(id),
+        |(id, _)| async move { load_message_view(id?).await },
     );
-    let cancel = Action::new(|id: &String| cancel_message(id.clone()));
+    let cancel = Action::new(|id: &Uuid| cancel_message(*id));
     Effect::new(move |_| {
         if cancel.value().get().is_some() {
             refresh.update(|n| *n += 1);
@@ -433,89 +356,88 @@ pub fn MessagePage() -> impl IntoView {
     });
     // While the message is scheduled or sending, refresh every two seconds; then stop.
     crate::poll::refresh_while(std::time::Duration::from_secs(2), refresh, move || {
-        view_res.with_untracked(|v| !matches!(v, Some(Ok(m)) if !under_way(&m.state)))
+        view_res.with_untracked(|v| !matches!(v, Some(Ok(m)) if !m.under_way))
     });
     view! {
         <LoadedTransition resource=view_res let:m>
-            {
-                let active = under_way(&m.state);
-                let mid = m.id.clone();
-                view! {
-                    <h1>{m.subject.clone()}{m.is_test.then_some(" (test)")}</h1>
-                    <dl class="facts">
-                        <div><dt>"Status"</dt><dd data-testid="message-state">{m.state.clone()}</dd></div>
-                        <div><dt>"Type"</dt><dd>{m.reason.clone()}</dd></div>
-                        <div><dt>"Sender"</dt><dd>{m.sender.clone()}</dd></div>
-                        <div><dt>"Created"</dt><dd>{m.created.clone()}</dd></div>
-                        <div><dt>"Delivery starts"</dt><dd>{m.start.clone()}</dd></div>
-                        {m.finished.clone().map(|f| view! { <div><dt>"Finished"</dt><dd>{f}</dd></div> })}
-                        <div><dt>"Devices"</dt><dd>{m.chosen_devices.clone()}</dd></div>
-                        <div><dt>"Recipients"</dt><dd>{m.recipients}</dd></div>
-                    </dl>
-                    <p><a class="button primary" href=format!("/admin/messenger/messages/{}/report", m.id)>"View Delivery Report"</a></p>
-                    {active.then(|| view! {
-                        <button type="button" class="danger" on:click=move |_| { cancel.dispatch(mid.clone()); }>"Cancel queued deliveries"</button>
-                    })}
-                    {move || cancel.value().get().map(|r| match r {
-                        Ok(n) => view! { <p class="ok" role="status">{format!("Canceled {n} queued deliveries.")}</p> }.into_any(),
-                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
-                    })}
-                    <h2>"Delivery"</h2>
-                    <table class="grid" data-testid="tally">
-                        <thead><tr><th>"Device"</th><th>"Total"</th><th>"Sent"</th><th>"Failed"</th><th>"Canceled"</th><th>"In queue"</th></tr></thead>
-                        <tbody>
-                            {m.devices.iter().cloned().map(|d| view! {
-                                <tr><td>{d.device}</td><td>{d.total}</td><td>{d.sent}</td><td>{d.failed}</td><td>{d.canceled}</td><td>{d.pending}</td></tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                    {(m.devices.is_empty()).then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
-                    {m.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
-                    {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
-                    {(!m.unreached.is_empty()).then(|| view! {
-                        <h2>"Not reached"</h2>
-                        <ul>{m.unreached.iter().map(|(d, c, n)| view! { <li>{format!("{d}: {n} — {c}")}</li> }).collect_view()}</ul>
-                        <details>
-                            <summary>"Who"</summary>
-                            <table class="grid"><tbody>
-                                {m.unreached_people.iter().cloned().map(|(n, d, c)| view! { <tr><td>{n}</td><td>{d}</td><td>{c}</td></tr> }).collect_view()}
-                            </tbody></table>
-                        </details>
-                    })}
-                    {(!m.troubles.is_empty()).then(|| view! {
-                        <h2>"Failures"</h2>
-                        <table class="grid"><thead><tr><th>"Device"</th><th>"To"</th><th>"State"</th><th>"Attempts"</th><th>"Server said"</th></tr></thead><tbody>
-                            {m.troubles.iter().cloned().map(|(d, t, r, a, e)| view! {
-                                <tr><td>{d}</td><td>{t}</td><td>{if r { "Retrying" } else { "Failed" }}</td><td>{a}</td><td>{e}</td></tr>
-                            }).collect_view()}
-                        </tbody></table>
-                    })}
-                }
-            }
+            <h1>{m.subject.clone()}{m.is_test.then_some(" (test)")}</h1>
+            <Facts m=m.clone() />
+            <p><a class="button primary" href=format!("/admin/messenger/messages/{}/report", m.id)>"View Delivery Report"</a></p>
+            {m.under_way.then(|| view! {
+                <button type="button" class="danger" on:click=move |_| { cancel.dispatch(m.id); }>"Cancel queued deliveries"</button>
+            })}
+            {move || cancel.value().get().map(|r| match r {
+                Ok(n) => view! { <p class="ok" role="status">{format!("Canceled {n} queued deliveries.")}</p> }.into_any(),
+                Err(error) => view! { <ErrorAlert error /> }.into_any(),
+            })}
+            <Tally devices=m.devices.clone() />
+            {m.workers_warning.clone().map(|w| view! { <p class="notice" data-testid="workers-silent">{w}</p> })}
+            {m.phone_note.clone().map(|n| view! { <p class="notice" data-testid="phone-note">{n}</p> })}
+            {(!m.unreached.is_empty()).then(|| view! { <NotReached unreached=m.unreached.clone() people=m.unreached_people.clone() /> })}
+            {(!m.troubles.is_empty()).then(|| view! { <Failures troubles=m.troubles.clone() /> })}
         </LoadedTransition>
     }
 }
 
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::ssr::day_start;
+/// The message's facts: status, type, sender, when, devices, recipients.
+#[component]
+fn Facts(m: MessageView) -> impl IntoView {
+    view! {
+        <dl class="facts">
+            <div><dt>"Status"</dt><dd data-testid="message-state">{m.state}</dd></div>
+            <div><dt>"Type"</dt><dd>{m.reason}</dd></div>
+            <div><dt>"Sender"</dt><dd>{m.sender}</dd></div>
+            <div><dt>"Created"</dt><dd>{m.created}</dd></div>
+            <div><dt>"Delivery starts"</dt><dd>{m.start}</dd></div>
+            {m.finished.map(|f| view! { <div><dt>"Finished"</dt><dd>{f}</dd></div> })}
+            <div><dt>"Devices"</dt><dd>{m.chosen_devices}</dd></div>
+            <div><dt>"Recipients"</dt><dd>{m.recipients}</dd></div>
+        </dl>
+    }
+}
 
-    #[test]
-    fn a_date_range_is_whole_days_in_the_districts_time_zone() {
-        let tz = chrono_tz::America::Chicago;
-        let from = day_start("From", "2026-11-23", tz, 0).unwrap().unwrap();
-        assert_eq!(from.to_rfc3339(), "2026-11-23T06:00:00+00:00");
-        let until = day_start("To", "2026-11-23", tz, 1).unwrap().unwrap();
-        assert_eq!(until.to_rfc3339(), "2026-11-24T06:00:00+00:00");
-        assert_eq!(day_start("From", " ", tz, 0).unwrap(), None);
-        let e = day_start("To", "11/23/2026", tz, 1).unwrap_err();
-        assert_eq!(e.to_string(), "To: '11/23/2026' is not a date.");
-        // Midnight does not exist on a day that starts daylight saving at midnight (Havana).
-        let havana = chrono_tz::America::Havana;
-        assert!(
-            day_start("From", "2026-03-08", havana, 0)
-                .unwrap()
-                .is_some()
-        );
+/// Per device: sent, failed, canceled and still in the queue.
+#[component]
+fn Tally(devices: Vec<DeviceLine>) -> impl IntoView {
+    let none = devices.is_empty();
+    view! {
+        <h2>"Delivery"</h2>
+        <table class="grid" data-testid="tally">
+            <thead><tr><th>"Device"</th><th>"Total"</th><th>"Sent"</th><th>"Failed"</th><th>"Canceled"</th><th>"In queue"</th></tr></thead>
+            <tbody>
+                {devices.into_iter().map(|d| view! {
+                    <tr><td>{d.device}</td><td>{d.total}</td><td>{d.sent}</td><td>{d.failed}</td><td>{d.canceled}</td><td>{d.pending}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        {none.then(|| view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> })}
+    }
+}
+
+/// How many were not reached on each device and why, and who.
+#[component]
+fn NotReached(unreached: Vec<UnreachedLine>, people: Vec<UnreachedPerson>) -> impl IntoView {
+    view! {
+        <h2>"Not reached"</h2>
+        <ul>{unreached.into_iter().map(|u| view! { <li>{format!("{}: {} — {}", u.device, u.people, u.cause)}</li> }).collect_view()}</ul>
+        <details>
+            <summary>"Who"</summary>
+            <table class="grid"><tbody>
+                {people.into_iter().map(|p| view! { <tr><td>{p.name}</td><td>{p.device}</td><td>{p.cause}</td></tr> }).collect_view()}
+            </tbody></table>
+        </details>
+    }
+}
+
+/// Jobs that failed or wait to retry, with the server's words.
+#[component]
+fn Failures(troubles: Vec<Trouble>) -> impl IntoView {
+    view! {
+        <h2>"Failures"</h2>
+        <table class="grid"><thead><tr><th>"Device"</th><th>"To"</th><th>"State"</th><th>"Attempts"</th><th>"Server said"</th></tr></thead><tbody>
+            {troubles.into_iter().map(|t| view! {
+                <tr><td>{t.device}</td><td>{t.to}</td><td>{if t.retrying { "Retrying" } else { "Failed" }}</td><td>{t.attempts}</td><td>{t.said}</td></tr>
+            }).collect_view()}
+        </tbody></table>
     }
 }

@@ -8,50 +8,37 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
-use crate::ui::{Loaded, LoadedTransition};
-
-/// One search hit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonRow {
-    pub id: String,
-    pub kind: String,
-    pub name: String,
-    pub detail: String,
-}
-
-/// A contact method with its preferences.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MethodRow {
-    pub label: String,
-    pub kind: String,
-    pub household_phone: bool,
-    pub sms_capable: bool,
-    pub preferences: Vec<(String, bool)>,
-}
+use crate::present::{MethodView, PersonView};
+use crate::ui::{Loaded, LoadedTransition, url_id};
 
 /// One person in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonInfo {
-    pub id: String,
+    pub id: Uuid,
+    /// `PersonKind::label`.
     pub kind: String,
+    /// A student: the relations listed are guardians (else students).
+    pub is_student: bool,
     pub name: String,
     pub summary: String,
     pub active: bool,
     pub household: Option<String>,
-    pub members: Vec<PersonRow>,
-    pub relations: Vec<(PersonRow, bool)>,
+    pub members: Vec<PersonView>,
+    /// Each relation, and whether they are a messenger contact.
+    pub relations: Vec<(PersonView, bool)>,
     pub assignments: Vec<String>,
-    pub methods: Vec<MethodRow>,
+    pub methods: Vec<MethodView>,
 }
 
 #[server(endpoint = "search_people")]
 pub async fn search_people(
     query: String,
     calendar_id: Option<String>,
-) -> Result<Vec<PersonRow>, AppError> {
+) -> Result<Vec<PersonView>, AppError> {
     /// Enough to pick from; a one-letter query stays cheap on a large district.
     const MAX_HITS: i64 = 25;
     let state = crate::auth::ssr::staff().await?.0.state;
@@ -61,15 +48,19 @@ pub async fn search_people(
     let calendar = calendar_id.and_then(|c| c.parse().ok());
     let hits =
         herald_core::directory::search_people(&state.pool, &query, calendar, MAX_HITS).await?;
-    Ok(hits.into_iter().map(ssr::row).collect())
+    Ok(hits
+        .into_iter()
+        .map(crate::present::ssr::person_view)
+        .collect())
 }
 
 #[server(endpoint = "person_card")]
-pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
+pub async fn person_card(id: Uuid) -> Result<PersonInfo, AppError> {
+    use crate::present::ssr::{method_view, person_view, student_detail};
     use herald_core::directory::Relation;
+    use herald_core::domain::{PersonId, PersonKind};
     let state = crate::auth::ssr::staff().await?.0.state;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
-    let p = herald_core::directory::person_detail(&state.pool, id)
+    let p = herald_core::directory::person_detail(&state.pool, PersonId(id))
         .await?
         .ok_or(AppError::NotFound)?;
     let summary = [
@@ -81,13 +72,14 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
     .collect::<Vec<_>>()
     .join(" · ");
     Ok(PersonInfo {
-        id: p.id.to_string(),
-        kind: ssr::kind(p.kind).into(),
+        id: p.id.0,
+        kind: p.kind.label().into(),
+        is_student: p.kind == PersonKind::Student,
         name: p.name,
         summary,
         active: p.active,
         household: p.household_name,
-        members: p.household_members.into_iter().map(ssr::row).collect(),
+        members: p.household_members.into_iter().map(person_view).collect(),
         relations: p
             .relations
             .into_iter()
@@ -101,12 +93,12 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
                      school,
                  }| {
                     let detail = match grade_level {
-                        Some(g) => ssr::student_detail(Some(g), school),
+                        Some(g) => student_detail(Some(g), school),
                         None => relationship,
                     };
                     (
-                        PersonRow {
-                            id: id.to_string(),
+                        PersonView {
+                            id: id.0,
                             kind: String::new(),
                             name,
                             detail,
@@ -117,7 +109,7 @@ pub async fn person_card(id: String) -> Result<PersonInfo, AppError> {
             )
             .collect(),
         assignments: p.assignments,
-        methods: p.contact_methods.into_iter().map(ssr::method_row).collect(),
+        methods: p.contact_methods.into_iter().map(method_view).collect(),
     })
 }
 
@@ -153,18 +145,14 @@ pub struct PreferenceLog {
 }
 
 #[server(endpoint = "preference_history")]
-pub async fn preference_history(id: String) -> Result<PreferenceLog, AppError> {
+pub async fn preference_history(id: Uuid) -> Result<PreferenceLog, AppError> {
     use herald_core::contact_preferences;
     /// Enough for any person's story; a method re-imported nightly would otherwise grow without end.
     const SHOWN: usize = 100;
     let state = crate::auth::ssr::staff().await?.0.state;
-    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let id = herald_core::domain::PersonId(id);
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let when = |at: chrono::DateTime<chrono::Utc>| {
-        at.with_timezone(&tz)
-            .format("%b %-d, %Y, %-I:%M %p")
-            .to_string()
-    };
+    let when = |at| crate::format::when(at, tz);
     let mut entries = contact_preferences::history(&state.pool, id, SHOWN as i64 + 1).await?;
     let more = entries.len() > SHOWN;
     entries.truncate(SHOWN);
@@ -208,63 +196,6 @@ pub async fn preference_history(id: String) -> Result<PreferenceLog, AppError> {
     })
 }
 
-#[cfg(feature = "ssr")]
-pub(crate) mod ssr {
-    use herald_core::directory::{ContactMethodView, PersonHit};
-    use herald_core::domain::PersonKind;
-
-    use super::{MethodRow, PersonRow};
-
-    /// A contact method as the admin people page and the parent portal show it.
-    pub fn method_row(m: ContactMethodView) -> MethodRow {
-        MethodRow {
-            label: m
-                .email
-                .clone()
-                .or(m.phone.as_deref().map(crate::format::phone))
-                .unwrap_or_default(),
-            kind: match (&m.email, m.phone_kind) {
-                (Some(_), _) => "Email".into(),
-                (None, Some(k)) => k.label().into(),
-                (None, None) => "Phone".into(),
-            },
-            household_phone: m.household_phone,
-            sms_capable: m.sms_capable,
-            preferences: m
-                .preferences
-                .into_iter()
-                .map(|(r, on)| (r.label().to_string(), on))
-                .collect(),
-        }
-    }
-
-    /// "Grade 03 · Lincoln Elementary", from whichever parts are known.
-    pub fn student_detail(grade: Option<String>, school: Option<String>) -> String {
-        [grade.map(|g| format!("Grade {g}")), school]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" · ")
-    }
-
-    pub fn kind(k: PersonKind) -> &'static str {
-        match k {
-            PersonKind::Student => "Student",
-            PersonKind::Guardian => "Guardian",
-            PersonKind::Staff => "Staff",
-        }
-    }
-
-    pub fn row(h: PersonHit) -> PersonRow {
-        PersonRow {
-            id: h.id.to_string(),
-            kind: kind(h.kind).into(),
-            name: h.name,
-            detail: h.detail,
-        }
-    }
-}
-
 /// `/admin/people` and `/admin/people/:id`.
 #[component]
 pub fn PeoplePage() -> impl IntoView {
@@ -306,14 +237,18 @@ pub fn PeoplePage() -> impl IntoView {
                     }}
                 </LoadedTransition>
             </section>
-            {move || selected().map(|id| view! { <PersonView id /> })}
+            {move || selected().map(|id| view! { <PersonPanel id=url_id(&id) /> })}
         </div>
     }
 }
 
+/// The person the URL names, or "Not found.".
 #[component]
-fn PersonView(id: String) -> impl IntoView {
-    let card = Resource::new(move || id.clone(), person_card);
+fn PersonPanel(id: Result<Uuid, AppError>) -> impl IntoView {
+    let card = Resource::new(
+        move || id.clone(),
+        |id| async move { person_card(id?).await },
+    );
     view! {
         <section class="person" aria-label="Person">
             <Loaded resource=card let:p>
@@ -340,7 +275,7 @@ fn PersonDetails(p: PersonInfo) -> impl IntoView {
             }).collect_view()}</ul>
         })}
         {(!p.relations.is_empty()).then(|| view! {
-            <h3>{if p.kind == "Student" { "Guardians" } else { "Students" }}</h3>
+            <h3>{if p.is_student { "Guardians" } else { "Students" }}</h3>
             <ul>{p.relations.iter().map(|(r, contact)| view! {
                 <li>
                     <a href=format!("/admin/people/{}", r.id)>{r.name.clone()}</a>
@@ -379,15 +314,15 @@ fn PersonDetails(p: PersonInfo) -> impl IntoView {
                 </div>
             }.into_any()
         }}
-        <PreferenceChanges id=p.id.clone() />
+        <PreferenceChanges id=p.id />
     }
 }
 
 /// The person's preference history: who changed what, and when; changes that overrode the
 /// recipient's own choice are marked.
 #[component]
-fn PreferenceChanges(id: String) -> impl IntoView {
-    let history = Resource::new(move || id.clone(), preference_history);
+fn PreferenceChanges(id: Uuid) -> impl IntoView {
+    let history = Resource::new(move || id, preference_history);
     view! {
         <Loaded resource=history fallback=|| () let:h>
             {if h.changes.is_empty() && h.consents.is_empty() {

@@ -1,6 +1,10 @@
 //! What the preferences pages (Email Preferences, Dialer Preferences) share: a labelled input
-//! bound to one field of the page's form signal, and the note naming fields the server's
-//! environment pins.
+//! bound to one field of the page's form signal, a saved secret's input with its "Remove the
+//! saved …" box, and the note naming fields the server's environment pins.
+//!
+//! What must stay true: a secret is never sent to the browser; the page only knows whether one
+//! is saved, and says so in the label ("Password (saved; type to replace)"), which tests and
+//! screen readers find the input by.
 
 use leptos::prelude::*;
 
@@ -18,6 +22,47 @@ pub fn field<F: Send + Sync + 'static>(
             <input name=name type=kind prop:value=move || form.with(get)
                 on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); } />
         </label>
+    }
+}
+
+/// A secret of a preferences form (a password, an auth token) and how the form holds it.
+pub struct Secret<F> {
+    /// The input's label ("Password").
+    pub label: &'static str,
+    /// The input's name.
+    pub name: &'static str,
+    /// What the box removes: " Remove the saved {what}".
+    pub what: &'static str,
+    /// The typed value; empty keeps the saved one.
+    pub get: fn(&F) -> String,
+    pub set: fn(&mut F, String),
+    /// Sets whether to remove the saved one.
+    pub clear: fn(&mut F, bool),
+}
+
+/// A password input for `secret`: its label says when one is `saved` (typing replaces it), and
+/// then a check box offers to remove it.
+pub fn secret_field<F: Send + Sync + 'static>(
+    form: RwSignal<F>,
+    saved: bool,
+    secret: Secret<F>,
+) -> impl IntoView {
+    let Secret {
+        label,
+        name,
+        what,
+        get,
+        set,
+        clear,
+    } = secret;
+    view! {
+        <label>{if saved { format!("{label} (saved; type to replace)") } else { label.to_string() }}
+            <input name=name type="password" autocomplete="new-password" prop:value=move || form.with(get)
+                on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); } />
+        </label>
+        {saved.then(|| view! {
+            <label class="inline"><input type="checkbox" on:change=move |ev| { let on = event_target_checked(&ev); form.update(|f| clear(f, on)); } />{format!(" Remove the saved {what}")}</label>
+        })}
     }
 }
 

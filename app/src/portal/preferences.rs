@@ -12,6 +12,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::portal::{PortalFrame, PortalTab};
@@ -46,7 +47,7 @@ pub enum TextsPref {
 /// One email address or phone with its settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MethodPrefs {
-    pub id: String,
+    pub id: Uuid,
     /// The address or the phone number as people write it.
     pub label: String,
     /// "Email", "Cell phone", "Household phone", …
@@ -69,13 +70,9 @@ pub async fn my_preferences() -> Result<Vec<MethodPrefs>, AppError> {
     Ok(methods
         .into_iter()
         .map(|m| {
-            let label = m
-                .email
-                .clone()
-                .or(m.phone.as_deref().map(crate::format::phone))
-                .unwrap_or_default();
+            let label = crate::format::contact(m.email.as_deref(), m.phone.as_deref());
             MethodPrefs {
-                id: m.id.to_string(),
+                id: m.id.0,
                 kind: match (m.household_phone, m.phone_kind) {
                     (true, _) => "Household phone".into(),
                     (false, Some(k)) => format!("{} phone", k.label()),
@@ -98,7 +95,7 @@ pub async fn my_preferences() -> Result<Vec<MethodPrefs>, AppError> {
                         wording: contact_preferences::texts_wording(&district, &label),
                     },
                     Texts::On { since, wording } => TextsPref::On {
-                        since: since.with_timezone(&tz).format("%b %-d, %Y").to_string(),
+                        since: crate::format::day(since, tz),
                         wording,
                     },
                 },
@@ -111,13 +108,8 @@ pub async fn my_preferences() -> Result<Vec<MethodPrefs>, AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use herald_core::contact_preferences::PreferenceError;
-    use herald_core::domain::ContactMethodId;
 
     use crate::error::AppError;
-
-    pub fn method(id: &str) -> Result<ContactMethodId, AppError> {
-        id.parse().map_err(|_| AppError::NotFound)
-    }
 
     pub fn refused(e: PreferenceError) -> AppError {
         match e {
@@ -136,15 +128,15 @@ mod ssr {
 /// Turns `reason` on or off on one of the parent's methods.
 #[server(endpoint = "set_my_preference")]
 pub async fn set_my_preference(
-    method: String,
+    method: Uuid,
     reason: String,
     enabled: bool,
 ) -> Result<(), AppError> {
     use herald_core::contact_preferences::{self, ChangedBy};
-    use herald_core::domain::ContactReason;
+    use herald_core::domain::{ContactMethodId, ContactReason};
     let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
     let crate::auth::ssr::Caller { state, session, .. } = caller;
-    let method = ssr::method(&method)?;
+    let method = ContactMethodId(method);
     let reason: ContactReason = reason.parse().map_err(|_| AppError::NotFound)?;
     let by = ChangedBy::Portal(session.account.email.clone());
     contact_preferences::set(&state.pool, person, method, reason, enabled, &by)
@@ -156,11 +148,11 @@ pub async fn set_my_preference(
 /// Turns text messages on (agreeing to the wording the page showed, which the server writes
 /// again itself rather than taking from the browser) or off on one of the parent's phones.
 #[server(endpoint = "set_my_texts")]
-pub async fn set_my_texts(method: String, on: bool) -> Result<(), AppError> {
+pub async fn set_my_texts(method: Uuid, on: bool) -> Result<(), AppError> {
     use herald_core::contact_preferences::{self, ChangedBy};
     let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
     let crate::auth::ssr::Caller { state, session, .. } = caller;
-    let id = ssr::method(&method)?;
+    let id = herald_core::domain::ContactMethodId(method);
     let by = ChangedBy::Portal(session.account.email.clone());
     if !on {
         return contact_preferences::withdraw_texts(&state.pool, person, id, &by)
@@ -186,7 +178,7 @@ struct Said {
 /// One switch: which method and reason, and its state on the page.
 #[derive(Clone)]
 struct Toggle {
-    method: String,
+    method: Uuid,
     method_label: String,
     reason: String,
     reason_label: String,
@@ -200,7 +192,7 @@ impl Toggle {
         self.checked.set(enabled);
         self.pending.set(true);
         leptos::task::spawn_local(async move {
-            let result = set_my_preference(self.method.clone(), self.reason.clone(), enabled).await;
+            let result = set_my_preference(self.method, self.reason.clone(), enabled).await;
             self.pending.set(false);
             said.set(Some(match result {
                 Ok(()) => Said {
@@ -306,7 +298,7 @@ fn MethodCard(
         .into_iter()
         .map(|r| {
             let toggle = Toggle {
-                method: id.clone(),
+                method: id,
                 method_label: label.clone(),
                 reason: r.reason.clone(),
                 reason_label: r.label.clone(),
@@ -359,14 +351,13 @@ fn MethodCard(
 /// Text-message consent for one phone.
 #[component]
 fn Texts(
-    method: String,
+    method: Uuid,
     texts: TextsPref,
     said: RwSignal<Option<Said>>,
     texts_changed: RwSignal<u32>,
     ready: RwSignal<bool>,
 ) -> impl IntoView {
     let change = Action::new(move |on: &bool| {
-        let method = method.clone();
         let on = *on;
         async move {
             let result = set_my_texts(method, on).await;

@@ -9,6 +9,7 @@ mod email;
 mod ids;
 mod phone;
 mod reason;
+mod unreached;
 
 pub use delivery::{AudienceKind, Device, DialWindow, DialWindowError, JobKind, JobStatus};
 pub use email::{EmailAddress, EmailAddressError};
@@ -17,3 +18,4 @@ pub use ids::{
 };
 pub use phone::{PhoneError, PhoneKind, PhoneNumber};
 pub use reason::{ContactReason, PersonKind, UnknownValue};
+pub use unreached::UnreachedCause;

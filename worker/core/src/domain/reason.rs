@@ -92,6 +92,20 @@ pub enum PersonKind {
     Staff,
 }
 
+impl PersonKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Student, Self::Guardian, Self::Staff];
+
+    /// The word the People page and the portal show.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Student => "Student",
+            Self::Guardian => "Guardian",
+            Self::Staff => "Staff",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +116,11 @@ mod tests {
             assert_eq!(r.as_str().parse::<ContactReason>(), Ok(r));
         }
         assert!("sms".parse::<ContactReason>().is_err());
+    }
+
+    #[test]
+    fn every_person_kind_has_its_own_label() {
+        let labels: Vec<&str> = PersonKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels, ["Student", "Guardian", "Staff"]);
     }
 }

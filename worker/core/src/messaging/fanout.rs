@@ -16,7 +16,8 @@
 //! - One job per recipient × device × contact method allowed by that method's preference for the
 //!   message's reason (the SQL function `method_allowed`). An address shared by two recipients
 //!   (a household phone, a shared email) is reached once.
-//! - A recipient reached by no method on a device gets a `message_unreached` row saying why.
+//! - A recipient reached by no method on a device gets a `message_unreached` row saying why, an
+//!   [`UnreachedCause`] bound as a parameter (the SQL spells no cause itself).
 //! - A cancel never misses jobs being written: each device step holds a share lock on the
 //!   message row, which the cancel's update waits for.
 //! - `message_tally.total`, `first_job` and `last_job` are written here and never change
@@ -27,7 +28,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::compose::Audience;
-use crate::domain::{AudienceKind, CalendarId, ContactReason, Device, MessageId};
+use crate::domain::{AudienceKind, CalendarId, ContactReason, Device, MessageId, UnreachedCause};
 
 /// How long a claim on a message's fan-out lasts before another worker may resume it.
 const CLAIM_SECONDS: f64 = 120.0;
@@ -35,11 +36,17 @@ const CLAIM_SECONDS: f64 = 120.0;
 /// What one fan-out produced (for the steps this call performed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanOut {
+    /// The message claimed; `None` only in a default value.
     pub message_id: Option<MessageId>,
+    /// Recipients written by this call (0 when an earlier run had already written them).
     pub recipients: u64,
+    /// Email jobs written by this call.
     pub email_jobs: u64,
+    /// Portal inbox jobs written by this call.
     pub inbox_jobs: u64,
+    /// Phone jobs written by this call.
     pub phone_jobs: u64,
+    /// `message_unreached` rows written by this call, over all devices.
     pub unreached: u64,
 }
 
@@ -263,9 +270,9 @@ async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Writte
            ), unreached as (
                insert into message_unreached (message_id, person_id, device, cause)
                select $1, r.person_id, 'email',
-                      case when p.person_id is null then 'no_email'
-                           when $2 = 'emergency' then 'not_emergency_contact'
-                           else 'opted_out' end
+                      case when p.person_id is null then $4
+                           when $2 = 'emergency' then $5
+                           else $6 end
                from message_recipient r
                left join reached p on p.person_id = r.person_id
                where r.message_id = $1 and p.reached is not true
@@ -276,6 +283,9 @@ async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Writte
         m.id as MessageId,
         m.reason as ContactReason,
         m.email_due,
+        UnreachedCause::NoEmail as UnreachedCause,
+        UnreachedCause::NotEmergencyContact as UnreachedCause,
+        UnreachedCause::OptedOut as UnreachedCause,
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -314,9 +324,9 @@ async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Writte
            ), unreached as (
                insert into message_unreached (message_id, person_id, device, cause)
                select $1, r.person_id, 'phone',
-                      case when p.person_id is null then 'no_phone'
-                           when $2 = 'emergency' then 'not_emergency_contact'
-                           else 'opted_out' end
+                      case when p.person_id is null then $4
+                           when $2 = 'emergency' then $5
+                           else $6 end
                from message_recipient r
                left join reached p on p.person_id = r.person_id
                where r.message_id = $1 and p.reached is not true
@@ -327,6 +337,9 @@ async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Writte
         m.id as MessageId,
         m.reason as ContactReason,
         m.start,
+        UnreachedCause::NoPhone as UnreachedCause,
+        UnreachedCause::NotEmergencyContact as UnreachedCause,
+        UnreachedCause::OptedOut as UnreachedCause,
     )
     .fetch_one(&mut **tx)
     .await?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::domain::{CalendarId, ContactReason, Device, MessageId, PersonId};
+use crate::domain::{CalendarId, ContactReason, Device, MessageId, PersonId, UnreachedCause};
 
 /// What happened on one device of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,7 +171,7 @@ pub async fn senders(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreachedCount {
     pub device: Device,
-    pub cause: String,
+    pub cause: UnreachedCause,
     pub people: i64,
 }
 
@@ -242,7 +242,7 @@ pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus
     };
     let unreached = sqlx::query_as!(
         UnreachedCount,
-        r#"select device as "device: Device", cause, count(*) as "people!"
+        r#"select device as "device: Device", cause as "cause: UnreachedCause", count(*) as "people!"
            from message_unreached where message_id = $1
            group by device, cause order by device, cause"#,
         id as MessageId
@@ -273,7 +273,7 @@ pub struct UnreachedPerson {
     pub person_id: PersonId,
     pub name: String,
     pub device: Device,
-    pub cause: String,
+    pub cause: UnreachedCause,
 }
 
 pub async fn unreached_people(
@@ -285,7 +285,7 @@ pub async fn unreached_people(
         UnreachedPerson,
         r#"select u.person_id as "person_id: PersonId",
                coalesce(p.given_name || ' ' || p.family_name, '(removed from the roster)') as "name!",
-               u.device as "device: Device", u.cause
+               u.device as "device: Device", u.cause as "cause: UnreachedCause"
            from message_unreached u
            left join person p on p.id = u.person_id
            where u.message_id = $1
