@@ -26,25 +26,36 @@ use crate::domain::{AccountId, CalendarId, EmailAddress, PersonId};
 #[sqlx(type_name = "account_role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Runs the district: composes and sends messages, imports rosters, sets preferences.
     DistrictAdmin,
+    /// Staff who sign in to the admin shell for their own sections.
     Teacher,
+    /// A guardian who signs in to the parent portal; linked to their `person` row.
     Parent,
 }
 
 /// A signed-in account as the server sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The account's primary key.
     pub id: AccountId,
+    /// The sign-in email, stored trimmed and lowercased.
     pub email: String,
+    /// The name the pages greet the account with.
     pub display_name: String,
+    /// What the account may do.
     pub role: Role,
+    /// The roster person this account belongs to (a parent's guardian record); `None` for accounts
+    /// not tied to the roster.
     pub person_id: Option<PersonId>,
 }
 
 /// An account together with its session's state.
 #[derive(Debug, Clone)]
 pub struct SessionAccount {
+    /// The signed-in account.
     pub account: Account,
+    /// The calendar chosen in the Campus Toolbar for this session; `None` until one is picked.
     pub calendar_id: Option<CalendarId>,
 }
 
@@ -82,16 +93,25 @@ impl std::fmt::Debug for SessionToken {
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// The email is unknown or the password does not match it (deliberately not told apart).
     #[error("the email or password is not right")]
     InvalidCredentials,
+    /// The email has reached `max_failures` failed attempts inside the throttle window.
     #[error("too many failed sign-ins for this email; try again in {minutes} minutes")]
-    Throttled { minutes: i64 },
+    Throttled {
+        /// The throttle window in minutes (`failure_window_minutes`), shown as the wait.
+        minutes: i64,
+    },
+    /// Another account already uses this email (the value is that email).
     #[error("an account with email {0} already exists")]
     EmailTaken(String),
+    /// argon2 could not hash the password.
     #[error("could not hash the password")]
     Hash(#[source] argon2::password_hash::Error),
+    /// The blocking task that hashes or verifies the password panicked or was cancelled.
     #[error("the password hashing task failed")]
     Join(#[source] tokio::task::JoinError),
+    /// A database statement failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
 }

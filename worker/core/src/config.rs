@@ -13,38 +13,58 @@ const DEFAULTS: &str = include_str!("../../../herald.toml");
 /// Everything a Herald process is configured with.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
+    /// The PostgreSQL connection (`[database]`).
     pub database: DatabaseConfig,
+    /// Sessions and the sign-in throttle (`[auth]`).
     pub auth: AuthConfig,
+    /// Leasing, batching and retries of delivery jobs (`[worker]`).
     pub worker: WorkerConfig,
+    /// Ops overrides for Email Preferences (`[smtp]`); empty when the section is absent.
     #[serde(default)]
     pub smtp: SmtpOverrides,
+    /// Ops overrides for the provider fields of Dialer Preferences (`[dialer]`); empty when absent.
     #[serde(default)]
     pub dialer: DialerOverrides,
 }
 
+/// Where the database is and how many connections each process may open.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseConfig {
+    /// The connection URL; `DATABASE_URL` overrides it.
     pub url: SecretString,
+    /// Size of the connection pool per process.
     pub max_connections: u32,
 }
 
+/// How long sessions last and when repeated failed sign-ins are refused.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthConfig {
+    /// How long a sign-in lasts, in hours.
     pub session_hours: i64,
+    /// Failed sign-ins allowed per email inside the window before sign-in is refused for it.
     pub max_failures: i64,
+    /// Length of the failed-sign-in window, in minutes.
     pub failure_window_minutes: i64,
+    /// Whether the session cookie is marked `Secure` (sent only over HTTPS); on in production.
     pub secure_cookies: bool,
 }
 
 /// How a worker leases and retries delivery jobs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerConfig {
+    /// How long a leased job is held, in seconds, before another worker may take it over.
     pub lease_seconds: i64,
+    /// Email jobs leased per round trip.
     pub email_batch: i64,
+    /// Portal inbox jobs leased per round trip.
     pub inbox_batch: i64,
+    /// Attempts before a retryable failure becomes final.
     pub max_attempts: i32,
+    /// The first retry delay, in seconds; it doubles with each attempt, up to six hours.
     pub backoff_seconds: i64,
+    /// How often an idle worker looks for due work, in milliseconds.
     pub poll_ms: u64,
+    /// Parallel SMTP connections per worker.
     pub smtp_connections: usize,
     /// Phone jobs leased per round trip.
     pub phone_batch: i64,
@@ -60,14 +80,24 @@ pub struct WorkerConfig {
 /// here wins over the page, so a deployment can pin its relay and credentials.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SmtpOverrides {
+    /// SMTP relay host name.
     pub host: Option<String>,
+    /// SMTP relay port.
     pub port: Option<u16>,
+    /// TLS mode: `none`, `starttls` or `tls`.
     pub tls: Option<String>,
+    /// SMTP user name.
     pub username: Option<String>,
+    /// SMTP password.
     pub password: Option<SecretString>,
+    /// The From address of every message.
     pub from_address: Option<String>,
+    /// The display name beside the From address.
     pub from_name: Option<String>,
+    /// The Reply-To address.
     pub reply_to: Option<String>,
+    /// The parent portal's public URL; message links, unsubscribe links and the dialer's status
+    /// callback URL are built from it.
     pub portal_url: Option<String>,
 }
 
@@ -95,9 +125,13 @@ impl SmtpOverrides {
 /// a deployment can keep its telephony credentials out of the database.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct DialerOverrides {
+    /// Base URL of the voice provider's REST API.
     pub api_url: Option<String>,
+    /// The provider account id (Twilio's Account SID).
     pub account_sid: Option<String>,
+    /// The provider's auth token; it also signs status callbacks.
     pub auth_token: Option<SecretString>,
+    /// The caller ID calls are placed from.
     pub from_number: Option<String>,
 }
 

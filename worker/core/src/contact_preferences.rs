@@ -11,7 +11,7 @@
 //!   lockdown or a closure. Every other reason is the owner's choice.
 //! - Whether a method receives a reason is computed by the SQL function `method_allowed`, the
 //!   same one fan-out uses, so the page never shows a setting delivery would not honour.
-//! - Every write goes through [`write`], and the `contact_preference_history` trigger records it
+//! - Every write goes through [`write()`], and the `contact_preference_history` trigger records it
 //!   with `updated_by` ([`ChangedBy`]).
 //! - Text-message consent is given only by the phone's owner, one phone at a time, and the exact
 //!   words shown are stored with it ([`texts_wording`]); there is no bulk path.
@@ -39,6 +39,7 @@ const UNSUBSCRIBE_LINK: &str = "unsubscribe link";
 const UNSUBSCRIBE_UNDO: &str = "unsubscribe link, undone";
 
 impl ChangedBy {
+    /// Reads a stored `updated_by` value; text it does not recognise becomes [`ChangedBy::Other`].
     pub fn parse(stored: &str) -> Self {
         match stored {
             UNSUBSCRIBE_LINK => Self::UnsubscribeLink,
@@ -50,6 +51,7 @@ impl ChangedBy {
         }
     }
 
+    /// The `updated_by` text to store; [`ChangedBy::parse`] reads it back as the same value.
     pub fn stored(&self) -> String {
         match self {
             Self::Portal(email) => format!("{PORTAL_PREFIX}{email}"),
@@ -83,10 +85,13 @@ pub enum PreferenceError {
     /// No such method among the person's own and their household's.
     #[error("no such contact method for this person")]
     NotYours,
+    /// The owner tried to turn Emergency off on a method the district marks as an emergency contact.
     #[error("emergency messages cannot be turned off for a contact the district requires")]
     EmergencyRequired,
+    /// Text messages were asked for on a method that is not a mobile phone.
     #[error("text messages can only be turned on for a mobile phone")]
     NotMobile,
+    /// A database statement failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -102,7 +107,9 @@ pub fn reasons_for(kind: PersonKind) -> Vec<ContactReason> {
 /// One reason on one method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReasonSetting {
+    /// The contact reason this setting is for.
     pub reason: ContactReason,
+    /// Whether delivery sends this reason to the method (`method_allowed`, as fan-out computes it).
     pub enabled: bool,
     /// On, and the owner cannot turn it off (Emergency on an emergency contact).
     pub required: bool,
@@ -113,9 +120,13 @@ pub struct ReasonSetting {
 pub enum Texts {
     /// Not a mobile phone (or an email address).
     NotOffered,
+    /// A mobile phone without text-message consent in force.
     Off,
+    /// A mobile phone whose owner consented to text messages.
     On {
+        /// When the consent in force was given.
         since: DateTime<Utc>,
+        /// The exact words the owner agreed to.
         wording: String,
     },
 }
@@ -123,13 +134,21 @@ pub enum Texts {
 /// One contact method with its settings, as its owner sees them.
 #[derive(Debug, Clone)]
 pub struct MethodPreferences {
+    /// The contact method's id.
     pub id: ContactMethodId,
+    /// The email address, for an email method.
     pub email: Option<String>,
+    /// The phone number (E.164), for a phone method.
     pub phone: Option<String>,
+    /// What kind of phone it is, when the roster says.
     pub phone_kind: Option<PhoneKind>,
+    /// The phone belongs to the person's household rather than to the person.
     pub household_phone: bool,
+    /// The district marks this method as an emergency contact, so Emergency cannot be turned off.
     pub emergency_contact: bool,
+    /// Every reason the person can receive, with whether this method gets it.
     pub reasons: Vec<ReasonSetting>,
+    /// Whether the phone receives text messages.
     pub texts: Texts,
 }
 
@@ -246,7 +265,9 @@ async fn owned(
 /// A change as it was applied: what delivery did before, and does now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
+    /// Whether delivery sent the reason to the method before the change.
     pub was: bool,
+    /// Whether it does after the change.
     pub now: bool,
 }
 
@@ -386,11 +407,15 @@ pub async fn withdraw_texts(
 pub struct HistoryEntry {
     /// The email address or phone number.
     pub method: String,
+    /// The contact reason that changed.
     pub reason: ContactReason,
     /// `None`: no preference row (the district default).
     pub old: Option<bool>,
+    /// The setting after the change; `None`: the preference row was removed (the district default).
     pub new: Option<bool>,
+    /// When the change was recorded.
     pub at: DateTime<Utc>,
+    /// Who made the change.
     pub by: ChangedBy,
     /// Someone other than the recipient changed a choice the recipient had made.
     pub overrode_owner: bool,
@@ -441,10 +466,15 @@ pub async fn history(
 /// One text-message consent on the person's phones.
 #[derive(Debug, Clone)]
 pub struct ConsentEntry {
+    /// The phone number (E.164) the consent is for.
     pub phone: String,
+    /// The exact words the owner agreed to.
     pub wording: String,
+    /// When consent was given.
     pub given_at: DateTime<Utc>,
+    /// Who gave it (the owner, on the portal).
     pub given_by: ChangedBy,
+    /// When and by whom consent was withdrawn; `None` while it is in force.
     pub withdrawn: Option<(DateTime<Utc>, ChangedBy)>,
 }
 

@@ -1,7 +1,7 @@
 //! The PostgreSQL pool and the embedded migrations.
 //!
 //! PostgreSQL is Herald's one source of truth and its queue. Migrations live in
-//! `worker/migrations`, numbered, and are never edited once landed; both binaries run
+//! `worker/core/migrations`, numbered, and are never edited once landed; both binaries run
 //! [`MIGRATOR`] at start so a fresh database is always brought up to date.
 
 use secrecy::ExposeSecret;
@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use crate::config::DatabaseConfig;
 
-/// The schema, embedded at compile time from `worker/migrations`.
+/// The schema, embedded at compile time from `worker/core/migrations`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Why the database could not be reached or brought up to date.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The pool could not open a connection (wrong URL, server down, or no connection within 10
+    /// seconds).
     #[error("could not connect to PostgreSQL")]
     Connect(#[source] sqlx::Error),
+    /// A migration failed, or the database holds migrations this build does not know.
     #[error("could not apply the database migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }

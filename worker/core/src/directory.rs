@@ -14,29 +14,44 @@ use crate::domain::{CalendarId, ContactReason, HouseholdId, PersonId, PersonKind
 /// One calendar (a school year at one school), as the toolbar lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalendarRow {
+    /// The calendar's id, as the toolbar's choice and the compose form send it.
     pub id: CalendarId,
+    /// The school the calendar belongs to.
     pub school_name: String,
+    /// The calendar's name: its school year written `2026-27`.
     pub name: String,
+    /// The school year by the year it ends in, e.g. 2027 for 2026-27.
     pub school_year: i32,
 }
 
 /// One line of the people search.
 #[derive(Debug, Clone, Serialize)]
 pub struct PersonHit {
+    /// The person's id.
     pub id: PersonId,
+    /// Student, guardian or staff.
     pub kind: PersonKind,
+    /// Given and family name.
     pub name: String,
+    /// A short line beside the name: `Grade 5 · #12345` for a student, else `Guardian` or `Staff`
+    /// (a household member's grade only, or nothing).
     pub detail: String,
 }
 
 /// A contact method with its per-reason preferences.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactMethodView {
+    /// The contact method's id.
     pub id: uuid::Uuid,
+    /// The email address, for an email method.
     pub email: Option<String>,
+    /// The phone number (E.164), for a phone method.
     pub phone: Option<String>,
+    /// What kind of phone it is, when the roster says.
     pub phone_kind: Option<PhoneKind>,
+    /// The roster says the phone can take text messages.
     pub sms_capable: bool,
+    /// The phone belongs to the person's household rather than to the person.
     pub household_phone: bool,
     /// Every contact reason, in `ContactReason::ALL` order, with whether it is on.
     pub preferences: Vec<(ContactReason, bool)>,
@@ -45,29 +60,46 @@ pub struct ContactMethodView {
 /// A person linked to the one shown (a guardian's students, a student's guardians).
 #[derive(Debug, Clone, Serialize)]
 pub struct Relation {
+    /// The linked person's id.
     pub id: PersonId,
+    /// Given and family name.
     pub name: String,
+    /// The relationship as the roster gives it, e.g. `parent` or `guardian`.
     pub relationship: String,
+    /// Whether the guardian receives messages about the student (`metadata.herald.messengerContact`).
     pub messenger_contact: bool,
     /// For a student: their grade level and the school of their latest calendar.
     pub grade_level: Option<String>,
+    /// The school of their latest calendar, if they have one.
     pub school: Option<String>,
 }
 
 /// Everything the people search shows about one person.
 #[derive(Debug, Clone, Serialize)]
 pub struct PersonDetail {
+    /// The person's id.
     pub id: PersonId,
+    /// Student, guardian or staff.
     pub kind: PersonKind,
+    /// Given and family name.
     pub name: String,
+    /// A student's grade level, as the roster gives it.
     pub grade_level: Option<String>,
+    /// A student's student number (the roster's `identifier`).
     pub identifier: Option<String>,
+    /// Whether the roster lists the person as active (enabled and not deleted).
     pub active: bool,
+    /// The person's household, if they are in one.
     pub household_id: Option<HouseholdId>,
+    /// The household's name.
     pub household_name: Option<String>,
+    /// The household's other active members (the person included), students' grades as detail.
     pub household_members: Vec<PersonHit>,
+    /// Guardians of a student, or students of a guardian.
     pub relations: Vec<Relation>,
+    /// A staff member's assignments, each as `title · school` (`District` for district-wide).
     pub assignments: Vec<String>,
+    /// The person's contact methods and their household's phones, with their preferences.
     pub contact_methods: Vec<ContactMethodView>,
 }
 
@@ -350,9 +382,13 @@ async fn contact_methods(
 /// Head counts for the admin overview.
 #[derive(Debug, Clone, Serialize)]
 pub struct Counts {
+    /// Schools in the district.
     pub schools: i64,
+    /// Active students.
     pub students: i64,
+    /// Active guardians.
     pub guardians: i64,
+    /// Active staff.
     pub staff: i64,
     /// Students enrolled in the given calendar, when one was given.
     pub calendar_students: Option<i64>,

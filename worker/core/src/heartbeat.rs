@@ -25,7 +25,9 @@ pub const SILENT_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 /// Where a worker runs, as ops would look for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
+    /// The machine's host name (`unknown host` when it cannot be read).
     pub host: String,
+    /// The operating-system process id.
     pub pid: i32,
 }
 
@@ -81,7 +83,10 @@ pub enum Workers {
     /// This many workers checked in within [`SILENT_AFTER`].
     Running(i64),
     /// None has: the last check-in, if any worker ever checked in (and did not stop cleanly).
-    Silent { last_seen: Option<DateTime<Utc>> },
+    Silent {
+        /// The newest check-in on record; `None` when no worker row is left.
+        last_seen: Option<DateTime<Utc>>,
+    },
 }
 
 impl Workers {
@@ -106,9 +111,13 @@ pub async fn status(pool: &PgPool) -> Result<Workers, sqlx::Error> {
 /// One worker as the Overview lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerRow {
+    /// The host the worker runs on.
     pub host: String,
+    /// The worker's process id.
     pub pid: i32,
+    /// When the worker first checked in.
     pub started_at: DateTime<Utc>,
+    /// Its latest check-in.
     pub seen_at: DateTime<Utc>,
     /// Checked in within [`SILENT_AFTER`].
     pub running: bool,

@@ -3,11 +3,11 @@
 //! A district hands Herald a folder or a `.zip` of OneRoster 1.1 CSV files (1.2 column names and
 //! its `roles.csv` are accepted too). The import runs in three steps:
 //!
-//! 1. [`source`] reads the files, from a folder or a zip, into memory;
-//! 2. [`parse`] turns every row into a typed record and [`check`] resolves every reference,
+//! 1. `source` reads the files, from a folder or a zip, into memory;
+//! 2. `parse` turns every row into a typed record and `check` resolves every reference,
 //!    collecting *all* problems as [`RowError`]s that name file, line and field — if there is
 //!    even one, the import stops here and nothing is written;
-//! 3. [`store`] writes everything in **one transaction**, set-based (whole columns bound as
+//! 3. `store` writes everything in **one transaction**, set-based (whole columns bound as
 //!    arrays and `unnest`ed, a few statements per table), so a 100,000-student district loads in
 //!    seconds and a failure leaves the database exactly as it was.
 //!
@@ -31,10 +31,13 @@ pub use check::Roster;
 /// One bad row: where it is and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
+    /// The CSV file the problem is in, e.g. `users.csv`.
     pub file: String,
     /// 1-based; the header is line 1. 0 when the problem is the file as a whole.
     pub line: u64,
+    /// The column at fault; empty when the problem is the row or the file as a whole.
     pub field: String,
+    /// What is wrong, in words an admin can act on.
     pub message: String,
 }
 
@@ -66,16 +69,22 @@ pub enum ImportError {
         /// Problems found beyond [`MAX_REPORTED_ERRORS`].
         not_shown: usize,
     },
+    /// A file or folder could not be read.
     #[error("could not read {path}")]
     Io {
+        /// The file or folder.
         path: String,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The zip file (uploaded or on disk) cannot be read as a zip archive.
     #[error("the upload is not a readable zip file")]
     Zip(#[source] zip::result::ZipError),
+    /// A database statement failed; the transaction was rolled back.
     #[error("the database refused the import")]
     Db(#[from] sqlx::Error),
+    /// The checking task panicked or was cancelled before it finished.
     #[error("checking the roster stopped before it finished")]
     Check(#[source] tokio::task::JoinError),
 }
@@ -116,22 +125,29 @@ impl ImportError {
 /// How far an import has got, for a progress bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportProgress {
+    /// What the import is doing now, e.g. `Writing person`.
     pub stage: String,
+    /// How far it has got, 0 to 100.
     pub percent: u8,
 }
 
 /// Rows inserted, updated and left unchanged in one table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TableCount {
+    /// The table the counts are for, e.g. `person`.
     pub table: &'static str,
+    /// Rows the import added.
     pub inserted: u64,
+    /// Rows the import changed, rows it removed (those that follow the file) included.
     pub updated: u64,
+    /// Rows the files hold that were already as they are.
     pub unchanged: u64,
 }
 
 /// What an import did, table by table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
+    /// The tables written, in the order they were written.
     pub tables: Vec<TableCount>,
 }
 

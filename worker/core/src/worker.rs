@@ -6,7 +6,7 @@
 //!   tables tidy;
 //! - the **inbox lane** leases inbox jobs in large batches and writes their portal notices;
 //! - the **email lane** leases email jobs and sends them through a pool of SMTP connections;
-//! - the **phone lane** ([`phone`]) places calls through the voice provider;
+//! - the **phone lane** (`phone`) places calls through the voice provider;
 //! - the **heartbeat** checks the worker in ([`crate::heartbeat`]) every ten seconds, and checks it
 //!   out when it stops, so the admin pages can tell when no worker is running.
 //!
@@ -68,16 +68,22 @@ const ERROR_REPORTS_EVERY: Duration = Duration::from_secs(5);
 /// worker.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// Purging expired sessions and old sign-in failures failed.
     #[error("housekeeping failed")]
     Housekeeping(#[source] accounts::AccountError),
+    /// A database statement failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
+    /// The Email Preferences could not be loaded or are not usable for sending.
     #[error("loading the email settings failed")]
     Email(#[from] EmailPreferencesError),
+    /// A message's template could not be rendered.
     #[error("rendering failed")]
     Render(#[from] delivery::RenderError),
+    /// The Dialer Preferences could not be loaded or are not usable for calling.
     #[error("loading the dialer settings failed")]
     Dialer(#[from] DialerPreferencesError),
+    /// Checking for or writing a dialer error report failed.
     #[error("sending a dialer error report failed")]
     ErrorReport(#[from] dialer_errors::ReportError),
 }
@@ -99,6 +105,8 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker with a fresh lease identity, loading (or creating, the first time) the unsubscribe
+    /// link key. Fails only when the database cannot be read.
     pub async fn new(pool: PgPool, settings: Config) -> Result<Self, WorkerError> {
         let key = UnsubscribeKey::load(&pool).await?;
         Ok(Self {

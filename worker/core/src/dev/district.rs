@@ -18,8 +18,11 @@ mod model;
 /// How big a district to make.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoOptions {
+    /// Seeds the ChaCha RNG: the same seed writes byte-identical files.
     pub seed: u64,
+    /// How many schools (at least one).
     pub schools: usize,
+    /// How many students across the district (at least one).
     pub students: usize,
 }
 
@@ -36,29 +39,43 @@ impl Default for DemoOptions {
 /// What was written.
 #[derive(Debug, Clone, Default)]
 pub struct DemoStats {
+    /// Students written to users.csv.
     pub students: usize,
+    /// Guardians written to users.csv.
     pub guardians: usize,
+    /// Staff written to users.csv: the district administrator, a principal per school, the teachers.
     pub staff: usize,
+    /// Classes written to classes.csv.
     pub classes: usize,
+    /// Enrollments written to enrollments.csv (teachers' and students').
     pub enrollments: usize,
+    /// Assignments written to lineItems.csv.
     pub line_items: usize,
+    /// Scores written to results.csv, missing work included.
     pub results: usize,
 }
 
 /// Why the demo district could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// The options ask for no school or no student.
     #[error("the demo district needs at least one school and one student")]
     Empty,
+    /// A directory or file could not be created or written.
     #[error("could not write {path}")]
     Io {
+        /// The file or directory that failed.
         path: String,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// A CSV file could not be written.
     #[error("could not write {path}")]
     Csv {
+        /// The file that failed.
         path: String,
+        /// What the CSV writer said.
         #[source]
         source: csv::Error,
     },

@@ -13,8 +13,11 @@ use crate::domain::EmailAddress;
 /// A sign-in the demo district comes with.
 #[derive(Debug, Clone)]
 pub struct DemoSignIn {
+    /// The email to sign in with.
     pub email: String,
+    /// The demo password (fixed, printed by `./herald.sh run`).
     pub password: &'static str,
+    /// Which shell the account opens: admin, teacher or parent portal.
     pub role: Role,
 }
 

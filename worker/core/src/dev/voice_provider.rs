@@ -70,7 +70,9 @@ pub async fn use_for_demo(pool: &sqlx::PgPool, api_url: &str) -> Result<bool, sq
 /// The account the local provider accepts.
 #[derive(Debug, Clone)]
 pub struct LocalAccount {
+    /// The account SID requests must authenticate as (and name in the path).
     pub account_sid: String,
+    /// The auth token for basic auth; it also signs the status callbacks.
     pub auth_token: String,
     /// The unit of simulated time.
     pub step: Duration,
@@ -79,17 +81,26 @@ pub struct LocalAccount {
 /// What the local provider plays out for a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// A person answers (`AnsweredBy=human` when machine detection was asked for), then completed.
     Human,
+    /// An answering machine answers (`AnsweredBy=machine_end_beep`), then completed.
     Machine,
+    /// The line is busy.
     Busy,
+    /// It rings, then nobody answers.
     NoAnswer,
+    /// The call cannot be connected.
     Failed,
+    /// It rings for 40 steps and talks for 40: time to cancel it mid-call.
     Slow,
+    /// The API answers 429 Too Many Requests, with `Retry-After: 1`; no call is made.
     RateLimited,
+    /// The API answers 503 Service Unavailable; no call is made.
     Outage,
 }
 
 impl Outcome {
+    /// The outcome for a called number, by its last four digits (see the module's table).
     pub fn for_number(number: &str) -> Self {
         match number.get(number.len().saturating_sub(4)..).unwrap_or("") {
             "8001" => Self::Machine,
@@ -107,18 +118,31 @@ impl Outcome {
 /// A call the local provider received, as `GET /local/calls` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Received {
+    /// The call SID the provider gave it (`CA` and 32 hex digits).
     pub sid: String,
+    /// The `To` number, E.164.
     pub to: String,
+    /// The `From` number (the caller ID), E.164.
     pub from: String,
+    /// The inline TwiML the call plays.
     pub twiml: String,
+    /// How long it may ring, in seconds (`Timeout`; 60 when not given).
     pub timeout: u32,
+    /// The `MachineDetection` asked for (`Enable` or `DetectMessageEnd`), if any.
     pub machine_detection: Option<String>,
+    /// Where status callbacks are posted, if anywhere.
     pub status_callback: Option<String>,
+    /// The `StatusCallbackEvent`s asked for; `completed` alone when none were.
     pub events: Vec<String>,
+    /// When the request came in.
     pub received_at: DateTime<Utc>,
+    /// The call's status as the provider writes it (`queued`, `ringing`, …).
     pub status: String,
+    /// Who answered (`human`, `machine_end_beep`), when machine detection ran.
     pub answered_by: Option<String>,
+    /// When the call was answered, if it was.
     pub answered_at: Option<DateTime<Utc>>,
+    /// When the call ended, if it has.
     pub ended_at: Option<DateTime<Utc>>,
     /// Callbacks posted so far.
     pub sequence: i32,

@@ -97,8 +97,11 @@ pub async fn start_call(pool: &PgPool, job: JobId, attempt: i32) -> Result<Uuid,
 /// A call an earlier attempt of the job placed whose end is unknown.
 #[derive(Debug, Clone)]
 pub struct Adopted {
+    /// The `phone_call` row's id, now the current attempt's.
     pub call: Uuid,
+    /// The provider's call SID.
     pub sid: String,
+    /// The call's last known status as the provider writes it (`ringing`, `in-progress`, …).
     pub status: String,
 }
 
@@ -222,7 +225,9 @@ pub async fn mark_calling(
 /// A status report for a call: from a signed callback, or a lookup at the provider.
 #[derive(Debug, Clone)]
 pub struct CallUpdate {
+    /// The `phone_call` row's id, from the callback URL or the lookup.
     pub call: Uuid,
+    /// The call as the provider reports it.
     pub state: CallState,
     /// The callback's `SequenceNumber` (none for a lookup).
     pub sequence: Option<i32>,
@@ -379,8 +384,11 @@ pub async fn apply_status(pool: &PgPool, u: &CallUpdate) -> Result<Applied, sqlx
 /// A call whose final status is overdue: to be looked up at the provider.
 #[derive(Debug, Clone)]
 pub struct Lookup {
+    /// The calling job.
     pub job: JobId,
+    /// Its current attempt's `phone_call` row.
     pub call: Uuid,
+    /// The provider's call SID; `None` if the provider never confirmed the call.
     pub sid: Option<String>,
 }
 
@@ -414,7 +422,9 @@ pub async fn due_lookups(
 /// A call to hang up because its job was canceled.
 #[derive(Debug, Clone)]
 pub struct Hangup {
+    /// The `phone_call` row to hang up.
     pub call: Uuid,
+    /// The provider's call SID; `None` if the provider has not confirmed the call yet.
     pub sid: Option<String>,
     /// Answered (in progress): hung up with `completed` rather than `canceled`.
     pub answered: bool,

@@ -27,12 +27,16 @@ use crate::messaging::template::escape_html;
 /// What kind of error a person must fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
+    /// The provider refused the account SID and auth token.
     Credentials,
+    /// The provider could not be reached or failed (timeouts, 5xx answers).
     Outage,
+    /// The provider refused the request as set up: the caller ID, or a call it does not know.
     Configuration,
 }
 
 impl Cause {
+    /// The name stored in `dialer_error.cause`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Credentials => "credentials",
@@ -86,8 +90,10 @@ pub struct ReportRules {
 /// Why checking for or writing a report failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A database statement failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
+    /// The portal URL for the link to Dialer Preferences could not be read.
     #[error("reading the portal URL failed")]
     PortalUrl(#[from] EmailPreferencesError),
 }

@@ -37,18 +37,31 @@ pub fn voice_language(voice: &str) -> &'static str {
 /// The Dialer Preferences page, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DialerPreferences {
+    /// Base URL of the voice provider's REST API, without a trailing `/`.
     pub api_url: String,
+    /// The provider account id (`AC` and 32 hex digits); `None` until one is saved.
     pub account_sid: Option<String>,
+    /// Whether an auth token is stored; the token itself is never read out.
     pub auth_token_set: bool,
+    /// The caller ID calls come from, E.164; `None` until one is saved.
     pub from_number: Option<String>,
+    /// The `<Say>` voice, one of [`VOICES`].
     pub voice: String,
+    /// Calls started per second, held across all workers together.
     pub calls_per_second: f64,
+    /// When the district's calling hours start each day, local time.
     pub calling_from: NaiveTime,
+    /// When they end (exclusive), local time.
     pub calling_until: NaiveTime,
+    /// How long a call rings before it counts as no answer, in seconds.
     pub ring_seconds: i32,
+    /// How long after a busy line or no answer the number is called again, in minutes.
     pub retry_minutes: i32,
+    /// Calls per number (per job) before a busy line or no answer is final.
     pub max_calls: i32,
+    /// Wait for an answering machine's beep and leave the message.
     pub leave_voicemail: bool,
+    /// Who gets an error report email when calls cannot be placed for a reason a person must fix.
     pub error_emails: Vec<String>,
 }
 
@@ -56,29 +69,46 @@ pub struct DialerPreferences {
 /// `error_emails`: one address per line (commas and semicolons also separate).
 #[derive(Debug, Clone)]
 pub struct DialerPreferencesUpdate {
+    /// Base URL of the voice provider's REST API; `http://` or `https://` and a host.
     pub api_url: String,
+    /// The provider account id: blank, or `AC` and 32 hex digits.
     pub account_sid: String,
+    /// The new token: `None` keeps the stored one, `Some("")` clears it.
     pub auth_token: Option<SecretString>,
+    /// The caller ID: blank, or a phone number (stored as E.164).
     pub from_number: String,
+    /// The `<Say>` voice; must be one of [`VOICES`].
     pub voice: String,
+    /// Calls started per second: more than 0, at most 100.
     pub calls_per_second: f64,
+    /// Calling hours start, `HH:MM` (or `HH:MM:SS`).
     pub calling_from: String,
+    /// Calling hours end, `HH:MM` (or `HH:MM:SS`); after the start, the same day.
     pub calling_until: String,
+    /// Ring time, 5 to 120 seconds.
     pub ring_seconds: i32,
+    /// Minutes before calling a busy or unanswered number again, 1 to 1440.
     pub retry_minutes: i32,
+    /// Calls per number, 1 to 10.
     pub max_calls: i32,
+    /// Wait for an answering machine's beep and leave the message.
     pub leave_voicemail: bool,
+    /// The error report addresses as typed.
     pub error_emails: String,
 }
 
 /// Errors of this module, naming the field at fault where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum DialerPreferencesError {
+    /// A database statement failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
+    /// A stored, overridden or submitted value is not usable.
     #[error("{field}: {problem}")]
     Invalid {
+        /// The field, by the name the page shows (e.g. `Ring time`).
         field: &'static str,
+        /// What is wrong with it.
         problem: String,
     },
     /// Phone jobs wait until these are filled in.
@@ -265,19 +295,28 @@ pub async fn saved_at(
 pub struct ProviderAccount {
     /// Without a trailing slash, e.g. `https://api.twilio.com`.
     pub api_url: String,
+    /// The provider account id (Twilio's Account SID).
     pub account_sid: String,
+    /// The auth token, for HTTP basic auth and callback signatures.
     pub auth_token: SecretString,
 }
 
 /// What a worker dials with.
 #[derive(Debug, Clone)]
 pub struct DialerConfig {
+    /// The provider account.
     pub account: ProviderAccount,
+    /// The caller ID calls come from.
     pub from: PhoneNumber,
+    /// The `<Say>` voice.
     pub voice: String,
+    /// Calls started per second, across all workers.
     pub calls_per_second: f64,
+    /// The district's calling hours, local time; a message's dial window narrows them.
     pub calling_hours: DialWindow,
+    /// How long a call rings before it counts as no answer, in seconds.
     pub ring_seconds: u32,
+    /// Wait for an answering machine's beep and leave the message.
     pub leave_voicemail: bool,
 }
 

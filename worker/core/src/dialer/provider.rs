@@ -37,18 +37,28 @@ pub const MAX_TWIML: usize = 4000;
 /// A call's status as the provider reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallStatus {
+    /// Accepted by the provider, not yet dialled.
     Queued,
+    /// The provider is dialling.
     Initiated,
+    /// The phone is ringing.
     Ringing,
+    /// Answered, by a person or a machine, and playing.
     InProgress,
+    /// Answered and ended normally.
     Completed,
+    /// The line was busy.
     Busy,
+    /// Nobody answered within the ring time.
     NoAnswer,
+    /// The provider could not place the call (for example, an unreachable number).
     Failed,
+    /// Ended before it was answered, by a hang-up request while queued or ringing.
     Canceled,
 }
 
 impl CallStatus {
+    /// Every status, in the order a call moves through them.
     pub const ALL: [Self; 9] = [
         Self::Queued,
         Self::Initiated,
@@ -61,6 +71,7 @@ impl CallStatus {
         Self::Canceled,
     ];
 
+    /// The status as the provider writes it (`in-progress`, `no-answer`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -75,6 +86,7 @@ impl CallStatus {
         }
     }
 
+    /// Reads a status as the provider writes it; `None` for one Herald does not know.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -91,10 +103,15 @@ impl CallStatus {
 /// A call to place.
 #[derive(Debug, Clone)]
 pub struct OutboundCall {
+    /// The number to call.
     pub to: PhoneNumber,
+    /// The caller ID the call comes from.
     pub from: PhoneNumber,
+    /// The TwiML the call plays (see [`twiml`]).
     pub twiml: String,
+    /// The URL the provider posts status callbacks to.
     pub status_callback: String,
+    /// How long to let the phone ring before giving up, in seconds (the provider's `Timeout`).
     pub ring_seconds: u32,
     /// Wait for an answering machine's beep and leave the message.
     pub leave_voicemail: bool,
@@ -103,9 +120,13 @@ pub struct OutboundCall {
 /// A call as the provider describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallState {
+    /// The provider's call id (Twilio's Call SID).
     pub sid: String,
+    /// Where the call is now.
     pub status: CallStatus,
+    /// Who answered (`human`, `machine_end_beep`, …), when answering-machine detection ran.
     pub answered_by: Option<String>,
+    /// How long the call lasted, in seconds, once it has ended.
     pub duration_seconds: Option<i32>,
 }
 
@@ -124,7 +145,9 @@ pub enum ProviderError {
     /// Too many requests (HTTP 429): slow down.
     #[error("the provider is rate limiting: {detail}")]
     RateLimited {
+        /// What the provider said.
         detail: String,
+        /// How long the provider asked us to wait (its `Retry-After`), when it said.
         retry_after: Option<Duration>,
     },
     /// The provider could not be reached or failed (HTTP 5xx, connection refused, timeout).
@@ -178,6 +201,8 @@ struct ErrorBody {
 }
 
 impl TwilioVoice {
+    /// A client for `account`, with [`REQUEST_TIMEOUT`] per request. Fails only when the HTTP
+    /// client cannot be built.
     pub fn new(account: ProviderAccount) -> Result<Self, ProviderError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)

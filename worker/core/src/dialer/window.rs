@@ -13,6 +13,7 @@ use crate::domain::DialWindow;
 /// The answer for one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallTime {
+    /// Both windows are open: place the call now.
     Now,
     /// The next opening.
     WaitUntil(DateTime<Utc>),

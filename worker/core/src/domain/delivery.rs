@@ -14,15 +14,19 @@ use super::UnknownValue;
 #[sqlx(type_name = "delivery_device", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
+    /// An email to the contact method's address.
     Email,
     /// A notice on the parent portal.
     Inbox,
+    /// A voice call to the contact method's phone, placed through the voice provider.
     Phone,
 }
 
 impl Device {
+    /// Every device, in the order the pages list them.
     pub const ALL: [Self; 3] = [Self::Email, Self::Inbox, Self::Phone];
 
+    /// The name as stored (`delivery_device`) and written in forms: `email`, `inbox`, `phone`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
@@ -31,6 +35,7 @@ impl Device {
         }
     }
 
+    /// The name the pages show.
     pub fn label(self) -> &'static str {
         match self {
             Self::Email => "Email",
@@ -69,13 +74,19 @@ pub enum AudienceKind {
 #[sqlx(type_name = "job_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
+    /// Written by fan-out (or a send), waiting for its due time.
     Queued,
+    /// Held by one worker until its lease runs out (`due_at`); an expired lease can be taken over.
     Leased,
     /// A phone job whose call the provider has; its status callbacks end it.
     Calling,
+    /// A retryable failure; due again at `due_at`, after backoff.
     Retrying,
+    /// Delivered: the email was accepted, the notice written, the call answered.
     Sent,
+    /// Given up on: a fatal failure, or the last attempt failed.
     Failed,
+    /// Stopped before it was delivered, because its message was canceled.
     Canceled,
 }
 
@@ -84,8 +95,11 @@ pub enum JobStatus {
 #[sqlx(type_name = "job_kind", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
+    /// One recipient's copy of a message, written by fan-out.
     Message,
+    /// A test send of a message to its sender's own email.
     Test,
+    /// The email telling a sender their message has finished (when they asked for it).
     Confirmation,
     /// An email to the Dialer Preferences error list (see `herald_core::dialer::error_reports`).
     #[sqlx(rename = "error_report")]
@@ -106,11 +120,14 @@ pub struct DialWindow {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the dial window must end after it starts ({from} is not before {until})")]
 pub struct DialWindowError {
+    /// The start that was given.
     pub from: NaiveTime,
+    /// The end that was given.
     pub until: NaiveTime,
 }
 
 impl DialWindow {
+    /// A window from `from` until `until`; refused unless `from` is before `until`.
     pub fn new(from: NaiveTime, until: NaiveTime) -> Result<Self, DialWindowError> {
         if from < until {
             Ok(Self { from, until })
@@ -119,10 +136,12 @@ impl DialWindow {
         }
     }
 
+    /// When calls may start, local time.
     pub fn from(self) -> NaiveTime {
         self.from
     }
 
+    /// When calls must stop, local time (exclusive).
     pub fn until(self) -> NaiveTime {
         self.until
     }

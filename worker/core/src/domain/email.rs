@@ -13,16 +13,23 @@ pub struct EmailAddress(String);
 /// Why a string is not an email address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmailAddressError {
+    /// Nothing but whitespace was given.
     #[error("is empty")]
     Empty,
+    /// The address is longer than 254 bytes, the most SMTP allows.
     #[error("'{0}' is longer than 254 characters")]
     TooLong(String),
+    /// There is no `@`, or more than one.
     #[error("'{0}' must contain exactly one '@'")]
     At(String),
+    /// Nothing comes before the `@`.
     #[error("'{0}' has an empty part before the '@'")]
     EmptyLocal(String),
+    /// The domain has fewer than two labels, an empty label, or a label with other characters
+    /// than letters, digits and inner hyphens.
     #[error("'{0}' has no dotted domain after the '@'")]
     Domain(String),
+    /// The address contains a space or a control character.
     #[error("'{0}' contains a space or a control character")]
     Whitespace(String),
 }
@@ -61,10 +68,12 @@ impl EmailAddress {
         Ok(Self(s.to_lowercase()))
     }
 
+    /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The normalised address, as an owned string.
     pub fn into_inner(self) -> String {
         self.0
     }

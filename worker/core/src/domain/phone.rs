@@ -14,12 +14,17 @@ pub struct PhoneNumber(String);
 /// Why a string is not a phone number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
+    /// Nothing but whitespace was given.
     #[error("is empty")]
     Empty,
+    /// Something other than digits, spaces, `+`, `-`, `.`, `(` and `)`.
     #[error("'{0}' contains characters other than digits, spaces, '+', '-', '.', '(' and ')'")]
     Characters(String),
+    /// Starts with `+` but is not `+` and 7 to 15 digits without a leading zero.
     #[error("'{0}' is not an E.164 number: '+' then 7 to 15 digits, not starting with 0")]
     E164(String),
+    /// Without `+`, not ten digits (or eleven starting with 1) with area code and exchange
+    /// starting 2 to 9.
     #[error("'{0}' is not a 10-digit North American number (area code and exchange start 2-9)")]
     Nanp(String),
 }
@@ -59,6 +64,7 @@ impl PhoneNumber {
         Ok(Self(format!("+1{national}")))
     }
 
+    /// The number in E.164, e.g. `+15555550123`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -89,13 +95,18 @@ impl<'de> Deserialize<'de> for PhoneNumber {
 #[sqlx(type_name = "phone_kind", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum PhoneKind {
+    /// A mobile phone: it can take text messages.
     Cell,
+    /// A home landline; also what a roster phone without a `phoneType` is taken to be.
     Home,
+    /// A work phone.
     Work,
+    /// Any other line (the roster's `metadata.herald.phoneType` says `other`).
     Other,
 }
 
 impl PhoneKind {
+    /// The name the pages show.
     pub fn label(self) -> &'static str {
         match self {
             Self::Cell => "Cell",

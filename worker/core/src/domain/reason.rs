@@ -8,7 +8,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{value}' is not one of: {expected}")]
 pub struct UnknownValue {
+    /// The text that was given.
     pub value: String,
+    /// The accepted values, comma-separated, for the error message.
     pub expected: &'static str,
 }
 
@@ -19,17 +21,26 @@ pub struct UnknownValue {
 #[sqlx(type_name = "contact_reason", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ContactReason {
+    /// Closures, lockdowns and other urgent news; cannot be turned off on an emergency contact.
     Emergency,
+    /// Absences and tardies.
     Attendance,
+    /// Behavior Messenger: notices about a student's behavior events.
     Behavior,
+    /// Messages to staff; offered only to staff.
     Staff,
+    /// School news and everything else without a more specific reason.
     General,
+    /// Meal accounts and food service.
     FoodService,
+    /// Important but not emergency messages.
     Priority,
+    /// Messages from a student's teachers about their classes.
     Teacher,
 }
 
 impl ContactReason {
+    /// Every reason, in the order the pages list them.
     pub const ALL: [Self; 8] = [
         Self::Emergency,
         Self::Attendance,
@@ -41,6 +52,7 @@ impl ContactReason {
         Self::Teacher,
     ];
 
+    /// The name as stored (`contact_reason`) and written in forms, e.g. `food_service`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Emergency => "emergency",
@@ -87,8 +99,11 @@ impl FromStr for ContactReason {
 #[sqlx(type_name = "person_kind", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum PersonKind {
+    /// A student on the roster.
     Student,
+    /// A parent, guardian or relative of a student.
     Guardian,
+    /// District staff: administrators and teachers.
     Staff,
 }
 

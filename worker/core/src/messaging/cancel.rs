@@ -35,6 +35,7 @@ impl CancelScope {
         }
     }
 
+    /// The button's name, as Dialer Activity's recent cancellations show it.
     pub fn label(self) -> &'static str {
         match self {
             Self::Message => "Cancel queued deliveries (message page)",
@@ -55,18 +56,26 @@ impl CancelScope {
 /// Who cancels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Canceler {
+    /// The signed-in account that cancels.
     pub account: AccountId,
+    /// Its email, recorded as who canceled.
     pub email: String,
 }
 
 /// A cancel as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancellation {
+    /// The `cancellation` row's id.
     pub id: i64,
+    /// The email of who canceled.
     pub by: String,
+    /// When.
     pub at: DateTime<Utc>,
+    /// Which button it was.
     pub scope: CancelScope,
+    /// The messages it canceled (those still active when it ran).
     pub messages: Vec<MessageId>,
+    /// The jobs it canceled.
     pub jobs: i64,
 }
 

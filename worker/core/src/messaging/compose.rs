@@ -22,53 +22,73 @@ pub const MAX_VOICE_SCRIPT: usize = 3_000;
 /// The compose form, as typed.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Draft {
+    /// Why the message is sent; recipients' preferences for this reason decide who gets it.
     pub reason: ContactReason,
+    /// The subject line, a template (trimmed, at most 200 characters).
     pub subject: String,
+    /// The email's HTML body, a template; also the source of the plain-text body when that is empty.
     pub body_html: String,
     /// Empty: derived from the HTML body.
     pub body_text: String,
     /// Empty: the plain-text body.
     pub inbox_text: String,
+    /// What the phone call says, a template; required when Phone is chosen.
     pub voice_script: String,
+    /// Guardians of the calendar's students, or staff.
     pub audience: AudienceKind,
+    /// The calendar (a school year at one school) chosen in the Campus Toolbar.
     pub calendar_id: CalendarId,
     /// Every school's calendar of the same school year (a district-wide message).
     pub all_schools: bool,
+    /// Grade levels to limit a guardian audience to; empty: every grade.
     pub grade_levels: Vec<String>,
+    /// The devices to deliver on; duplicates are dropped at compose.
     pub devices: Vec<Device>,
     /// None: now.
     pub start_at: Option<DateTime<Utc>>,
     /// None: at the start.
     pub email_at: Option<DateTime<Utc>>,
+    /// The local hours calls may be placed; required when Phone is chosen.
     pub dial_window: Option<DialWindow>,
+    /// Email the sender when every job of the message has ended.
     pub confirm_to_sender: bool,
 }
 
 /// Who sends: the signed-in admin.
 #[derive(Debug, Clone)]
 pub struct Sender {
+    /// The signed-in account, recorded on the message.
     pub account_id: AccountId,
+    /// The name recipients see as the sender.
     pub name: String,
+    /// The sender's address: test copies and the confirmation go to it; Sent Messages filters by it.
     pub email: EmailAddress,
 }
 
 /// Why a draft cannot be sent, naming the form field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ComposeError {
+    /// A template does not parse; the error names the field.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A required field is empty; the value is the field's name.
     #[error("{0} is required")]
     Missing(&'static str),
+    /// No delivery device is chosen.
     #[error("choose at least one delivery device")]
     NoDevice,
     #[error(
         "Voice script: at most {MAX_VOICE_SCRIPT} characters (it has {0}); the provider takes 4,000 characters of call instructions"
     )]
+    /// The voice script is longer than [`MAX_VOICE_SCRIPT`]; the value is its length in characters.
     VoiceScriptTooLong(usize),
+    /// Phone is chosen without a voice script or a dial window.
     #[error("the phone device needs a voice script and a dial window")]
     PhoneNeedsScriptAndWindow,
+    /// The email send time is before the start of delivery.
     #[error("the email send time is before the start of delivery")]
     EmailBeforeStart,
+    /// The subject is longer than 200 characters.
     #[error("the subject is longer than 200 characters")]
     SubjectTooLong,
 }
@@ -77,16 +97,22 @@ pub enum ComposeError {
 #[derive(Debug, Clone)]
 pub struct Composed {
     draft: Draft,
+    /// The subject line.
     pub subject: Template,
+    /// The email's HTML body.
     pub html: Template,
+    /// The email's plain-text body (typed, or derived from the HTML).
     pub text: Template,
+    /// The portal notice's text (typed, or the plain-text body).
     pub inbox: Template,
+    /// The phone call's script.
     pub voice: Template,
     body_text: String,
     inbox_text: String,
 }
 
 impl Composed {
+    /// The draft as it composed: trimmed subject, devices sorted without duplicates.
     pub fn draft(&self) -> &Draft {
         &self.draft
     }
@@ -155,10 +181,13 @@ impl Draft {
 /// Errors reading or writing messages.
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
+    /// A database statement failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
+    /// The calendar does not exist.
     #[error("no such calendar")]
     UnknownCalendar,
+    /// The person chosen to preview or test as is not in the message's audience.
     #[error("that person is not in this message's audience")]
     NotInAudience,
 }
@@ -269,13 +298,18 @@ pub async fn create_test(
 /// Who a message is for, as the compose form chooses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audience {
+    /// Guardians or staff.
     pub kind: AudienceKind,
+    /// The calendar chosen in the Campus Toolbar.
     pub calendar: CalendarId,
+    /// Every school's calendar of the same school year, not only `calendar`'s (district-wide).
     pub all_schools: bool,
+    /// Grade levels to limit a guardian audience to; empty: every grade.
     pub grades: Vec<String>,
 }
 
 impl Draft {
+    /// The audience the draft addresses.
     pub fn audience(&self) -> Audience {
         Audience {
             kind: self.audience,
@@ -289,12 +323,17 @@ impl Draft {
 /// How many people an audience reaches, for the preview before sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AudienceCount {
+    /// People the message would go to (guardians or staff), each once.
     pub people: i64,
+    /// Distinct students the guardians are reached about (0 for staff).
     pub students: i64,
+    /// People with an email address of their own.
     pub with_email: i64,
+    /// People with a phone, their own or their household's.
     pub with_phone: i64,
 }
 
+/// How many people `a` reaches (by `audience_of`, as fan-out will), for the compose preview.
 pub async fn audience_count(pool: &PgPool, a: &Audience) -> Result<AudienceCount, MessageError> {
     let row = sqlx::query!(
         r#"select count(*) as "people!",
@@ -325,8 +364,11 @@ pub async fn audience_count(pool: &PgPool, a: &Audience) -> Result<AudienceCount
 /// One person of an audience, for the "preview as" picker.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AudienceMember {
+    /// The member's id.
     pub person_id: PersonId,
+    /// Given and family name.
     pub name: String,
+    /// The names of the students they would be reached about, by given name (empty for staff).
     pub students: Vec<String>,
 }
 

@@ -21,27 +21,42 @@ use crate::domain::{ContactReason, DialWindow, JobKind, MessageId, PersonId};
 /// A message ready to render.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The message's id.
     pub id: MessageId,
+    /// Why it was sent; Emergency emails carry no unsubscribe link.
     pub reason: ContactReason,
+    /// The subject template as typed, for the sender's confirmation.
     pub raw_subject: String,
+    /// The subject line.
     pub subject: Template,
+    /// The email's HTML body.
     pub html: Template,
+    /// The email's plain-text body.
     pub text: Template,
+    /// The portal notice's text.
     pub inbox: Template,
+    /// The phone call's script.
     pub voice: Template,
-    /// When calls may be placed, in the district's time zone (narrowed by the calling hours).
+    /// When calls may be placed, in the district's time zone, as composed (the phone lane narrows
+    /// it to the calling hours; see [`crate::dialer::window::effective`]).
     pub dial_window: Option<DialWindow>,
+    /// The sender's name, merged as `{{sender}}`.
     pub sender_name: String,
+    /// The name of the message's school (that of its calendar), merged as `{{school}}`.
     pub school: String,
+    /// The calendar's name, merged as `{{calendar}}`.
     pub calendar: String,
+    /// A test copy to the sender: its email's subject starts `[Test]`.
     pub is_test: bool,
 }
 
 /// Why a job could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// A database statement failed, or the message no longer exists.
     #[error("database error")]
     Db(#[from] sqlx::Error),
+    /// A stored template does not parse (it did when the message was composed).
     #[error("the stored message {0} no longer parses: {1}")]
     Template(MessageId, super::template::TemplateError),
 }
@@ -89,6 +104,7 @@ pub struct MessageCache {
 }
 
 impl MessageCache {
+    /// The message `id`, loaded on first use and kept; the cache is emptied when it holds 256.
     pub async fn get(&self, pool: &PgPool, id: MessageId) -> Result<Arc<Loaded>, RenderError> {
         if let Some(m) = self.lock().get(&id) {
             return Ok(m.clone());
@@ -112,7 +128,9 @@ impl MessageCache {
 /// A recipient's name and the names of the students the message concerns.
 #[derive(Debug, Clone, Default)]
 pub struct Recipient {
+    /// Given and family name, merged as `{{guardian}}`.
     pub name: String,
+    /// The students the recipient is reached about, by given name.
     pub students: Vec<String>,
 }
 

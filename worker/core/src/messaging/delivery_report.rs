@@ -26,11 +26,15 @@ use crate::domain::{Device, JobId, JobStatus, MessageId};
 /// One device of a message, counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceCounts {
+    /// The device these counts are for.
     pub device: Device,
     /// Jobs made (the attempted total).
     pub total: i64,
+    /// Jobs delivered.
     pub sent: i64,
+    /// Jobs that failed for good.
     pub failed: i64,
+    /// Jobs canceled before they were delivered.
     pub canceled: i64,
     /// Waiting for their time (a scheduled send, the dial window) or a worker.
     pub queued: i64,
@@ -38,9 +42,10 @@ pub struct DeviceCounts {
     pub in_progress: i64,
     /// Failed once and waiting to try again.
     pub retrying: i64,
-    /// Of the sent phone jobs: calls a person answered, and calls an answering machine took
-    /// (the rest were answered with no detection).
+    /// Of the sent phone jobs: calls a person answered (the rest were answered by a machine, or
+    /// with no detection).
     pub answered_by_person: i64,
+    /// Of the sent phone jobs: calls an answering machine took.
     pub answered_by_machine: i64,
 }
 
@@ -93,15 +98,22 @@ pub async fn counts(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceCounts>, s
 /// The statuses the report filters by, as a district admin names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
+    /// Delivered.
     Sent,
+    /// Failed for good.
     Failed,
+    /// Canceled before delivery.
     Canceled,
+    /// Waiting for its time or for a worker.
     Queued,
+    /// In a worker's hands, or a call with the provider.
     InProgress,
+    /// Failed once and waiting to try again.
     Retrying,
 }
 
 impl StatusFilter {
+    /// Every filter, in the order the report offers them.
     pub const ALL: [Self; 6] = [
         Self::Sent,
         Self::Failed,
@@ -111,6 +123,7 @@ impl StatusFilter {
         Self::Retrying,
     ];
 
+    /// The filter's name in the report's URL and form, e.g. `in_progress`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sent => "sent",
@@ -122,6 +135,7 @@ impl StatusFilter {
         }
     }
 
+    /// The name the report shows.
     pub fn label(self) -> &'static str {
         match self {
             Self::Sent => "Sent",
@@ -133,6 +147,7 @@ impl StatusFilter {
         }
     }
 
+    /// Reads a filter by its [`StatusFilter::as_str`] name; `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == s)
     }
@@ -164,7 +179,9 @@ impl StatusFilter {
 /// Which recipients of one device to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientQuery {
+    /// The device whose jobs to list.
     pub device: Device,
+    /// Only jobs under this filter; `None`: every job.
     pub status: Option<StatusFilter>,
     /// Part of a recipient's name, student number, email address or phone number, as the People
     /// page searches ([`PeopleSearch`]): it finds the people, then their jobs in this message.
@@ -174,15 +191,21 @@ pub struct RecipientQuery {
 /// One job of the message: who, about which students, to what address, and how it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientRow {
+    /// The job's id; the key of the next page.
     pub job: JobId,
+    /// The recipient's given and family name (empty if they left the roster).
     pub person: String,
+    /// The students they were reached about, comma-separated by family and given name.
     pub students: String,
     /// The email address or phone number; for the inbox, the person's id.
     pub target: String,
+    /// Where the job stands.
     pub status: JobStatus,
     /// When the job last changed: sent, failed, canceled, taken by a worker, or made.
     pub at: DateTime<Utc>,
+    /// Attempts made so far.
     pub attempts: i32,
+    /// The last error, if the job has failed at least once.
     pub error: Option<String>,
     /// A phone job's latest call, in words ("Answered by a person (0:42)"); none before the
     /// first call, and for other devices.

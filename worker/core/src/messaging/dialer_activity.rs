@@ -14,9 +14,11 @@ use crate::domain::{CalendarId, ContactReason, Device, MessageId};
 /// Which messages the report lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityQuery {
+    /// The calendar chosen in the Campus Toolbar.
     pub calendar: CalendarId,
     /// Delivery starting in `[from, until)`: the chosen day in the district's time zone.
     pub from: DateTime<Utc>,
+    /// The end of the day, exclusive.
     pub until: DateTime<Utc>,
     /// Only messages still to be sent (scheduled or sending).
     pub active_only: bool,
@@ -27,17 +29,26 @@ pub struct ActivityQuery {
 /// One message of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityRow {
+    /// The message's id.
     pub id: MessageId,
+    /// The subject as typed.
     pub subject: String,
+    /// Why it was sent.
     pub reason: ContactReason,
+    /// The sender's name.
     pub sender_name: String,
+    /// When delivery starts (or started).
     pub start_at: DateTime<Utc>,
+    /// Where the message is in its life.
     pub state: MessageState,
+    /// The devices chosen at compose.
     pub devices: Vec<Device>,
+    /// Counts per device, from `message_tally`; empty until fan-out has written jobs.
     pub tallies: Vec<DeviceTally>,
 }
 
 impl ActivityRow {
+    /// Whether the message can still be canceled: scheduled or sending.
     pub fn active(&self) -> bool {
         matches!(self.state, MessageState::Scheduled | MessageState::Sending)
     }

@@ -68,9 +68,13 @@ impl Header for ListUnsubscribePost {
 /// One email, rendered.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    /// The recipient's address, as the job's target holds it.
     pub to: String,
+    /// The subject line.
     pub subject: String,
+    /// The HTML part.
     pub html: String,
+    /// The plain-text part.
     pub text: String,
     /// The local part of the Message-ID, unique per job.
     pub message_key: String,
@@ -125,6 +129,7 @@ impl Mailer {
         }
     }
 
+    /// The SMTP settings this pool sends with.
     pub fn config(&self) -> &SmtpConfig {
         &self.config
     }

@@ -33,6 +33,7 @@ impl TlsMode {
     /// Every mode, in the order Email Preferences offers them.
     pub const ALL: [Self; 3] = [Self::None, Self::Starttls, Self::Tls];
 
+    /// The mode as stored in `email_settings.tls` and set in `HERALD__SMTP__TLS`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -41,6 +42,7 @@ impl TlsMode {
         }
     }
 
+    /// Reads a mode, ignoring case and surrounding spaces; `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "none" => Some(Self::None),
@@ -55,14 +57,23 @@ impl TlsMode {
 /// this type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailPreferences {
+    /// SMTP relay host name or IP address.
     pub smtp_host: String,
+    /// SMTP relay port (25 shown if the stored one is out of range).
     pub smtp_port: u16,
+    /// How the connection is secured (plain shown if the stored mode is unknown).
     pub tls: TlsMode,
+    /// SMTP user name; `None`: no authentication.
     pub username: Option<String>,
+    /// Whether a password is stored; the password itself is never read out.
     pub password_set: bool,
+    /// The From address of every message.
     pub from_address: String,
+    /// The display name beside the From address.
     pub from_name: String,
+    /// The Reply-To address, if replies should go elsewhere.
     pub reply_to: Option<String>,
+    /// The parent portal's public URL, without a trailing `/`.
     pub portal_url: String,
 }
 
@@ -70,25 +81,38 @@ pub struct EmailPreferences {
 /// clears it.
 #[derive(Debug, Clone)]
 pub struct EmailPreferencesUpdate {
+    /// SMTP relay host name or IP address; trimmed, required.
     pub smtp_host: String,
+    /// SMTP relay port, 1 to 65535.
     pub smtp_port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
+    /// SMTP user name; `None` or blank: no authentication.
     pub username: Option<String>,
+    /// The new password: `None` keeps the stored one, `Some("")` clears it.
     pub password: Option<SecretString>,
+    /// The From address; must parse as an [`EmailAddress`].
     pub from_address: String,
+    /// The name recipients see; required.
     pub from_name: String,
+    /// The Reply-To address; `None` or blank: none.
     pub reply_to: Option<String>,
+    /// The parent portal's URL: `http://` or `https://` and a host; a trailing `/` is dropped.
     pub portal_url: String,
 }
 
 /// Errors of this module, naming the field at fault where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum EmailPreferencesError {
+    /// A database statement failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
+    /// A stored, overridden or submitted value is not usable.
     #[error("{field}: {problem}")]
     Invalid {
+        /// The field, by the name the page shows (e.g. `SMTP port`).
         field: &'static str,
+        /// What is wrong with it.
         problem: String,
     },
 }
@@ -227,13 +251,21 @@ pub async fn portal_url(pool: &PgPool, o: &SmtpOverrides) -> Result<String, Emai
 /// The settings a worker sends with: the stored preferences with ops overrides applied.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
+    /// SMTP relay host name or IP address.
     pub host: String,
+    /// SMTP relay port.
     pub port: u16,
+    /// How the connection is secured.
     pub tls: TlsMode,
+    /// SMTP user name; `None`: no authentication.
     pub username: Option<String>,
+    /// SMTP password, if one is set.
     pub password: Option<SecretString>,
+    /// The From mailbox: the From name and address.
     pub from: Mailbox,
+    /// The Reply-To mailbox, if one is set.
     pub reply_to: Option<Mailbox>,
+    /// The parent portal's public URL, merged into messages and the base of unsubscribe links.
     pub portal_url: String,
 }
 

@@ -17,22 +17,32 @@ use crate::domain::{ContactReason, PersonId};
 /// A notice as the portal lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortalNotice {
+    /// The notice's id.
     pub id: Uuid,
+    /// Why the message was sent.
     pub reason: ContactReason,
+    /// The subject, rendered for this recipient.
     pub subject: String,
+    /// The portal notice's text, rendered for this recipient.
     pub body: String,
     /// The message's HTML for this recipient, as stored (see [`sanitize`] before showing it).
     pub body_html: Option<String>,
+    /// The message's school (empty if the message is gone).
     pub school: String,
+    /// The sender's name (empty if the message is gone).
     pub sender: String,
+    /// When the notice was written.
     pub created_at: DateTime<Utc>,
+    /// Whether the person has read it.
     pub read: bool,
 }
 
 /// Where the next page starts: after this notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
+    /// The notice's creation time.
     pub created_at: DateTime<Utc>,
+    /// The notice's id, which breaks ties between notices of the same instant.
     pub id: Uuid,
 }
 
@@ -55,11 +65,13 @@ impl Cursor {
 /// One page of notices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
+    /// The notices of this page, newest first.
     pub notices: Vec<PortalNotice>,
     /// The newest notice shown, to poll for newer ones.
     pub newest: Option<Cursor>,
     /// Set when older notices follow.
     pub next: Option<Cursor>,
+    /// How many of the person's notices are unread, over all pages.
     pub unread: i64,
 }
 

@@ -20,13 +20,18 @@ use crate::domain::{Device, JobId, JobKind, JobStatus, MessageId, PersonId};
 /// A job in this worker's hands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeasedJob {
+    /// The job's id.
     pub id: JobId,
+    /// The message it delivers; for an error report, the report's id.
     pub message_id: MessageId,
+    /// A message copy, a test, a confirmation or an error report.
     pub kind: JobKind,
+    /// The recipient; `None` for confirmations and error reports, which go to an address.
     pub person_id: Option<PersonId>,
     /// The email address or phone the job goes to came from this contact method (none for the
     /// inbox, tests and confirmations).
     pub contact_method_id: Option<Uuid>,
+    /// The email address, phone number (E.164) or, for the inbox, the person the job delivers to.
     pub target: String,
     /// 1 on the first lease.
     pub attempts: i32,
@@ -98,8 +103,11 @@ pub async fn mark_sent(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64
 /// A rendered portal notice for an inbox job.
 #[derive(Debug, Clone)]
 pub struct Notice {
+    /// The inbox job the notice delivers.
     pub job: JobId,
+    /// The subject, rendered for the recipient.
     pub subject: String,
+    /// The portal notice's text, rendered for the recipient.
     pub body: String,
     /// The message's HTML body for this recipient (sanitized when shown, not here).
     pub body_html: String,
@@ -298,6 +306,7 @@ pub async fn finish_messages(pool: &PgPool) -> Result<Vec<MessageId>, sqlx::Erro
 /// How much of one device's queue is waiting, as `herald-worker status` reports it to ops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Depth {
+    /// The device these counts are for.
     pub device: Device,
     /// Due now: queued or retrying jobs whose time has come, and leases that ran out.
     pub due: i64,

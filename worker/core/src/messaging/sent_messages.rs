@@ -1,5 +1,6 @@
 //! The read side of messages: the list of messages, one message's status with counts per
-//! device, who was not reached and why, failed jobs, and a person's portal notices.
+//! device, who was not reached and why, and failed jobs. (A person's portal notices are
+//! [`super::notices`].)
 //!
 //! What must stay true: nothing here counts a message's jobs; counts come from `message_tally`,
 //! so a status page costs the same for a 10-job and a 250,000-job message.
@@ -13,10 +14,15 @@ use crate::domain::{CalendarId, ContactReason, Device, MessageId, PersonId, Unre
 /// What happened on one device of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceTally {
+    /// The device these counts are for.
     pub device: Device,
+    /// Jobs fan-out wrote for the device (fixed once written).
     pub total: i64,
+    /// Jobs delivered.
     pub sent: i64,
+    /// Jobs that failed for good.
     pub failed: i64,
+    /// Jobs canceled before they were delivered.
     pub canceled: i64,
 }
 
@@ -27,6 +33,8 @@ impl DeviceTally {
     }
 }
 
+/// The message's counts per device, from `message_tally`, in device order. Empty until fan-out
+/// has written a device's jobs.
 pub async fn tally(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceTally>, sqlx::Error> {
     sqlx::query_as!(
         DeviceTally,
@@ -43,8 +51,12 @@ pub async fn tally(pool: &PgPool, id: MessageId) -> Result<Vec<DeviceTally>, sql
 pub enum MessageState {
     /// Waiting for its start time.
     Scheduled,
+    /// Fanned out; some of its jobs have not ended.
     Sending,
+    /// Every job has ended (sent, failed or canceled).
     Finished,
+    /// Canceled: its jobs not in a worker's hands were canceled (those in hand end as the
+    /// worker says).
     Canceled,
 }
 
@@ -62,6 +74,7 @@ impl MessageState {
         }
     }
 
+    /// The word the pages show.
     pub fn label(self) -> &'static str {
         match self {
             Self::Scheduled => "Scheduled",
@@ -75,16 +88,27 @@ impl MessageState {
 /// One row of the messages list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRow {
+    /// The message's id.
     pub id: MessageId,
+    /// The subject as typed (merge fields not filled in).
     pub subject: String,
+    /// Why the message was sent.
     pub reason: ContactReason,
+    /// The sender's name.
     pub sender_name: String,
+    /// When the message was composed.
     pub created_at: DateTime<Utc>,
+    /// When delivery starts (or started).
     pub start_at: DateTime<Utc>,
+    /// Where the message is in its life.
     pub state: MessageState,
+    /// The devices chosen at compose.
     pub devices: Vec<Device>,
+    /// Jobs over all devices.
     pub total: i64,
+    /// Jobs delivered, over all devices.
     pub sent: i64,
+    /// Jobs failed for good, over all devices.
     pub failed: i64,
 }
 
@@ -97,6 +121,7 @@ pub struct ListFilter {
     pub until: Option<DateTime<Utc>>,
     /// The sender's email address.
     pub sender: Option<String>,
+    /// Only messages sent for this reason.
     pub reason: Option<ContactReason>,
 }
 
@@ -170,28 +195,44 @@ pub async fn senders(
 /// Why recipients were not reached on a device, and how many.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreachedCount {
+    /// The device the recipients were not reached on.
     pub device: Device,
+    /// Why they were not reached.
     pub cause: UnreachedCause,
+    /// How many recipients.
     pub people: i64,
 }
 
 /// One message's status page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageStatus {
+    /// The message's id.
     pub id: MessageId,
+    /// The subject as typed.
     pub subject: String,
+    /// Why the message was sent.
     pub reason: ContactReason,
+    /// The sender's name.
     pub sender_name: String,
+    /// When the message was composed.
     pub created_at: DateTime<Utc>,
+    /// When delivery starts (or started).
     pub start_at: DateTime<Utc>,
+    /// When emails go out, if set at compose (never before the start); `None`: at the start.
     pub email_at: Option<DateTime<Utc>>,
+    /// When every job had ended; `None` while some have not.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Where the message is in its life.
     pub state: MessageState,
+    /// A test copy to the sender, not a message to the audience.
     pub is_test: bool,
     /// The devices chosen at compose.
     pub devices: Vec<Device>,
+    /// People the message is addressed to (its `message_recipient` rows), 0 before fan-out.
     pub recipients: i64,
+    /// Counts per device (see [`tally`]).
     pub tallies: Vec<DeviceTally>,
+    /// Recipients not reached, by device and cause.
     pub unreached: Vec<UnreachedCount>,
 }
 
@@ -199,12 +240,18 @@ pub struct MessageStatus {
 /// dial window, a retry, or a dialer that is not set up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhoneProgress {
+    /// Calls with the provider now.
     pub calling: i64,
+    /// Jobs due now: waiting for a worker, or in a worker's hands.
     pub due: i64,
+    /// Jobs due later: outside the dial window, or waiting to retry.
     pub waiting: i64,
+    /// When the next waiting job is due; `None` when none waits.
     pub next_at: Option<DateTime<Utc>>,
 }
 
+/// Where the message's phone jobs that have not ended stand. Reads the message's open phone
+/// jobs, not `message_tally`.
 pub async fn phone_progress(pool: &PgPool, id: MessageId) -> Result<PhoneProgress, sqlx::Error> {
     let r = sqlx::query!(
         r#"select count(*) filter (where status = 'calling') as "calling!",
@@ -226,6 +273,8 @@ pub async fn phone_progress(pool: &PgPool, id: MessageId) -> Result<PhoneProgres
     })
 }
 
+/// One message's status page: its facts, its counts per device and who was not reached;
+/// `None` when there is no such message.
 pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus>, sqlx::Error> {
     let Some(m) = sqlx::query!(
         r#"select m.subject, m.reason as "reason: ContactReason", m.sender_name, m.created_at,
@@ -270,12 +319,17 @@ pub async fn status(pool: &PgPool, id: MessageId) -> Result<Option<MessageStatus
 /// A person not reached on a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreachedPerson {
+    /// The person's id.
     pub person_id: PersonId,
+    /// Given and family name, or `(removed from the roster)`.
     pub name: String,
+    /// The device they were not reached on.
     pub device: Device,
+    /// Why not.
     pub cause: UnreachedCause,
 }
 
+/// Up to `limit` people the message did not reach, by family and given name.
 pub async fn unreached_people(
     pool: &PgPool,
     id: MessageId,
@@ -301,13 +355,20 @@ pub async fn unreached_people(
 /// A job that ended failed, or is waiting to retry, with the last error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TroubledJob {
+    /// The job's device.
     pub device: Device,
+    /// The address or phone number the job delivers to.
     pub target: String,
+    /// The job is waiting to retry; otherwise it failed for good.
     pub retrying: bool,
+    /// Attempts made so far.
     pub attempts: i32,
+    /// The last error, as the SMTP server or voice provider gave it (empty if none was kept).
     pub last_error: String,
 }
 
+/// Up to `limit` of the message's jobs that failed or wait to retry, oldest first
+/// (confirmations excluded).
 pub async fn troubled_jobs(
     pool: &PgPool,
     id: MessageId,

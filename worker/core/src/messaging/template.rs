@@ -15,13 +15,18 @@ pub enum MergeField {
     Student,
     /// The recipient's name (a guardian, or a staff member).
     Guardian,
+    /// The name of the message's school (the school of its calendar).
     School,
+    /// The calendar's name, e.g. `2026-27`.
     Calendar,
+    /// The sender's name.
     Sender,
+    /// The parent portal's URL.
     PortalUrl,
 }
 
 impl MergeField {
+    /// Every merge field, in the order the compose form lists them.
     pub const ALL: [Self; 6] = [
         Self::Student,
         Self::Guardian,
@@ -31,6 +36,7 @@ impl MergeField {
         Self::PortalUrl,
     ];
 
+    /// The name written between the braces, e.g. `portal_url` in `{{portal_url}}`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Student => "student",
@@ -46,11 +52,17 @@ impl MergeField {
 /// The values a template is rendered with, for one recipient.
 #[derive(Debug, Clone, Default)]
 pub struct MergeData {
+    /// The students' names; rendered as an English list for `{{student}}`.
     pub students: Vec<String>,
+    /// The recipient's name, for `{{guardian}}`.
     pub guardian: String,
+    /// For `{{school}}`.
     pub school: String,
+    /// For `{{calendar}}`.
     pub calendar: String,
+    /// For `{{sender}}`.
     pub sender: String,
+    /// For `{{portal_url}}`.
     pub portal_url: String,
 }
 
@@ -80,9 +92,13 @@ pub fn english_list(items: &[String]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}, line {line}, column {column}: {problem}")]
 pub struct TemplateError {
+    /// The compose form's field the template came from, e.g. `Message body`.
     pub field: &'static str,
+    /// The line of the mistake, from 1.
     pub line: usize,
+    /// The column of the mistake, in characters from 1.
     pub column: usize,
+    /// What is wrong.
     pub problem: String,
 }
 

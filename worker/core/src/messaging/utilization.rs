@@ -16,9 +16,13 @@ use crate::domain::Device;
 /// What a day at a school, or any total, adds up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Messages that had jobs on the device.
     pub messages: i64,
+    /// Jobs fan-out made on the device (the tallies' totals).
     pub attempted: i64,
+    /// Jobs delivered.
     pub delivered: i64,
+    /// Jobs that failed for good.
     pub failed: i64,
 }
 
@@ -34,8 +38,11 @@ impl std::ops::AddAssign for Counts {
 /// One day at one school.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
+    /// The day delivery started, in the district's time zone.
     pub day: NaiveDate,
+    /// The school of the message's calendar, or [`DISTRICT_WIDE`].
     pub school: String,
+    /// What the day at the school adds up to.
     pub counts: Counts,
 }
 
@@ -89,11 +96,15 @@ pub async fn rows(
 /// The totals by day, by school, and overall.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
+    /// Per day, in date order.
     pub by_day: Vec<(NaiveDate, Counts)>,
+    /// Per school, in name order.
     pub by_school: Vec<(String, Counts)>,
+    /// Over the whole range.
     pub all: Counts,
 }
 
+/// Adds `rows` up by day, by school and overall.
 pub fn totals(rows: &[Row]) -> Totals {
     let mut by_day = std::collections::BTreeMap::<NaiveDate, Counts>::new();
     let mut by_school = std::collections::BTreeMap::<&str, Counts>::new();

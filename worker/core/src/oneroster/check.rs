@@ -26,21 +26,36 @@ mod errors;
 /// A roster with every reference resolved, ready to be written.
 #[derive(Debug, Default)]
 pub struct Roster {
+    /// The district (`orgs.csv`, type `district`); `None` when there is none, which the check
+    /// reports as a problem.
     pub district: Option<parse::Org>,
+    /// The schools of `orgs.csv`.
     pub schools: Vec<parse::Org>,
+    /// The terms and school years of `academicSessions.csv`.
     pub sessions: Vec<parse::Session>,
+    /// One calendar per school and school year, derived from the classes' terms.
     pub calendars: Vec<CalendarRow>,
+    /// The courses of `courses.csv`.
     pub courses: Vec<parse::Course>,
     /// Each class with the school year of its calendar.
     pub sections: Vec<(parse::Class, i32)>,
+    /// Households: students and guardians connected by guardian links.
     pub households: Vec<HouseholdRow>,
+    /// Every student, guardian and staff member of `users.csv`.
     pub people: Vec<PersonRow>,
+    /// Guardian–student links, from either side's `agentSourcedIds`.
     pub links: Vec<LinkRow>,
+    /// Staff assignments: one per school among a staff member's orgs, or district-wide.
     pub assignments: Vec<StaffAssignmentRow>,
+    /// Contact methods of people and (shared phones) of households.
     pub methods: Vec<MethodRow>,
+    /// One enrollment per student and calendar, spanning their class enrollments.
     pub enrollments: Vec<EnrollmentRow>,
+    /// Class members (teachers and students) of `enrollments.csv`.
     pub members: Vec<MemberRow>,
+    /// The grade book's assignments (`lineItems.csv`), each with its category's title if it has one.
     pub line_items: Vec<(parse::LineItem, Option<String>)>,
+    /// The grade book's scores (`results.csv`), at most one per line item and student.
     pub results: Vec<parse::ResultRow>,
 }
 
