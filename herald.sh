@@ -11,7 +11,7 @@
 #
 #   ./herald.sh bench [NAME...]  the benchmarks behind README's figures, full size (release
 #                      build; slow): import, pipeline (with its memory run), dialer, portal,
-#                      reports; all of them without a NAME.
+#                      reports, bundle (what a parent downloads); all of them without a NAME.
 #
 # Every install step checks first and skips what is already there.
 set -euo pipefail
@@ -67,11 +67,11 @@ ensure_rust_tools() {
 }
 
 ensure_wasm_opt() {
-  # Release builds run wasm-opt; cargo-leptos would download it, which cannot work here.
-  if ! command -v wasm-opt >/dev/null; then
-    log "installing wasm-opt (binaryen, built from the wasm-opt crate; about 8 minutes)"
-    cargo install wasm-opt --version 0.116.1 --locked
-  fi
+  # Release builds run wasm-opt -Oz. cargo-leptos uses the first wasm-opt on PATH (it would
+  # otherwise download binaryen from GitHub, which cannot work here); npm's binaryen package
+  # (end2end/package.json) ships one that runs on Node, so nothing is compiled for it.
+  ensure_npm
+  export PATH="$ROOT/end2end/node_modules/binaryen/bin:$PATH"
 }
 
 ensure_npm() {
@@ -227,6 +227,13 @@ run_e2e() {
   return $status
 }
 
+build_release() {
+  # The release site: WASM optimised for size, every file named by its content and
+  # precompressed (.br, .gz) for the server to send as is.
+  cargo leptos build --release --precompress
+  cargo build --release -p herald-worker
+}
+
 cmd_run() {
   ensure_system
   ensure_rust_tools
@@ -235,8 +242,7 @@ cmd_run() {
   start_postgres
   create_database
   log "building Herald (release)"
-  cargo leptos build --release
-  cargo build --release -p herald-worker
+  build_release
   local bin="$ROOT/target/release" accounts
   log "importing the demo district"
   accounts=$(load_demo "$bin" "$ROOT/target/demo-district" 8089 -)
@@ -268,10 +274,9 @@ cmd_bench() {
   ensure_wasm_opt
   ensure_npm
   start_postgres
-  cargo leptos build --release
-  cargo build --release -p herald-worker
+  build_release
   local names=("$@")
-  [ ${#names[@]} -gt 0 ] || names=(import pipeline dialer portal reports)
+  [ ${#names[@]} -gt 0 ] || names=(import pipeline dialer portal reports bundle)
   cargo bench -p herald-core --bench figures -- "${names[@]}" memory
 }
 

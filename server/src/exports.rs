@@ -243,12 +243,13 @@ fn utilization_html(
     let mut html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · Herald</title><link rel=\"stylesheet\" href=\"/pkg/herald.css\"></head>\
+         <title>{t} · Herald</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><main class=\"extract\"><h1>{t}</h1>\
          <p class=\"muted\">A message counts on the day its delivery started, under its school \
          (\u{201c}District-wide\u{201d} when it went to every school). The numbers are each message's own \
          Delivery Report totals.</p>",
-        t = escape_html(&title)
+        t = escape_html(&title),
+        css = crate::assets::stylesheet()
     );
     if rows.is_empty() {
         html.push_str("<p>No messages were sent in these dates.</p>");

@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`run`]: connect, migrate, build the router, serve until Ctrl-C / SIGTERM.
 //! - [`router`]: the axum router, also used by the integration tests.
+//! - [`assets`]: how long browsers keep the compiled bundle (hashed names: a year); pages are
+//!   compressed by tower-http's `CompressionLayer` in [`router`].
 //! - [`csrf`]: the cross-site request guard.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
 //! - [`exports`]: downloads and extracts (the Delivery Report as CSV, the Utilization Report as
@@ -16,6 +18,7 @@
 //!   here.
 #![recursion_limit = "256"]
 
+pub mod assets;
 pub mod csrf;
 pub mod exports;
 pub mod unsubscribe;
@@ -29,6 +32,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 /// Builds the router for `state` and the site `options`.
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
+    assets::use_options(&options);
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let fn_state = state.clone();
@@ -75,6 +79,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::from_fn(assets::cache_control))
+        // Pages and server-function answers, compressed for browsers that accept it; a
+        // precompressed asset already says its Content-Encoding and is passed through as it is.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(csrf::reject_cross_site))
         .with_state(options)
 }

@@ -14,5 +14,14 @@ async fn main() -> anyhow::Result<()> {
     if leptos.output_name.is_empty() {
         leptos.output_name = "herald".into();
     }
+    // With `hash-files`, cargo-leptos names the bundle by its content and writes the names to
+    // hash.txt beside this binary; pages link those names when the file is there (set
+    // LEPTOS_HASH_FILES to decide otherwise).
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        leptos.hash_files = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join(leptos.hash_file.as_ref())))
+            .is_some_and(|file| file.is_file());
+    }
     herald_server::run(settings, leptos).await
 }

@@ -19,9 +19,10 @@ use herald_core::messaging::unsubscribe::{self, UnsubscribeKey, Unsubscribed};
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · Herald</title><link rel=\"stylesheet\" href=\"/pkg/herald.css\"></head>\
+         <title>{t} · Herald</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><main class=\"centered unsubscribe\"><h1>{t}</h1>{body}</main></body></html>",
-        t = escape_html(title)
+        t = escape_html(title),
+        css = crate::assets::stylesheet()
     );
     (status, Html(html)).into_response()
 }

@@ -2,5 +2,6 @@
 //! through the real router in memory, each test on a database of its own.
 
 mod api;
+mod assets;
 mod messaging;
 mod support;

@@ -28,10 +28,15 @@ pub struct Reply {
 
 impl TestApp {
     pub fn spawn(pool: PgPool) -> Self {
+        Self::serving(pool, "target/site")
+    }
+
+    /// The router serving its site assets from `site_root`.
+    pub fn serving(pool: PgPool, site_root: &str) -> Self {
         let settings = Config::load_from(|_| None).expect("default settings load");
         let options = LeptosOptions::builder()
             .output_name("herald")
-            .site_root("target/site")
+            .site_root(site_root)
             .site_pkg_dir("pkg")
             .build();
         Self {
@@ -72,6 +77,12 @@ impl TestApp {
         }
         self.send(req.body(Body::from(form.to_string())).unwrap())
             .await
+    }
+
+    /// GET `path` as a browser that accepts `encodings` (`Accept-Encoding`).
+    pub async fn get_encoded(&self, path: &str, encodings: &str) -> Reply {
+        let req = Request::get(path).header(header::ACCEPT_ENCODING, encodings);
+        self.send(req.body(Body::empty()).unwrap()).await
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {

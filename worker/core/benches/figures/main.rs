@@ -15,9 +15,10 @@
 //!
 //! # Layout
 //! - [`support`]: the scale, databases, the bench admin, latency sampling.
-//! - [`import`], [`pipeline`], [`dialer`], [`portal`], [`reports`]: one benchmark each; each
-//!   module's doc says what it prints and the environment variables that size it.
+//! - [`import`], [`pipeline`], [`dialer`], [`portal`], [`reports`], [`bundle`]: one benchmark
+//!   each; each module's doc says what it prints and the environment variables that size it.
 
+mod bundle;
 mod dialer;
 mod import;
 mod pipeline;
@@ -29,7 +30,9 @@ use anyhow::bail;
 use support::Scale;
 
 /// The benchmarks by name, in README's order.
-const NAMES: [&str; 5] = ["import", "pipeline", "dialer", "portal", "reports"];
+const NAMES: [&str; 6] = [
+    "import", "pipeline", "dialer", "portal", "reports", "bundle",
+];
 
 fn main() -> anyhow::Result<()> {
     let scale = Scale::from_args();
@@ -62,6 +65,7 @@ fn main() -> anyhow::Result<()> {
                 "dialer" => dialer::bench(scale).await?,
                 "portal" => portal::bench(scale).await?,
                 "reports" => reports::bench(scale).await?,
+                "bundle" => bundle::bench(scale).await?,
                 other => bail!("no benchmark is called '{other}'"),
             }
         }

@@ -12,8 +12,8 @@
 //! server and reused by later runs (messages are cleared at the start of each run).
 //! Run: `cargo bench -p herald-core --bench figures -- pipeline [memory]`, or `./herald.sh bench`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -27,11 +27,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::support::{self, Scale};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::support::{self, Proc, Scale};
 
 pub async fn bench(scale: Scale, memory: bool) -> anyhow::Result<()> {
     // HERALD_BENCH_PARTS=fanout,inbox,email runs only those parts.
@@ -265,26 +261,6 @@ fn draft(calendar: CalendarId, devices: &[Device], grades: Vec<String>) -> Draft
     }
 }
 
-/// A process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // Children first: killing `/usr/bin/time` alone would orphan the program it runs.
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-P", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// `HERALD_BENCH_SMTP=host:port`, or a maildev started here.
 async fn smtp_sink() -> anyhow::Result<(String, u16, Option<Proc>)> {
     if let Ok(hp) = std::env::var("HERALD_BENCH_SMTP") {
@@ -293,14 +269,14 @@ async fn smtp_sink() -> anyhow::Result<(String, u16, Option<Proc>)> {
             .context("HERALD_BENCH_SMTP is host:port")?;
         return Ok((h.to_string(), p.parse()?, None));
     }
-    let bin = root().join("end2end/node_modules/.bin/maildev");
+    let bin = support::root().join("end2end/node_modules/.bin/maildev");
     if !bin.exists() {
         bail!(
             "maildev is not installed at {} (run ./herald.sh test once)",
             bin.display()
         );
     }
-    let (smtp, web) = (free_port()?, free_port()?);
+    let (smtp, web) = (support::free_port()?, support::free_port()?);
     let child = Command::new(bin)
         .args([
             "--smtp",
@@ -347,21 +323,8 @@ async fn memory_run(
     smtp_host: &str,
     smtp_port: u16,
 ) -> anyhow::Result<()> {
-    let (profile, build) = scale.pick(
-        (
-            "release",
-            "cargo leptos build --release && cargo build --release -p herald-worker",
-        ),
-        (
-            "debug",
-            "cargo leptos build && cargo build -p herald-worker",
-        ),
-    );
-    let bins = root().join("target").join(profile);
+    let (bins, site) = support::built_site(scale)?;
     let (worker_bin, server_bin) = (bins.join("herald-worker"), bins.join("herald-server"));
-    if !worker_bin.exists() || !server_bin.exists() {
-        bail!("build the {profile} binaries first: {build}");
-    }
     // Two district-wide messages on email and inbox: more than 300,000 jobs.
     let mut ids: Vec<MessageId> = Vec::new();
     for reason in [ContactReason::General, ContactReason::Priority] {
@@ -369,9 +332,9 @@ async fn memory_run(
         d.reason = reason;
         ids.push(compose::create(pool, &d.compose()?, sender).await?);
     }
-    let out = root().join("target/bench");
+    let out = support::root().join("target/bench");
     std::fs::create_dir_all(&out)?;
-    let port = free_port()?;
+    let port = support::free_port()?;
     let server = Proc(
         Command::new("/usr/bin/time")
             .arg("-v")
@@ -380,7 +343,7 @@ async fn memory_run(
             .arg(&server_bin)
             .env("DATABASE_URL", url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LEPTOS_SITE_ROOT", root().join("target/site"))
+            .env("LEPTOS_SITE_ROOT", &site)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

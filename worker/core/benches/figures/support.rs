@@ -6,9 +6,11 @@
 //! `cargo test` exercises the same code as the full one, only on less data.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use herald_core::accounts::{self, Role};
 use herald_core::domain::{CalendarId, EmailAddress};
 use herald_core::messaging::compose::Sender;
@@ -152,4 +154,62 @@ pub fn report(what: &str, mut took: Vec<Duration>) {
         ms(took[took.len() - 1]),
         took.len()
     );
+}
+
+/// The workspace root, where `target/` and `end2end/` are.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The built binaries' folder and the site root for this scale: the release build (with
+/// `hash-files` and precompressed assets) for a full run, the debug build `./herald.sh test`
+/// has made for a small one.
+pub fn built_site(scale: Scale) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let (profile, build) = scale.pick(
+        (
+            "release",
+            "cargo leptos build --release --precompress && cargo build --release -p herald-worker",
+        ),
+        (
+            "debug",
+            "cargo leptos build && cargo build -p herald-worker",
+        ),
+    );
+    let bins = root().join("target").join(profile);
+    for bin in ["herald-worker", "herald-server"] {
+        if !bins.join(bin).exists() {
+            bail!("build the {profile} binaries first: {build}");
+        }
+    }
+    Ok((bins, root().join("target/site")))
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A child process, killed (with its own children) when dropped.
+pub struct Proc(pub Child);
+
+impl Proc {
+    /// Starts `command`.
+    pub fn spawn(command: &mut Command) -> anyhow::Result<Self> {
+        Ok(Self(command.spawn().with_context(|| {
+            format!("starting {}", command.get_program().to_string_lossy())
+        })?))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Children first: killing `/usr/bin/time` alone would orphan the program it runs.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
