@@ -119,7 +119,9 @@ pub async fn delivery_csv(
                 format!("attachment; filename=\"{filename}\""),
             ),
         ],
-        axum::body::Body::from_stream(header_line.chain(body)),
+        // Fused: a wrapper such as the compression layer may poll once more after the last
+        // line, which an unfused `unfold` answers with a panic.
+        axum::body::Body::from_stream(header_line.chain(body).fuse()),
     )
         .into_response()
 }

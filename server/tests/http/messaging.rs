@@ -483,6 +483,17 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     );
     assert!(lines[3].contains(",Queued,"), "{}", lines[3]);
 
+    // A browser that accepts gzip gets the whole file compressed (the stream must end cleanly
+    // under the compression layer, which polls it once more after its last line).
+    let mut req = get(path.clone(), Some(cookie.clone()));
+    req.headers_mut()
+        .insert(header::ACCEPT_ENCODING, "gzip".parse().unwrap());
+    let Reply {
+        status, headers, ..
+    } = app.send(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+
     // Filtered as on the page: failed only, and a search.
     let Reply { body, .. } = app
         .send(get(

@@ -51,33 +51,7 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
     let mut settings = Config::load_from(|_| None)?;
     settings.worker.poll_ms = 50;
     settings.worker.call_concurrency = 16;
-    let provider = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api_url = format!("http://{}", provider.local_addr()?);
-    let callbacks = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", callbacks.local_addr()?);
-    let account = LocalAccount {
-        account_sid: voice_provider::DEMO_ACCOUNT_SID.into(),
-        auth_token: TOKEN.into(),
-        step: Duration::from_millis(20),
-    };
-    tokio::spawn(voice_provider::serve(provider, account));
-    let router: axum::Router =
-        herald_core::dialer::callback::router(pool.clone(), settings.clone());
-    tokio::spawn(async move { axum::serve(callbacks, router).await });
-    sqlx::query("update email_settings set portal_url = $1")
-        .bind(format!("{origin}/portal"))
-        .execute(&pool)
-        .await?;
-    sqlx::query(
-        "update dialer_settings set api_url = $1, account_sid = $2, auth_token = $3,
-             from_number = '+15555550199', calling_from = '00:00', calling_until = '23:59:59',
-             updated_at = now()",
-    )
-    .bind(&api_url)
-    .bind(voice_provider::DEMO_ACCOUNT_SID)
-    .bind(TOKEN)
-    .execute(&pool)
-    .await?;
+    let api_url = serve_provider(&pool, &settings).await?;
 
     println!("dialer: {calls} calls per cap, two workers, local provider on loopback");
     let mut seen = 0;
@@ -155,6 +129,38 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The local voice provider and Herald's callback endpoint on loopback, with the Dialer
+/// Preferences and the portal URL (where callbacks go) pointing at them. Returns the
+/// provider's URL.
+async fn serve_provider(pool: &PgPool, settings: &Config) -> anyhow::Result<String> {
+    let provider = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api_url = format!("http://{}", provider.local_addr()?);
+    let callbacks = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://{}", callbacks.local_addr()?);
+    let account = LocalAccount {
+        account_sid: voice_provider::DEMO_ACCOUNT_SID.into(),
+        auth_token: TOKEN.into(),
+        step: Duration::from_millis(20),
+    };
+    tokio::spawn(voice_provider::serve(provider, account));
+    let router: axum::Router =
+        herald_core::dialer::callback::router(pool.clone(), settings.clone());
+    tokio::spawn(async move { axum::serve(callbacks, router).await });
+    herald_core::messaging::email_preferences::save_portal_url(pool, &format!("{origin}/portal"))
+        .await?;
+    sqlx::query(
+        "update dialer_settings set api_url = $1, account_sid = $2, auth_token = $3,
+             from_number = '+15555550199', calling_from = '00:00', calling_until = '23:59:59',
+             updated_at = now()",
+    )
+    .bind(&api_url)
+    .bind(voice_provider::DEMO_ACCOUNT_SID)
+    .bind(TOKEN)
+    .execute(pool)
+    .await?;
+    Ok(api_url)
 }
 
 /// A phone message fanned out and cut to its first `calls` phone jobs.

@@ -126,9 +126,13 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
     );
     println!("targets: counts and the first page p95 <= 50 ms on a {jobs}-job message");
 
-    // The Utilization Report over a year: 40 messages a day at 30 schools, email and phone.
+    utilization(&pool, scale, tz).await
+}
+
+/// The Utilization Report over a year: 40 messages a day at 30 schools, email and phone.
+async fn utilization(pool: &PgPool, scale: Scale, tz: chrono_tz::Tz) -> anyhow::Result<()> {
     let t = Instant::now();
-    let messages = year_of_messages(&pool, scale.pick(365, 30)).await?;
+    let messages = year_of_messages(pool, scale.pick(365, 30)).await?;
     println!(
         "a year of sends: {messages} messages at 30 schools (set up in {:.1} s)",
         t.elapsed().as_secs_f64()
@@ -137,11 +141,11 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
     let from = until - chrono::Duration::days(366);
     let zone = tz.name();
     let rows =
-        herald_core::messaging::utilization::rows(&pool, Device::Email, from, until, zone).await?;
+        herald_core::messaging::utilization::rows(pool, Device::Email, from, until, zone).await?;
     support::report(
         &format!("utilization, a year of email ({} lines)", rows.len()),
         support::time(scale.pick(50, 3), || {
-            herald_core::messaging::utilization::rows(&pool, Device::Email, from, until, zone)
+            herald_core::messaging::utilization::rows(pool, Device::Email, from, until, zone)
         })
         .await?,
     );

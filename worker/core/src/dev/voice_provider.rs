@@ -292,6 +292,162 @@ fn e164(n: &str) -> bool {
     n.starts_with('+') && PhoneNumber::parse(n).is_ok_and(|p| p.as_str() == n)
 }
 
+/// What a valid create-call request asks for, checked as Twilio checks it (each refusal carries
+/// Twilio's error code).
+struct CallRequest {
+    to: String,
+    from: String,
+    twiml: String,
+    timeout: u32,
+    machine_detection: Option<String>,
+    status_callback: Option<String>,
+    events: Vec<String>,
+}
+
+/// A form field's first non-empty value.
+fn field(form: &[(String, String)], name: &str) -> Option<String> {
+    form.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// A 400 refusal in Twilio's shape: its error code and message.
+struct Refusal {
+    code: u32,
+    message: String,
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
+fn bad(code: u32, message: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        message: message.into(),
+    }
+}
+
+impl CallRequest {
+    /// Reads and checks the form: numbers, then the TwiML, then the options.
+    fn parse(form: &[(String, String)]) -> Result<Self, Refusal> {
+        let to = field(form, "To").ok_or_else(|| bad(21201, "No 'To' number is specified"))?;
+        let from =
+            field(form, "From").ok_or_else(|| bad(21213, "No 'From' number is specified"))?;
+        let twiml = field(form, "Twiml");
+        if twiml.is_none()
+            && field(form, "Url").is_none()
+            && field(form, "ApplicationSid").is_none()
+        {
+            return Err(bad(21205, "Url parameter is required."));
+        }
+        if !e164(&to) {
+            return Err(bad(21211, format!("Invalid 'To' Phone Number: {to}")));
+        }
+        if !e164(&from) {
+            return Err(bad(21212, format!("Invalid 'From' Phone Number: {from}")));
+        }
+        Ok(Self {
+            to,
+            from,
+            twiml: Self::twiml(twiml.unwrap_or_default())?,
+            timeout: Self::timeout(field(form, "Timeout"))?,
+            machine_detection: Self::machine_detection(field(form, "MachineDetection"))?,
+            status_callback: Self::status_callback(field(form, "StatusCallback"))?,
+            events: Self::events(form)?,
+        })
+    }
+
+    fn twiml(twiml: String) -> Result<String, Refusal> {
+        if twiml.chars().count() > MAX_TWIML {
+            return Err(bad(
+                21220,
+                format!("Twiml exceeds the maximum of {MAX_TWIML} characters"),
+            ));
+        }
+        let parses = twiml.is_empty()
+            || (twiml.contains("<Response") && twiml.trim_end().ends_with("</Response>"));
+        if !parses {
+            return Err(bad(12100, "Document parse failure"));
+        }
+        Ok(twiml)
+    }
+
+    fn timeout(timeout: Option<String>) -> Result<u32, Refusal> {
+        match timeout.map(|t| t.parse::<u32>()) {
+            None => Ok(60),
+            Some(Ok(t)) if (1..=600).contains(&t) => Ok(t),
+            Some(_) => Err(bad(21216, "Timeout must be between 1 and 600 seconds")),
+        }
+    }
+
+    fn machine_detection(m: Option<String>) -> Result<Option<String>, Refusal> {
+        match m {
+            Some(m) if m != "Enable" && m != "DetectMessageEnd" => {
+                Err(bad(21626, format!("Invalid MachineDetection value: {m}")))
+            }
+            m => Ok(m),
+        }
+    }
+
+    fn status_callback(u: Option<String>) -> Result<Option<String>, Refusal> {
+        match u {
+            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                Err(bad(21609, format!("Invalid StatusCallback url: {u}")))
+            }
+            u => Ok(u),
+        }
+    }
+
+    /// The status callback events asked for; `completed` alone when none are.
+    fn events(form: &[(String, String)]) -> Result<Vec<String>, Refusal> {
+        let events: Vec<String> = form
+            .iter()
+            .filter(|(n, _)| n == "StatusCallbackEvent")
+            .flat_map(|(_, v)| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        if let Some(bad_event) = events.iter().find(|e| {
+            !matches!(
+                e.as_str(),
+                "initiated" | "ringing" | "answered" | "completed"
+            )
+        }) {
+            return Err(bad(
+                21626,
+                format!("Invalid StatusCallbackEvent: {bad_event}"),
+            ));
+        }
+        Ok(if events.is_empty() {
+            vec!["completed".into()]
+        } else {
+            events
+        })
+    }
+}
+
+/// The refusal a number that plays out a provider failure gets before any call is made.
+fn provider_refusal(to: &str) -> Option<Response> {
+    match Outcome::for_number(to) {
+        Outcome::RateLimited => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            Some(r)
+        }
+        Outcome::Outage => Some(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            20503,
+            "Service Unavailable",
+        )),
+        _ => None,
+    }
+}
+
 async fn create_call(
     State(p): State<Shared>,
     Path((version, account)): Path<(String, String)>,
@@ -302,144 +458,25 @@ async fn create_call(
         return r;
     }
     let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            20001,
-            "Unable to parse request body",
-        );
+        return bad(20001, "Unable to parse request body").into_response();
     };
-    let one = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
+    let req = match CallRequest::parse(&form) {
+        Ok(req) => req,
+        Err(refused) => return refused.into_response(),
     };
-    let Some(to) = one("To") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21201,
-            "No 'To' number is specified",
-        );
-    };
-    let Some(from) = one("From") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21213,
-            "No 'From' number is specified",
-        );
-    };
-    let twiml = one("Twiml");
-    if twiml.is_none() && one("Url").is_none() && one("ApplicationSid").is_none() {
-        return error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required.");
-    }
-    if !e164(&to) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21211,
-            format!("Invalid 'To' Phone Number: {to}"),
-        );
-    }
-    if !e164(&from) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21212,
-            format!("Invalid 'From' Phone Number: {from}"),
-        );
-    }
-    let twiml = twiml.unwrap_or_default();
-    if twiml.chars().count() > MAX_TWIML {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21220,
-            format!("Twiml exceeds the maximum of {MAX_TWIML} characters"),
-        );
-    }
-    let parses = twiml.is_empty()
-        || (twiml.contains("<Response") && twiml.trim_end().ends_with("</Response>"));
-    if !parses {
-        return error(StatusCode::BAD_REQUEST, 12100, "Document parse failure");
-    }
-    let timeout = match one("Timeout").map(|t| t.parse::<u32>()) {
-        None => 60,
-        Some(Ok(t)) if (1..=600).contains(&t) => t,
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                21216,
-                "Timeout must be between 1 and 600 seconds",
-            );
-        }
-    };
-    let machine_detection = one("MachineDetection");
-    if let Some(m) = &machine_detection
-        && m != "Enable"
-        && m != "DetectMessageEnd"
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21626,
-            format!("Invalid MachineDetection value: {m}"),
-        );
-    }
-    let status_callback = one("StatusCallback");
-    if let Some(u) = &status_callback
-        && !(u.starts_with("http://") || u.starts_with("https://"))
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21609,
-            format!("Invalid StatusCallback url: {u}"),
-        );
-    }
-    let events: Vec<String> = form
-        .iter()
-        .filter(|(n, _)| n == "StatusCallbackEvent")
-        .flat_map(|(_, v)| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-        .collect();
-    if let Some(bad) = events.iter().find(|e| {
-        !matches!(
-            e.as_str(),
-            "initiated" | "ringing" | "answered" | "completed"
-        )
-    }) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            21626,
-            format!("Invalid StatusCallbackEvent: {bad}"),
-        );
-    }
-    match Outcome::for_number(&to) {
-        Outcome::RateLimited => {
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
-            r.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-            return r;
-        }
-        Outcome::Outage => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                20503,
-                "Service Unavailable",
-            );
-        }
-        _ => {}
+    if let Some(refused) = provider_refusal(&req.to) {
+        return refused;
     }
     let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     let call = Received {
         sid: sid.clone(),
-        to,
-        from,
-        twiml,
-        timeout,
-        machine_detection,
-        status_callback,
-        events: if events.is_empty() {
-            vec!["completed".into()]
-        } else {
-            events
-        },
+        to: req.to,
+        from: req.from,
+        twiml: req.twiml,
+        timeout: req.timeout,
+        machine_detection: req.machine_detection,
+        status_callback: req.status_callback,
+        events: req.events,
         received_at: Utc::now(),
         status: "queued".into(),
         answered_by: None,
@@ -705,5 +742,57 @@ mod tests {
         assert!(!e164("5555550123"));
         assert!(!e164("+1 555 555 0123"));
         assert!(!e164("+0123"));
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn refused(pairs: &[(&str, &str)]) -> u32 {
+        match CallRequest::parse(&form(pairs)) {
+            Ok(_) => panic!("{pairs:?} was accepted"),
+            Err(r) => r.code,
+        }
+    }
+
+    #[test]
+    fn a_create_call_request_is_refused_with_twilios_code_for_what_is_wrong() {
+        let ok = [
+            ("To", "+15555550123"),
+            ("From", "+15555550199"),
+            ("Twiml", "<Response><Say>Hi</Say></Response>"),
+        ];
+        let req = CallRequest::parse(&form(&ok)).unwrap_or_else(|r| panic!("{}", r.message));
+        assert_eq!(
+            (req.timeout, req.events.as_slice()),
+            (60, &["completed".to_string()][..])
+        );
+        assert_eq!(refused(&ok[1..]), 21201);
+        assert_eq!(refused(&[ok[0], ok[2]]), 21213);
+        assert_eq!(refused(&ok[..2]), 21205);
+        assert_eq!(refused(&[("To", "5555550123"), ok[1], ok[2]]), 21211);
+        assert_eq!(refused(&[ok[0], ("From", "+1 555"), ok[2]]), 21212);
+        assert_eq!(refused(&[ok[0], ok[1], ("Twiml", "<Say>Hi</Say>")]), 12100);
+        assert_eq!(refused(&[ok[0], ok[1], ok[2], ("Timeout", "0")]), 21216);
+        assert_eq!(
+            refused(&[ok[0], ok[1], ok[2], ("MachineDetection", "On")]),
+            21626
+        );
+        assert_eq!(
+            refused(&[ok[0], ok[1], ok[2], ("StatusCallback", "ftp://x")]),
+            21609
+        );
+        assert_eq!(
+            refused(&[
+                ok[0],
+                ok[1],
+                ok[2],
+                ("StatusCallbackEvent", "ringing hungup")
+            ]),
+            21626
+        );
     }
 }
