@@ -14,15 +14,12 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveTime, Utc};
 use herald_core::config::Config;
 use herald_core::dev::district::{self, DemoOptions};
-use herald_core::dev::voice_provider::{self, LocalAccount};
 use herald_core::domain::{AudienceKind, CalendarId, ContactReason, Device, DialWindow, MessageId};
 use herald_core::messaging::compose::{self, Draft, Sender};
 use herald_core::messaging::fanout;
 use sqlx::PgPool;
 
 use crate::support::{self, Scale};
-
-const TOKEN: &str = "bench-token";
 
 pub async fn bench(scale: Scale) -> anyhow::Result<()> {
     let caps: Vec<f64> = std::env::var("HERALD_BENCH_CAPS")
@@ -51,7 +48,11 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
     let mut settings = Config::load_from(|_| None)?;
     settings.worker.poll_ms = 50;
     settings.worker.call_concurrency = 16;
-    let api_url = serve_provider(&pool, &settings).await?;
+    // The local provider (20 ms a step) and Herald's callback endpoint, as the dialer tests use.
+    let first_cap = *caps
+        .first()
+        .context("HERALD_BENCH_CAPS: at least one cap")?;
+    let voice = herald_testing::voice::start(&pool, &settings, 20, first_cap).await;
 
     println!("dialer: {calls} calls per cap, two workers, local provider on loopback");
     let mut seen = 0;
@@ -96,10 +97,7 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
         for w in workers {
             w.await??;
         }
-        let received: Vec<serde_json::Value> = reqwest::get(format!("{api_url}/local/calls"))
-            .await?
-            .json()
-            .await?;
+        let received = voice.calls().await;
         let mut at: Vec<DateTime<Utc>> = received[seen..]
             .iter()
             .filter_map(|c| c["received_at"].as_str()?.parse().ok())
@@ -129,38 +127,6 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// The local voice provider and Herald's callback endpoint on loopback, with the Dialer
-/// Preferences and the portal URL (where callbacks go) pointing at them. Returns the
-/// provider's URL.
-async fn serve_provider(pool: &PgPool, settings: &Config) -> anyhow::Result<String> {
-    let provider = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api_url = format!("http://{}", provider.local_addr()?);
-    let callbacks = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let origin = format!("http://{}", callbacks.local_addr()?);
-    let account = LocalAccount {
-        account_sid: voice_provider::DEMO_ACCOUNT_SID.into(),
-        auth_token: TOKEN.into(),
-        step: Duration::from_millis(20),
-    };
-    tokio::spawn(voice_provider::serve(provider, account));
-    let router: axum::Router =
-        herald_core::dialer::callback::router(pool.clone(), settings.clone());
-    tokio::spawn(async move { axum::serve(callbacks, router).await });
-    herald_core::messaging::email_preferences::save_portal_url(pool, &format!("{origin}/portal"))
-        .await?;
-    sqlx::query(
-        "update dialer_settings set api_url = $1, account_sid = $2, auth_token = $3,
-             from_number = '+15555550199', calling_from = '00:00', calling_until = '23:59:59',
-             updated_at = now()",
-    )
-    .bind(&api_url)
-    .bind(voice_provider::DEMO_ACCOUNT_SID)
-    .bind(TOKEN)
-    .execute(pool)
-    .await?;
-    Ok(api_url)
 }
 
 /// A phone message fanned out and cut to its first `calls` phone jobs.
