@@ -13,6 +13,7 @@
 //! - The pages the server writes by hand (unsubscribe, the Utilization extract) link the
 //!   stylesheet by [`stylesheet`], the same name the Leptos pages link.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use axum::extract::Request;
@@ -32,17 +33,20 @@ static STYLESHEET: OnceLock<String> = OnceLock::new();
 pub fn use_options(options: &LeptosOptions) {
     let hash = options
         .hash_files
-        .then(|| {
-            let exe = std::env::current_exe().ok()?;
-            let file = exe.parent()?.join(options.hash_file.as_ref());
-            css_hash(&std::fs::read_to_string(file).ok()?)
-        })
+        .then(|| css_hash(&std::fs::read_to_string(hash_file(options)?).ok()?))
         .flatten();
     let name = match hash {
         Some(h) => format!("{}.{h}.css", options.output_name),
         None => format!("{}.css", options.output_name),
     };
     let _ = STYLESHEET.set(format!("/{}/{name}", options.site_pkg_dir));
+}
+
+/// Where cargo-leptos' `hash.txt` (the bundle's hashed names) is: beside the running binary, as
+/// Leptos looks for it.
+pub fn hash_file(options: &LeptosOptions) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(options.hash_file.as_ref()))
 }
 
 /// The stylesheet's URL, for pages written by hand.

@@ -18,10 +18,8 @@ async fn main() -> anyhow::Result<()> {
     // hash.txt beside this binary; pages link those names when the file is there (set
     // LEPTOS_HASH_FILES to decide otherwise).
     if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
-        leptos.hash_files = std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.join(leptos.hash_file.as_ref())))
-            .is_some_and(|file| file.is_file());
+        leptos.hash_files =
+            herald_server::assets::hash_file(&leptos).is_some_and(|file| file.is_file());
     }
     herald_server::run(settings, leptos).await
 }
