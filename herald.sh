@@ -199,7 +199,8 @@ run_e2e() {
   # The rosters the import tests upload are zipped by end2end/tests/rosters.ts.
   local dir="$ROOT/target/e2e" bin="$ROOT/target/debug"
   rm -rf "$dir" && mkdir -p "$dir"
-  cargo leptos build
+  # Split by route as the release is (app/src/lazy.rs), so the tests load pages the way people do.
+  cargo leptos build --split
   cargo build -p herald-worker
   # From here on (not while building: sqlx checks its queries against DATABASE_URL), every
   # command works on the e2e database.
@@ -228,9 +229,9 @@ run_e2e() {
 }
 
 build_release() {
-  # The release site: WASM optimised for size, every file named by its content and
-  # precompressed (.br, .gz) for the server to send as is.
-  cargo leptos build --release --precompress
+  # The release site: WASM optimised for size and split by route (app/src/lazy.rs), every file
+  # named by its content and precompressed (.br, .gz) for the server to send as is.
+  cargo leptos build --release --split --precompress
   cargo build --release -p herald-worker
 }
 

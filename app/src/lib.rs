@@ -18,6 +18,8 @@
 //!   modes), each pinned to `herald_core` by a test.
 //! - [`admin`]: the admin shell (outline navigation, Campus Toolbar) and its tools.
 //! - [`portal`]: the parent portal.
+//! - [`lazy`]: the pages that ship in their own WASM chunk (all but sign-in and the portal's
+//!   notices).
 //! - [`poll`]: refreshing a page every few seconds while it is open.
 //! - [`ui`]: the shared markup for a loading resource and its error (`Loaded`, `ErrorAlert`),
 //!   the id in a page's URL (`url_id`), a group of check boxes (`toggle`).
@@ -32,6 +34,7 @@ pub mod auth;
 pub mod choices;
 pub mod error;
 pub mod format;
+pub mod lazy;
 pub mod poll;
 pub mod portal;
 pub mod present;
@@ -42,7 +45,7 @@ pub mod ui;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, SsrMode,
     components::{ParentRoute, Redirect, Route, Router, Routes},
     path,
 };
@@ -78,41 +81,44 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="centered"><h1>"Page not found"</h1><a href="/">"Go to Herald"</a></main> }>
                 <Route path=path!("/") view=auth::Landing ssr=SsrMode::Async />
                 <Route path=path!("/sign-in") view=auth::SignInPage />
-                <ParentRoute path=path!("/admin") view=admin::AdminShell ssr=SsrMode::Async>
-                    <Route path=path!("") view=admin::Overview ssr=SsrMode::Async />
-                    <Route path=path!("people") view=admin::people::PeoplePage ssr=SsrMode::Async />
-                    <Route path=path!("people/:id") view=admin::people::PeoplePage ssr=SsrMode::Async />
-                    <Route path=path!("roster-import") view=admin::import::ImportPage ssr=SsrMode::Async />
-                    <Route path=path!("messenger/compose") view=admin::compose::ComposePage ssr=SsrMode::Async />
-                    <Route path=path!("messenger/sent-messages") view=admin::messages::SentMessagesPage ssr=SsrMode::Async />
-                    <Route path=path!("messenger/messages/:id") view=admin::messages::MessagePage ssr=SsrMode::Async />
-                    <Route path=path!("messenger/messages/:id/report") view=admin::delivery_report::DeliveryReportPage ssr=SsrMode::Async />
-                    <Route path=path!("preferences/email") view=admin::email_prefs::EmailPrefsPage ssr=SsrMode::Async />
-                    <Route path=path!("preferences/dialer") view=admin::dialer_prefs::DialerPrefsPage ssr=SsrMode::Async />
-                    <Route path=path!("messenger/reports/dialer-activity") view=admin::dialer_activity::DialerActivityPage ssr=SsrMode::Async />
-                    <Route path=path!("messenger/reports/dialer-activity/view") view=admin::dialer_activity::DialerActivityReport ssr=SsrMode::Async />
-                    <Route path=path!("messenger/reports/utilization") view=admin::utilization::UtilizationPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("/admin") view={Lazy::<lazy::AdminShell>::new()} ssr=SsrMode::Async>
+                    <Route path=path!("") view={Lazy::<lazy::Overview>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("people") view={Lazy::<lazy::People>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("people/:id") view={Lazy::<lazy::People>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("roster-import") view={Lazy::<lazy::Import>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/compose") view={Lazy::<lazy::Compose>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/sent-messages") view={Lazy::<lazy::SentMessages>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/messages/:id") view={Lazy::<lazy::Message>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/messages/:id/report") view={Lazy::<lazy::DeliveryReport>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("preferences/email") view={Lazy::<lazy::EmailPrefs>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("preferences/dialer") view={Lazy::<lazy::DialerPrefs>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/reports/dialer-activity") view={Lazy::<lazy::DialerActivity>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/reports/dialer-activity/view") view={Lazy::<lazy::DialerActivityReport>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("messenger/reports/utilization") view={Lazy::<lazy::Utilization>::new()} ssr=SsrMode::Async />
                     <Route path=path!("*tool") view=admin::NotBuiltYet ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/portal") view=portal::PortalPage ssr=SsrMode::Async />
-                <Route path=path!("/portal/preferences") view=portal::preferences::PreferencesPage ssr=SsrMode::Async />
+                <Route path=path!("/portal/preferences") view={Lazy::<lazy::PortalPreferences>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/home") view=|| view! { <Redirect path="/" /> } />
             </Routes>
         </Router>
     }
 }
 
-/// The WASM entry point: hydrates the server-rendered page.
+/// The WASM entry point: hydrates the server-rendered page. Asynchronously, because a page in
+/// its own chunk ([`lazy`]) is hydrated once that chunk has arrived; `data-hydrated` on `<body>`
+/// then lets tests (and curious people) see that the page is interactive.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // Lets tests (and curious people) see that the page is interactive now.
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
+    let Some(body) = document().body() else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body.clone(), App)
+            .await
+            .forget();
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }

@@ -168,11 +168,11 @@ pub fn built_site(scale: Scale) -> anyhow::Result<(PathBuf, PathBuf)> {
     let (profile, build) = scale.pick(
         (
             "release",
-            "cargo leptos build --release --precompress && cargo build --release -p herald-worker",
+            "cargo leptos build --release --split --precompress && cargo build --release -p herald-worker",
         ),
         (
             "debug",
-            "cargo leptos build && cargo build -p herald-worker",
+            "cargo leptos build --split && cargo build -p herald-worker",
         ),
     );
     let bins = root().join("target").join(profile);
