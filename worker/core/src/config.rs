@@ -66,6 +66,9 @@ pub struct WorkerConfig {
     pub poll_ms: u64,
     /// Parallel SMTP connections per worker.
     pub smtp_connections: usize,
+    /// The deadline of each SMTP step, in milliseconds: opening a connection (TCP, greeting,
+    /// TLS, sign-in) gets this long, and so does sending one email on it.
+    pub smtp_timeout_ms: u64,
     /// Phone jobs leased per round trip.
     pub phone_batch: i64,
     /// Calls one worker may be placing (HTTP requests in flight) at once.
@@ -185,7 +188,43 @@ impl Config {
         if let Some(url) = env("DATABASE_URL") {
             builder = builder.set_override("database.url", url)?;
         }
-        Ok(builder.build()?.try_deserialize()?)
+        let config: Self = builder.build()?.try_deserialize()?;
+        config.worker.check()?;
+        Ok(config)
+    }
+}
+
+/// Time a lease must have left for an email to start beyond its two SMTP deadlines: the lease
+/// deadline comes from PostgreSQL's clock, the check from the worker's.
+const CLOCK_SLACK_MS: u64 = 250;
+
+impl WorkerConfig {
+    /// The deadline of each SMTP step.
+    pub fn smtp_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.smtp_timeout_ms)
+    }
+
+    /// How much of its lease an email job must have left to be started: connecting and sending
+    /// may each take [`Self::smtp_timeout`], so an email started with this much left is answered
+    /// (or abandoned) before another worker may take the job over.
+    pub fn email_margin(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::milliseconds((2 * self.smtp_timeout_ms + CLOCK_SLACK_MS) as i64)
+    }
+
+    /// Settings that cannot work together are refused at start-up, naming the keys.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let margin = self.email_margin().num_milliseconds();
+        if self.lease_seconds * 1000 <= margin {
+            return Err(ConfigError(::config::ConfigError::Message(format!(
+                "worker.lease_seconds ({}) must be longer than the time an email needs: twice \
+                 worker.smtp_timeout_ms ({}) plus {CLOCK_SLACK_MS} ms, {:.2} s in all; \
+                 raise the lease or lower the SMTP timeout",
+                self.lease_seconds,
+                self.smtp_timeout_ms,
+                margin as f64 / 1000.0
+            ))));
+        }
+        Ok(())
     }
 }
 
@@ -205,6 +244,27 @@ mod tests {
         assert!(s.smtp.host.is_none());
         assert!(s.smtp.pinned().is_empty());
         assert_eq!(s.worker.max_attempts, 6);
+    }
+
+    #[test]
+    fn the_email_margin_covers_connecting_and_sending_each_to_their_deadline() {
+        let mut w = Config::load_from(|_| None).unwrap().worker;
+        w.smtp_timeout_ms = 15_000;
+        let both = chrono::TimeDelta::from_std(2 * w.smtp_timeout()).unwrap();
+        assert!(w.email_margin() > both, "{:?}", w.email_margin());
+        assert!(w.email_margin() <= both + chrono::TimeDelta::seconds(1));
+    }
+
+    #[test]
+    fn a_lease_too_short_for_the_smtp_deadlines_is_refused_naming_both_keys() {
+        let mut w = Config::load_from(|_| None).unwrap().worker;
+        w.smtp_timeout_ms = 15_000;
+        w.lease_seconds = 30;
+        let e = w.check().unwrap_err().0.to_string();
+        assert!(e.contains("worker.lease_seconds (30)"), "{e}");
+        assert!(e.contains("worker.smtp_timeout_ms (15000)"), "{e}");
+        w.lease_seconds = 31;
+        assert!(w.check().is_ok());
     }
 
     #[test]

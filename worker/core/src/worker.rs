@@ -17,8 +17,10 @@
 //!   for up to [`STOP_GRACE`]; one notice statement), hands back leased jobs it has not started
 //!   or had to abandon, and exits. A worker killed
 //!   outright loses nothing either: its leases run out and other workers take the jobs over.
-//! - An email is sent only while its lease has at least [`lease_margin`] left, so a slow batch
-//!   never sends a job that another worker may already have taken over.
+//! - An email is started only while its lease has at least
+//!   [`WorkerConfig::email_margin`](crate::config::WorkerConfig::email_margin) left (both SMTP
+//!   deadlines), so even a relay answering at the last moment never gets a job another worker may
+//!   already have taken over.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -44,12 +46,6 @@ use crate::messaging::email_preferences::{self, EmailPreferencesError};
 use crate::messaging::fanout;
 use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
 use crate::messaging::unsubscribe::UnsubscribeKey;
-
-/// How much of a lease must remain for an email to be started: a quarter of the lease, at most
-/// five seconds.
-pub fn lease_margin(lease_seconds: i64) -> chrono::TimeDelta {
-    chrono::TimeDelta::milliseconds((lease_seconds * 250).min(5_000))
-}
 
 /// How long in-flight SMTP exchanges may run on after a stop request.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -193,7 +189,7 @@ impl Worker {
             };
             rendered.push((job, out));
         }
-        let margin = lease_margin(w.lease_seconds);
+        let margin = w.email_margin();
         let mut results = futures::stream::iter(rendered)
             .map(|(job, out)| async move {
                 let outcome = if *stop.borrow() || Utc::now() + margin > job.lease_until {
@@ -438,7 +434,11 @@ async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
                 Ok(config) => {
                     mailer = Some((
                         stamp,
-                        Mailer::new(config, worker.settings.worker.smtp_connections),
+                        Mailer::new(
+                            config,
+                            worker.settings.worker.smtp_connections,
+                            worker.settings.worker.smtp_timeout(),
+                        ),
                     ));
                 }
                 Err(e) => {

@@ -119,6 +119,9 @@ pub fn settings(lease_seconds: i64) -> Config {
     s.worker.lease_seconds = lease_seconds;
     s.worker.poll_ms = 50;
     s.worker.backoff_seconds = 1;
+    // Short enough for the shortest lease the tests use (30 s) to leave time to start emails.
+    s.worker.smtp_timeout_ms = 5_000;
+    s.worker.check().expect("test settings that can send");
     s
 }
 

@@ -8,9 +8,11 @@
 //! - [`db`]: a fresh, migrated database per test or benchmark.
 //! - [`district`]: a generated district imported into a test's database, and sending to it.
 //! - [`maildev`]: a real third-party SMTP server started for one test.
+//! - [`faulty_link`]: a TCP link in front of a real server that can be made to stop answering.
 //! - [`voice`]: the local voice provider and Herald's callback endpoint, served in-process.
 
 pub mod db;
 pub mod district;
+pub mod faulty_link;
 pub mod maildev;
 pub mod voice;

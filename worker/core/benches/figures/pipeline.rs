@@ -158,7 +158,11 @@ async fn email_bench(
     compose::create(pool, &d.compose()?, sender).await?;
     fanout::fan_out_next(pool).await?;
     let config = email_preferences::smtp_config(pool, &settings.smtp).await?;
-    let mailer = email::Mailer::new(config, settings.worker.smtp_connections);
+    let mailer = email::Mailer::new(
+        config,
+        settings.worker.smtp_connections,
+        settings.worker.smtp_timeout(),
+    );
     let (_stop_tx, stop) = watch::channel(false);
     let t = Instant::now();
     let mut sent = 0;

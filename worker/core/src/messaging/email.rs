@@ -8,11 +8,19 @@
 //!   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
 //! - SMTP 5xx is [`Failure::Fatal`] with the server's text kept; 4xx, timeouts and broken
 //!   connections are [`Failure::Retryable`].
+//! - No SMTP step waits without a deadline, so a relay that stops answering can delay emails but
+//!   never hold a worker: connecting (TCP, greeting, TLS, sign-in) and sending one email each get
+//!   the worker's `smtp_timeout_ms`; a connection whose send ran out of time is dropped without
+//!   QUIT (it is mid-exchange and its relay is not answering); QUIT after a refusal and on close
+//!   gets [`QUIT_DEADLINE`]. So one [`Mailer::send`] ends within twice the timeout plus
+//!   `QUIT_DEADLINE`.
 //!
 //! Why a pool of our own: lettre's pooled transport cannot set `TCP_NODELAY`, and without it each
 //! message waits on delayed ACKs (about 21 messages/s per connection, see TOOLCHAIN.md). Here each
-//! plain or STARTTLS connection is a tokio `TcpStream` with `nodelay` set, handed to lettre's
-//! `AsyncSmtpConnection`; lettre still speaks SMTP.
+//! plain or STARTTLS connection is a tokio `TcpStream` with `nodelay` and TCP keepalive set (an
+//! idle pooled connection to a relay that vanished is noticed within about a minute), handed to
+//! lettre's `AsyncSmtpConnection`; lettre still speaks SMTP. Implicit TLS connections are opened
+//! by lettre, without keepalive; the deadlines hold for them all the same.
 
 use std::time::Duration;
 
@@ -108,6 +116,14 @@ pub fn build(config: &SmtpConfig, out: &Outgoing) -> Result<Message, Failure> {
     .map_err(|e| Failure::Fatal(format!("building the email: {e}")))
 }
 
+/// How long QUIT may wait for its answer before the connection is simply dropped.
+pub const QUIT_DEADLINE: Duration = Duration::from_secs(2);
+
+/// TCP keepalive on our sockets: the first probe after this much idleness…
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// …then one probe this often until the peer answers or the kernel gives up.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// A bounded pool of SMTP connections.
 pub struct Mailer {
     config: SmtpConfig,
@@ -118,14 +134,15 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// A pool of at most `connections` connections, opened on demand and reused.
-    pub fn new(config: SmtpConfig, connections: usize) -> Self {
+    /// A pool of at most `connections` connections, opened on demand and reused; connecting and
+    /// sending each get `timeout`.
+    pub fn new(config: SmtpConfig, connections: usize, timeout: Duration) -> Self {
         Self {
             config,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(connections.max(1)),
             hello: ClientId::Domain("herald.localhost".into()),
-            timeout: Duration::from_secs(30),
+            timeout,
         }
     }
 
@@ -160,6 +177,13 @@ impl Mailer {
                     .await
                     .map_err(io)?;
                 stream.set_nodelay(true).map_err(io)?;
+                socket2::SockRef::from(&stream)
+                    .set_tcp_keepalive(
+                        &socket2::TcpKeepalive::new()
+                            .with_time(KEEPALIVE_IDLE)
+                            .with_interval(KEEPALIVE_INTERVAL),
+                    )
+                    .map_err(io)?;
                 let mut conn =
                     AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
                         .await
@@ -209,23 +233,25 @@ impl Mailer {
                 Ok(())
             }
             Ok(Err(e)) => {
-                conn.abort().await;
+                // lettre has already said QUIT (within the send's deadline); this closes the socket.
+                let _ = tokio::time::timeout(QUIT_DEADLINE, conn.abort()).await;
                 Err(classify(&e, "sending"))
             }
-            Err(_) => {
-                conn.abort().await;
-                Err(Failure::Retryable(
-                    "the SMTP server did not answer in time".into(),
-                ))
-            }
+            // Mid-exchange and not answering: dropping the connection closes its socket.
+            Err(_) => Err(Failure::Retryable(format!(
+                "the SMTP server did not answer within {} ms",
+                self.timeout.as_millis()
+            ))),
         }
     }
 
-    /// Says goodbye on every idle connection.
+    /// Says goodbye on every idle connection, all at once, each within [`QUIT_DEADLINE`].
     pub async fn close(&self) {
-        for mut c in self.idle.lock().await.drain(..) {
-            let _ = c.quit().await;
-        }
+        let idle: Vec<AsyncSmtpConnection> = self.idle.lock().await.drain(..).collect();
+        futures::future::join_all(idle.into_iter().map(|mut c| async move {
+            let _ = tokio::time::timeout(QUIT_DEADLINE, c.quit()).await;
+        }))
+        .await;
     }
 }
 

@@ -378,3 +378,110 @@ async fn a_portal_url_saved_alone_is_checked_and_leaves_the_rest_as_it_was(pool:
     assert_eq!(after.smtp_host, before.smtp_host);
     assert_eq!(after.from_address, before.from_address);
 }
+
+/// Runs one worker with `s` until the message is finished; panics if that takes longer than
+/// `within` or if the worker does not stop within a few seconds of being told to.
+async fn run_until_finished_within(
+    pool: &PgPool,
+    s: herald_core::config::Config,
+    id: herald_core::domain::MessageId,
+    within: Duration,
+) {
+    let poll = pool.clone();
+    let finished = async move {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            let st = sent_messages::status(&poll, id).await.unwrap().unwrap();
+            if st.state == sent_messages::MessageState::Finished {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(
+        within + Duration::from_secs(10),
+        worker::run(pool.clone(), s, finished),
+    )
+    .await
+    .expect("the worker stopped when told to")
+    .unwrap();
+    let st = sent_messages::status(pool, id).await.unwrap().unwrap();
+    assert_eq!(
+        st.state,
+        sent_messages::MessageState::Finished,
+        "the message did not finish within {within:?}"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_relay_that_stops_answering_mid_data_delays_emails_but_never_holds_the_lane(
+    pool: PgPool,
+) {
+    use herald_testing::faulty_link::FaultyLink;
+    let smtp = Maildev::start().await;
+    let link = FaultyLink::start(smtp.smtp_port).await;
+    // Both connections of the pool, and their first replacements, hang after DATA.
+    link.stall_at_data(4);
+    use_smtp(&pool, link.port).await;
+    let d = district(&pool, 10).await;
+    let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    let mut s = settings(30);
+    s.worker.smtp_connections = 2;
+    s.worker.smtp_timeout_ms = 500;
+    run_until_finished_within(&pool, s, id, Duration::from_secs(30)).await;
+
+    assert_eq!(link.stalled(), 4, "the relay hung four exchanges");
+    let email = sent_messages::tally(&pool, id).await.unwrap()[0];
+    assert_eq!(
+        (email.sent, email.failed),
+        (email.total, 0),
+        "every email went out once the relay answered again"
+    );
+    let got = smtp
+        .wait_for(email.total as usize, Duration::from_secs(5))
+        .await;
+    assert_eq!(got.len() as i64, email.total, "each email exactly once");
+    let retried: i64 = sqlx::query_scalar(
+        "select count(*) from delivery_attempt where detail like '%did not answer within 500 ms%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        retried, 4,
+        "each hung exchange is one retried attempt, and says why"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn closing_the_mailer_never_waits_on_a_relay_that_stopped_answering(pool: PgPool) {
+    use herald_core::config::SmtpOverrides;
+    use herald_core::messaging::email::{self, Mailer, Outgoing, QUIT_DEADLINE};
+    use herald_core::messaging::email_preferences;
+    use herald_testing::faulty_link::FaultyLink;
+    let smtp = Maildev::start().await;
+    let link = FaultyLink::start(smtp.smtp_port).await;
+    use_smtp(&pool, link.port).await;
+    let config = email_preferences::smtp_config(&pool, &SmtpOverrides::default())
+        .await
+        .unwrap();
+    let mailer = Mailer::new(config, 1, Duration::from_secs(5));
+    let out = Outgoing {
+        to: "maria@example.org".into(),
+        subject: "Snow day".into(),
+        html: "<p>Closed</p>".into(),
+        text: "Closed".into(),
+        message_key: "close-test".into(),
+        unsubscribe_url: None,
+    };
+    mailer
+        .send(&email::build(mailer.config(), &out).unwrap())
+        .await
+        .unwrap();
+    // The connection is back in the pool; now its relay goes silent, so QUIT is never answered.
+    link.freeze();
+    tokio::time::timeout(QUIT_DEADLINE + Duration::from_secs(3), mailer.close())
+        .await
+        .expect("close gave up on QUIT at its deadline");
+    assert_eq!(smtp.emails().await.len(), 1);
+}
