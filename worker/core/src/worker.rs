@@ -54,6 +54,18 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// many (plus those in flight), and marking costs one statement per group.
 const MARK_SENT_EVERY: usize = 16;
 
+/// What became of one email of a batch.
+enum Sending {
+    /// Not started (stopping, or too little lease left), or abandoned at a stop: handed back.
+    Unstarted,
+    /// No longer this worker's (canceled, or its lease taken over): left alone.
+    NotHeld,
+    /// The SMTP server took it.
+    Sent,
+    /// It failed; retried or given up on as the failure says.
+    Failed(Failure),
+}
+
 /// How often the scheduler keeps the sign-in tables tidy.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
@@ -156,7 +168,8 @@ impl Worker {
     }
 
     /// One email batch through `mailer`. Jobs not started because of `stop` or a lease about to
-    /// run out are handed back. Returns how many emails were sent.
+    /// run out are handed back; jobs canceled meanwhile are not sent. Returns how many emails
+    /// were sent.
     pub async fn email_pass(
         &self,
         mailer: &Mailer,
@@ -190,45 +203,88 @@ impl Worker {
             rendered.push((job, out));
         }
         let margin = w.email_margin();
+        // Every statement of a send runs inside its own future, never in the loop below: a
+        // future parked by `buffer_unordered` while the loop awaited would keep its pooled
+        // connection, and with the pool drained the loop's statement would wait for ever.
+        let sent = std::sync::Mutex::new(Vec::<JobId>::new());
+        let sent = &sent;
         let mut results = futures::stream::iter(rendered)
             .map(|(job, out)| async move {
-                let outcome = if *stop.borrow() || Utc::now() + margin > job.lease_until {
-                    None
-                } else {
-                    match email::build(mailer.config(), &out) {
-                        // A send still going STOP_GRACE after a stop request is abandoned and its
-                        // job handed back: at worst the email goes twice, never not at all.
-                        Ok(msg) => tokio::select! {
-                            r = mailer.send(&msg) => Some(r),
-                            () = after_stop(stop.clone(), STOP_GRACE) => None,
-                        },
-                        Err(f) => Some(Err(f)),
+                let outcome = self.send_one(mailer, stop, margin, &job, &out).await;
+                let marked = match outcome {
+                    Sending::Unstarted => return Ok((Some(job.id), 0)),
+                    Sending::NotHeld => 0,
+                    Sending::Sent => {
+                        let group = {
+                            let mut sent = sent.lock().unwrap_or_else(|p| p.into_inner());
+                            sent.push(job.id);
+                            (sent.len() >= MARK_SENT_EVERY).then(|| std::mem::take(&mut *sent))
+                        };
+                        match group {
+                            Some(group) => queue::mark_sent(&self.pool, self.id, &group).await?,
+                            None => 0,
+                        }
+                    }
+                    Sending::Failed(failure) => {
+                        self.record_failure(&job, &failure).await?;
+                        0
                     }
                 };
-                (job, outcome)
+                Ok::<_, WorkerError>((None, marked))
             })
             .buffer_unordered(w.smtp_connections.max(1));
-        let mut sent: Vec<JobId> = Vec::new();
         let mut unstarted: Vec<JobId> = Vec::new();
         let mut total = 0;
-        while let Some((job, outcome)) = results.next().await {
-            match outcome {
-                None => unstarted.push(job.id),
-                Some(Ok(())) => {
-                    sent.push(job.id);
-                    if sent.len() >= MARK_SENT_EVERY {
-                        total += queue::mark_sent(&self.pool, self.id, &sent).await?;
-                        sent.clear();
-                    }
-                }
-                Some(Err(failure)) => self.record_failure(&job, &failure).await?,
-            }
+        while let Some(result) = results.next().await {
+            let (handed_back, marked) = result?;
+            unstarted.extend(handed_back);
+            total += marked;
         }
+        drop(results);
+        let sent = std::mem::take(&mut *sent.lock().unwrap_or_else(|p| p.into_inner()));
         total += queue::mark_sent(&self.pool, self.id, &sent).await?;
         if !unstarted.is_empty() {
             queue::release(&self.pool, self.id, &unstarted).await?;
         }
         Ok(total)
+    }
+
+    /// Sends one email of a batch, if it may still be sent: not while stopping, not with less
+    /// than `margin` of its lease left, and only once [`queue::hand_over`] has marked it handed
+    /// (a canceled job is not).
+    async fn send_one(
+        &self,
+        mailer: &Mailer,
+        stop: &watch::Receiver<bool>,
+        margin: chrono::TimeDelta,
+        job: &LeasedJob,
+        out: &email::Outgoing,
+    ) -> Sending {
+        if *stop.borrow() || Utc::now() + margin > job.lease_until {
+            return Sending::Unstarted;
+        }
+        let msg = match email::build(mailer.config(), out) {
+            Ok(msg) => msg,
+            Err(f) => return Sending::Failed(f),
+        };
+        match queue::hand_over(&self.pool, self.id, job.id).await {
+            Ok(true) => {}
+            Ok(false) => return Sending::NotHeld,
+            // Not marked, so not sent: the job goes back (or its lease runs out).
+            Err(e) => {
+                log_failure("handing an email over", &WorkerError::Db(e));
+                return Sending::Unstarted;
+            }
+        }
+        // A send still going STOP_GRACE after a stop request is abandoned and its job handed
+        // back: at worst the email goes twice, never not at all.
+        tokio::select! {
+            r = mailer.send(&msg) => match r {
+                Ok(()) => Sending::Sent,
+                Err(f) => Sending::Failed(f),
+            },
+            () = after_stop(stop.clone(), STOP_GRACE) => Sending::Unstarted,
+        }
     }
 
     async fn record_failure(&self, job: &LeasedJob, failure: &Failure) -> Result<(), WorkerError> {

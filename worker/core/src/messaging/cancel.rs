@@ -2,11 +2,13 @@
 //! and Cancel All Active Jobs all cancel through [`cancel`].
 //!
 //! What must stay true:
-//! - A cancel is one transaction: the messages are marked canceled, their queued and retrying
-//!   jobs canceled and their calls marked for hang-up (`queue::cancel_pending`), and a
-//!   `cancellation` row records who, when, which messages and how many jobs, the number the
-//!   statement actually canceled. A job a worker holds is not canceled: it ends as the worker
-//!   says, so a job is delivered or canceled, never both, and the tally agrees.
+//! - A cancel is one transaction: the messages are marked canceled, every job of theirs not yet
+//!   handed to the SMTP server or the voice provider canceled (a worker's lease is no shelter;
+//!   an expired lease of a dead worker neither) and their calls marked for hang-up
+//!   (`queue::cancel_pending`), and a `cancellation` row records who, when, which messages and
+//!   how many jobs, the number the statement actually canceled. After it commits nothing more of
+//!   those messages is delivered, except a job already handed over, which ends as its worker
+//!   says: a job is delivered or canceled, never both, and the tally agrees.
 //! - Only messages that are still active (not finished, not canceled) are canceled; naming a
 //!   finished one changes nothing and counts nothing.
 
@@ -80,7 +82,7 @@ pub struct Cancellation {
 }
 
 /// Cancels the still-active messages among `messages`: marks them canceled, cancels their jobs
-/// not in a worker's hands, and records it, all in one transaction.
+/// not yet handed over, and records it, all in one transaction.
 pub async fn cancel(
     pool: &PgPool,
     by: &Canceler,
@@ -112,8 +114,8 @@ pub async fn cancel(
     })
 }
 
-/// Marks the still-active messages among `messages` canceled and cancels their jobs not in a
-/// worker's hands, in `tx`. Returns the messages canceled and the jobs.
+/// Marks the still-active messages among `messages` canceled and cancels their jobs not yet
+/// handed over, in `tx`. Returns the messages canceled and the jobs.
 pub(crate) async fn cancel_active(
     tx: &mut Transaction<'_, Postgres>,
     messages: &[MessageId],

@@ -10,6 +10,11 @@
 //!   and `portal_notice.job_id` is unique: a retried job never makes a second notice.
 //! - `message_tally` moves in the same statement as the jobs it counts. Confirmation jobs are not
 //!   counted: they are about the message, not part of it.
+//! - A job goes to the SMTP server or the voice provider only after [`hand_over`] marked it
+//!   handed, under this worker's live lease, and a cancel ([`cancel_pending`]) takes every job not
+//!   handed over. The two are row updates on the same job, so one of them wins: a job of a
+//!   canceled message is never delivered after the cancel commits, except one already handed
+//!   over at that moment, which ends as its worker says (delivered or canceled, never both).
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -58,7 +63,7 @@ pub async fn lease(
            )
            update delivery_job j
            set status = 'leased', leased_by = $2, leased_at = now(), attempts = j.attempts + 1,
-               due_at = now() + make_interval(secs => $3)
+               due_at = now() + make_interval(secs => $3), handed_at = null
            from picked
            where j.id = picked.id
            returning j.id as "id: JobId", j.message_id as "message_id: MessageId",
@@ -72,6 +77,22 @@ pub async fn lease(
     )
     .fetch_all(pool)
     .await
+}
+
+/// Marks a job this worker holds as handed to the SMTP server or the voice provider, just before
+/// it is; `false` when the job is no longer this worker's to deliver (canceled, or its lease
+/// taken over), and then it must not be sent.
+pub async fn hand_over(pool: &PgPool, worker: Uuid, job: JobId) -> Result<bool, sqlx::Error> {
+    let handed = sqlx::query!(
+        r#"update delivery_job set handed_at = now()
+           where id = $2 and leased_by = $1 and status = 'leased' and due_at > now()"#,
+        worker,
+        job as JobId,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(handed == 1)
 }
 
 /// Marks jobs this worker holds as sent; returns how many it still held.
@@ -241,7 +262,7 @@ pub async fn release(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64, 
     Ok(sqlx::query!(
         r#"update delivery_job set
                status = case when attempts <= 1 then 'queued' else 'retrying' end::job_status,
-               attempts = attempts - 1, due_at = now()
+               attempts = attempts - 1, due_at = now(), handed_at = null
            where id = any($2) and leased_by = $1 and status = 'leased'"#,
         worker,
         ids as &[JobId],
@@ -251,9 +272,10 @@ pub async fn release(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64, 
     .rows_affected())
 }
 
-/// Cancels the jobs of these messages that are still waiting (queued or retrying), and those
-/// whose calls are with the voice provider (asking for the calls to be hung up); other jobs in a
-/// worker's hands finish as they will. Returns how many were canceled.
+/// Cancels the jobs of these messages that are not handed over (queued, retrying, leased but
+/// not yet handed, or handed under a lease that has run out), and those whose calls are with the
+/// voice provider (asking for the calls to be hung up). A job handed over under a live lease ends
+/// as its worker says. Returns how many were canceled.
 pub(crate) async fn cancel_pending(
     tx: &mut Transaction<'_, Postgres>,
     messages: &[MessageId],
@@ -261,7 +283,9 @@ pub(crate) async fn cancel_pending(
     let n = sqlx::query_scalar!(
         r#"with canceled as (
                update delivery_job set status = 'canceled', canceled_at = now()
-               where message_id = any($1) and status in ('queued', 'retrying')
+               where message_id = any($1)
+                 and (status in ('queued', 'retrying')
+                      or (status = 'leased' and (handed_at is null or due_at <= now())))
                returning message_id, device, kind
            ), counted as (
                update message_tally t set canceled = t.canceled + c.n

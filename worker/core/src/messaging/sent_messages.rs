@@ -55,8 +55,8 @@ pub enum MessageState {
     Sending,
     /// Every job has ended (sent, failed or canceled).
     Finished,
-    /// Canceled: its jobs not in a worker's hands were canceled (those in hand end as the
-    /// worker says).
+    /// Canceled: its jobs not yet handed to the SMTP server or the voice provider were canceled
+    /// (those handed over end as their worker says).
     Canceled,
 }
 

@@ -61,6 +61,8 @@ enum Outcome {
     Unstarted,
     /// The window closed while it waited for its slot.
     Deferred(DateTime<Utc>),
+    /// No longer this worker's (canceled, or its lease taken over): not called.
+    NotHeld,
     Provider(ProviderError),
 }
 
@@ -317,6 +319,9 @@ impl Worker {
         call: &mut OutboundCall,
         check: std::time::Duration,
     ) -> Result<Outcome, WorkerError> {
+        if !queue::hand_over(&self.pool, self.id, job.id).await? {
+            return Ok(Outcome::NotHeld);
+        }
         let id = calls::start_call(&self.pool, job.id, job.attempts).await?;
         call.status_callback = callback::url(&pass.origin, id);
         match pass.provider.place(call).await {
@@ -348,6 +353,7 @@ impl Worker {
                 }
             }
             Ok(Outcome::Unstarted) => settled.unstarted.push(job.id),
+            Ok(Outcome::NotHeld) => {}
             Ok(Outcome::Deferred(t)) => {
                 calls::defer(&self.pool, self.id, &[job.id], t).await?;
             }

@@ -244,9 +244,22 @@ async fn an_unreachable_server_means_retry_later_not_failure(pool: PgPool) {
     let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
     let mut s = settings(30);
     s.worker.backoff_seconds = 600;
-    worker::run(pool.clone(), s, tokio::time::sleep(Duration::from_secs(2)))
-        .await
-        .unwrap();
+    // Until every email has been tried once (or 20 s pass).
+    let poll = pool.clone();
+    let tried = async move {
+        for _ in 0..200 {
+            let troubled = sent_messages::troubled_jobs(&poll, id, 1000).await.unwrap();
+            let email = sent_messages::tally(&poll, id).await.unwrap();
+            if email
+                .first()
+                .is_some_and(|e| troubled.len() as i64 == e.total)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    worker::run(pool.clone(), s, tried).await.unwrap();
     let troubled = sent_messages::troubled_jobs(&pool, id, 1000).await.unwrap();
     let email = sent_messages::tally(&pool, id).await.unwrap()[0];
     assert_eq!(troubled.len() as i64, email.total);
@@ -484,4 +497,59 @@ async fn closing_the_mailer_never_waits_on_a_relay_that_stopped_answering(pool: 
         .await
         .expect("close gave up on QUIT at its deadline");
     assert_eq!(smtp.emails().await.len(), 1);
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn after_a_cancel_no_worker_delivers_what_a_dead_or_stopping_worker_held(pool: PgPool) {
+    use herald_core::domain::JobId;
+    use herald_core::messaging::{fanout, queue};
+    use uuid::Uuid;
+    let smtp = Maildev::start().await;
+    use_smtp(&pool, smtp.smtp_port).await;
+    let d = district(&pool, 20).await;
+    let id = send(
+        &pool,
+        &d,
+        ContactReason::General,
+        &[Device::Email, Device::Inbox],
+    )
+    .await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    // One worker died holding every email (its leases have run out); another is stopping with
+    // every inbox job in hand.
+    let dead = Uuid::new_v4();
+    let emails = queue::lease(&pool, Device::Email, dead, 60, 1000)
+        .await
+        .unwrap();
+    sqlx::query("update delivery_job set due_at = now() - interval '1 second' where id = any($1)")
+        .bind(emails.iter().map(|j| j.id.0).collect::<Vec<_>>())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let stopping = Uuid::new_v4();
+    let notices = queue::lease(&pool, Device::Inbox, stopping, 60, 1000)
+        .await
+        .unwrap();
+    assert!(!emails.is_empty() && !notices.is_empty());
+    compose::cancel(&pool, id).await.unwrap();
+    let held: Vec<JobId> = notices.iter().map(|j| j.id).collect();
+    queue::release(&pool, stopping, &held).await.unwrap();
+
+    // A healthy worker runs on: it finds nothing of the canceled message to deliver.
+    worker::run(
+        pool.clone(),
+        settings(30),
+        tokio::time::sleep(Duration::from_secs(2)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(smtp.emails().await.len(), 0, "no email after the cancel");
+    let written: i64 = sqlx::query_scalar("select count(*) from portal_notice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(written, 0, "no notice after the cancel");
+    for t in sent_messages::tally(&pool, id).await.unwrap() {
+        assert_eq!((t.sent, t.canceled), (0, t.total), "{:?}", t.device);
+    }
 }

@@ -520,6 +520,8 @@ async fn placed_call(pool: &PgPool, v: &Voice) -> (JobId, Uuid, String, Uuid) {
         .await
         .unwrap()
         .remove(0);
+    // As the phone lane does: handed over, then the call is recorded and placed.
+    assert!(queue::hand_over(pool, worker, job.id).await.unwrap());
     let call = calls::start_call(pool, job.id, job.attempts).await.unwrap();
     let provider = provider_client(v);
     let state = provider

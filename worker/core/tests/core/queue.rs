@@ -1,6 +1,7 @@
 //! The delivery queue against a real PostgreSQL: leases never overlap, an expired lease is taken
-//! over, retries back off, fatal failures stop, releases cost no attempt, cancel leaves sent jobs
-//! alone, and an inbox job never makes two notices.
+//! over, retries back off, fatal failures stop, releases cost no attempt, cancel takes every job
+//! not yet handed over and leaves the rest to end as their worker says, and an inbox job never
+//! makes two notices.
 
 use herald_testing::district;
 
@@ -229,8 +230,20 @@ async fn released_jobs_are_due_at_once_and_the_lease_costs_no_attempt(pool: PgPo
     assert!(again.iter().all(|j| j.attempts == 1));
 }
 
+/// A message's jobs by status, and how many of them are handed over.
+async fn statuses(pool: &PgPool, id: MessageId) -> Vec<(String, i64, i64)> {
+    sqlx::query_as(
+        "select status::text, count(*), count(handed_at) from delivery_job
+         where message_id = $1 group by status order by status",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn cancel_skips_jobs_already_sent_or_in_a_workers_hands(pool: PgPool) {
+async fn cancel_takes_the_jobs_a_worker_holds_and_leaves_those_already_sent(pool: PgPool) {
     let (id, total) = inbox_message(&pool).await;
     let me = Uuid::new_v4();
     let sent = queue::lease(&pool, Device::Inbox, me, 60, 3).await.unwrap();
@@ -246,14 +259,19 @@ async fn cancel_skips_jobs_already_sent_or_in_a_workers_hands(pool: PgPool) {
         .find(|t| t.device == Device::Email)
         .unwrap()
         .total;
-    assert_eq!(canceled, total - 5 + email_total as u64);
-    // The held jobs still complete.
+    assert_eq!(canceled, total - 3 + email_total as u64);
+    // The held jobs were canceled under the worker: their notices are not written.
     assert_eq!(
         queue::deliver_notices(&pool, me, &notices(&held))
             .await
             .unwrap(),
-        2
+        0
     );
+    let notices: i64 = sqlx::query_scalar("select count(*) from portal_notice")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notices, 3);
     let inbox = sent_messages::tally(&pool, id)
         .await
         .unwrap()
@@ -262,9 +280,169 @@ async fn cancel_skips_jobs_already_sent_or_in_a_workers_hands(pool: PgPool) {
         .unwrap();
     assert_eq!(
         (inbox.sent, inbox.canceled, inbox.pending()),
-        (5, total as i64 - 5, 0)
+        (3, total as i64 - 3, 0)
     );
     assert!(queue::finish_messages(&pool).await.unwrap().contains(&id));
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_cancel_leaves_a_job_already_handed_over_to_end_as_its_worker_says(pool: PgPool) {
+    let (id, _) = inbox_message(&pool).await;
+    let me = Uuid::new_v4();
+    let held = queue::lease(&pool, Device::Email, me, 60, 3).await.unwrap();
+    assert!(queue::hand_over(&pool, me, held[0].id).await.unwrap());
+    compose::cancel(&pool, id).await.unwrap();
+    // The two not yet handed over are canceled: the worker may not send them now.
+    assert!(!queue::hand_over(&pool, me, held[1].id).await.unwrap());
+    assert!(!queue::hand_over(&pool, me, held[2].id).await.unwrap());
+    let ids: Vec<JobId> = held.iter().map(|j| j.id).collect();
+    assert_eq!(queue::mark_sent(&pool, me, &ids).await.unwrap(), 1);
+    let email = sent_messages::tally(&pool, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.device == Device::Email)
+        .unwrap();
+    assert_eq!(
+        (email.sent, email.canceled, email.pending()),
+        (1, email.total - 1, 0)
+    );
+    let status: String = sqlx::query_scalar("select status::text from delivery_job where id = $1")
+        .bind(held[0].id.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "sent");
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_cancel_takes_a_dead_workers_expired_leases_and_handing_them_back_keeps_them_canceled(
+    pool: PgPool,
+) {
+    let (id, _) = inbox_message(&pool).await;
+    let dead = Uuid::new_v4();
+    let stopping = Uuid::new_v4();
+    let expired = queue::lease(&pool, Device::Email, dead, 60, 4)
+        .await
+        .unwrap();
+    assert!(queue::hand_over(&pool, dead, expired[0].id).await.unwrap());
+    sqlx::query("update delivery_job set due_at = now() - interval '1 second' where id = any($1)")
+        .bind(expired.iter().map(|j| j.id.0).collect::<Vec<_>>())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let held = queue::lease(&pool, Device::Inbox, stopping, 60, 5)
+        .await
+        .unwrap();
+    compose::cancel(&pool, id).await.unwrap();
+    // The stopping worker hands back what it held (SIGTERM): nothing of it becomes due again.
+    let ids: Vec<JobId> = held.iter().map(|j| j.id).collect();
+    assert_eq!(queue::release(&pool, stopping, &ids).await.unwrap(), 0);
+    for device in [Device::Email, Device::Inbox] {
+        let again = queue::lease(&pool, device, Uuid::new_v4(), 60, 1000)
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{device:?}: {again:?}");
+    }
+    assert_eq!(
+        statuses(&pool, id).await,
+        vec![("canceled".to_string(), statuses_total(&pool, id).await, 1)],
+        "every job canceled, the dead worker's handed one included"
+    );
+}
+
+/// How many jobs the message has.
+async fn statuses_total(pool: &PgPool, id: MessageId) -> i64 {
+    sqlx::query_scalar("select count(*) from delivery_job where message_id = $1")
+        .bind(id.0)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cancels_a_job() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
+    let d = district(&pool, 30).await;
+    let (mut mixed, mut refused) = (0, 0);
+    for round in 0..8u64 {
+        let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+        fanout::fan_out_next(&pool).await.unwrap().unwrap();
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let me = Uuid::new_v4();
+                    let (mut delivered, mut refused) = (0u64, 0);
+                    loop {
+                        let jobs = queue::lease(&pool, Device::Email, me, 300, 3)
+                            .await
+                            .unwrap();
+                        if jobs.is_empty() {
+                            return (delivered, refused);
+                        }
+                        let mut handed = Vec::new();
+                        for job in &jobs {
+                            tokio::task::yield_now().await;
+                            if queue::hand_over(&pool, me, job.id).await.unwrap() {
+                                handed.push(job.id);
+                            } else {
+                                refused += 1;
+                            }
+                        }
+                        delivered += queue::mark_sent(&pool, me, &handed).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(round * 4)).await;
+        compose::cancel(&pool, id).await.unwrap();
+        let mut delivered = 0;
+        for w in workers {
+            let (d, r) = w.await.unwrap();
+            delivered += d;
+            refused += r;
+        }
+        let jobs = statuses(&pool, id).await;
+        let count = |s: &str| {
+            jobs.iter()
+                .find(|j| j.0 == s)
+                .map_or((0, 0), |j| (j.1, j.2))
+        };
+        let (sent, canceled) = (count("sent"), count("canceled"));
+        assert_eq!(
+            sent.0 + canceled.0,
+            statuses_total(&pool, id).await,
+            "round {round}: every job ended once: {jobs:?}"
+        );
+        assert_eq!(
+            sent.0 as u64, delivered,
+            "round {round}: each handed job was delivered"
+        );
+        assert_eq!(
+            sent.1, sent.0,
+            "round {round}: nothing was delivered without being handed over"
+        );
+        assert_eq!(
+            canceled.1, 0,
+            "round {round}: nothing handed over was canceled"
+        );
+        let email = sent_messages::tally(&pool, id).await.unwrap()[0];
+        assert_eq!(
+            (email.sent, email.canceled),
+            (sent.0, canceled.0),
+            "round {round}"
+        );
+        if sent.0 > 0 && canceled.0 > 0 {
+            mixed += 1;
+        }
+    }
+    assert!(mixed > 0, "some cancel landed mid-send");
+    assert!(
+        refused > 0,
+        "some cancel took jobs the workers held but had not handed over"
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
