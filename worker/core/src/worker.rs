@@ -151,6 +151,7 @@ impl Worker {
             self.id,
             w.lease_seconds,
             w.inbox_batch,
+            w.max_attempts,
         )
         .await?;
         if jobs.is_empty() {
@@ -182,6 +183,7 @@ impl Worker {
             self.id,
             w.lease_seconds,
             w.email_batch,
+            w.max_attempts,
         )
         .await?;
         if jobs.is_empty() {

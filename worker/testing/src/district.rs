@@ -114,11 +114,15 @@ pub async fn fan_out_all(pool: &PgPool) {
 }
 
 /// Config for a test worker: short polls, the given lease.
+/// The attempts a job gets in the tests' settings, and what tests leasing by hand pass.
+pub const MAX_ATTEMPTS: i32 = 6;
+
 pub fn settings(lease_seconds: i64) -> Config {
     let mut s = Config::load_from(|_| None).unwrap();
     s.worker.lease_seconds = lease_seconds;
     s.worker.poll_ms = 50;
     s.worker.backoff_seconds = 1;
+    s.worker.max_attempts = MAX_ATTEMPTS;
     // Short enough for the shortest lease the tests use (30 s) to leave time to start emails.
     s.worker.smtp_timeout_ms = 5_000;
     s.worker.check().expect("test settings that can send");

@@ -3,7 +3,8 @@
 //! What must stay true:
 //! - A job is in one worker's hands at a time. [`lease`] takes due jobs with `for update skip
 //!   locked` and sets `due_at` to the lease deadline; a job whose worker died is due again when
-//!   that deadline passes, and is leased afresh (with `attempts` counting the lease).
+//!   that deadline passes, and is leased afresh (with `attempts` counting the lease), until its
+//!   `max_attempts`-th lease runs out: then it fails, saying so.
 //! - Every later transition is conditional on `leased_by` and status `leased`: a worker whose
 //!   lease was taken over cannot mark a job it no longer holds.
 //! - The inbox notice and the job's `sent` mark are written by one statement ([`deliver_notices`]),
@@ -44,28 +45,52 @@ pub struct LeasedJob {
     pub lease_until: DateTime<Utc>,
 }
 
-/// Takes up to `limit` due jobs of one device for `worker`, for `lease_seconds`.
+/// Takes up to `limit` due jobs of one device for `worker`, for `lease_seconds`. A due job whose
+/// lease has run out after its `max_attempts`-th lease is not leased again: it fails, saying that
+/// its worker's lease ran out, so a job that brings down every worker that takes it ends instead
+/// of going round for ever.
 pub async fn lease(
     pool: &PgPool,
     device: Device,
     worker: Uuid,
     lease_seconds: i64,
     limit: i64,
+    max_attempts: i32,
 ) -> Result<Vec<LeasedJob>, sqlx::Error> {
     sqlx::query_as!(
         LeasedJob,
         r#"with picked as (
-               select id from delivery_job
+               select id, status = 'leased' and attempts >= $5 as given_up from delivery_job
                where device = $1 and status in ('queued', 'leased', 'retrying') and due_at <= now()
                order by due_at
                limit $4
                for update skip locked
+           ), given_up as (
+               update delivery_job j
+               set status = 'failed', failed_at = now(),
+                   last_error = 'given up after ' || j.attempts || ' attempts: the lease of the '
+                       || 'worker holding it ran out before it was delivered (the worker stopped '
+                       || 'or lost the database)'
+               from picked
+               where j.id = picked.id and picked.given_up
+               returning j.id, j.attempts, j.message_id, j.device, j.kind, j.last_error
+           ), attempt as (
+               insert into delivery_attempt (job_id, attempt, outcome, detail)
+               select id, attempts, 'failed', last_error from given_up
+               on conflict (job_id, attempt) do nothing
+               returning 1
+           ), counted as (
+               update message_tally t set failed = t.failed + c.n
+               from (select message_id, device, count(*) as n from given_up
+                     where kind <> 'confirmation' group by message_id, device) c
+               where t.message_id = c.message_id and t.device = c.device
+               returning 1
            )
            update delivery_job j
            set status = 'leased', leased_by = $2, leased_at = now(), attempts = j.attempts + 1,
                due_at = now() + make_interval(secs => $3), handed_at = null
            from picked
-           where j.id = picked.id
+           where j.id = picked.id and not picked.given_up
            returning j.id as "id: JobId", j.message_id as "message_id: MessageId",
                j.kind as "kind: JobKind", j.person_id as "person_id: PersonId", j.contact_method_id,
                j.target,
@@ -74,6 +99,7 @@ pub async fn lease(
         worker,
         lease_seconds as f64,
         limit,
+        max_attempts,
     )
     .fetch_all(pool)
     .await

@@ -142,7 +142,15 @@ impl Worker {
         // A batch must be placeable well within its lease at the cap.
         let placeable = (cfg.calls_per_second * w.lease_seconds as f64 / 4.0).floor() as i64;
         let limit = w.phone_batch.min(placeable.max(1));
-        let jobs = queue::lease(&self.pool, Device::Phone, self.id, w.lease_seconds, limit).await?;
+        let jobs = queue::lease(
+            &self.pool,
+            Device::Phone,
+            self.id,
+            w.lease_seconds,
+            limit,
+            w.max_attempts,
+        )
+        .await?;
         if jobs.is_empty() {
             return Ok(0);
         }

@@ -13,7 +13,7 @@ use herald_core::messaging::{compose, sent_messages};
 use herald_core::worker;
 use sqlx::PgPool;
 
-use district::{district, send, settings, use_smtp};
+use district::{MAX_ATTEMPTS, district, send, settings, use_smtp};
 use maildev::Maildev;
 
 /// Runs a worker until `done` says the message is finished (or 60 s pass).
@@ -518,7 +518,7 @@ async fn after_a_cancel_no_worker_delivers_what_a_dead_or_stopping_worker_held(p
     // One worker died holding every email (its leases have run out); another is stopping with
     // every inbox job in hand.
     let dead = Uuid::new_v4();
-    let emails = queue::lease(&pool, Device::Email, dead, 60, 1000)
+    let emails = queue::lease(&pool, Device::Email, dead, 60, 1000, MAX_ATTEMPTS)
         .await
         .unwrap();
     sqlx::query("update delivery_job set due_at = now() - interval '1 second' where id = any($1)")
@@ -527,7 +527,7 @@ async fn after_a_cancel_no_worker_delivers_what_a_dead_or_stopping_worker_held(p
         .await
         .unwrap();
     let stopping = Uuid::new_v4();
-    let notices = queue::lease(&pool, Device::Inbox, stopping, 60, 1000)
+    let notices = queue::lease(&pool, Device::Inbox, stopping, 60, 1000, MAX_ATTEMPTS)
         .await
         .unwrap();
     assert!(!emails.is_empty() && !notices.is_empty());

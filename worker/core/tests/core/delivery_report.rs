@@ -11,7 +11,7 @@ use herald_core::messaging::queue::{self, Failure};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{District, district, fan_out_all, send};
+use district::{District, MAX_ATTEMPTS, district, fan_out_all, send};
 
 async fn fanned_out(pool: &PgPool, d: &District, devices: &[Device]) -> MessageId {
     let id = send(pool, d, ContactReason::General, devices).await;
@@ -41,7 +41,7 @@ async fn every_count_of_a_message_with_a_known_mix_of_outcomes(pool: PgPool) {
 
     // One worker takes 12 emails: 5 sent, 2 refused for good, 2 to retry, 3 still in hand.
     let worker = Uuid::new_v4();
-    let leased = queue::lease(&pool, Device::Email, worker, 300, 12)
+    let leased = queue::lease(&pool, Device::Email, worker, 300, 12, MAX_ATTEMPTS)
         .await
         .unwrap();
     let ids: Vec<JobId> = leased.iter().map(|j| j.id).collect();
@@ -231,7 +231,9 @@ async fn the_counts_add_up_in_every_snapshot_while_workers_and_a_cancel_race(poo
                 let me = Uuid::new_v4();
                 for _ in 0..20 {
                     for device in [Device::Email, Device::Inbox] {
-                        let jobs = queue::lease(&pool, device, me, 300, 3).await.unwrap();
+                        let jobs = queue::lease(&pool, device, me, 300, 3, MAX_ATTEMPTS)
+                            .await
+                            .unwrap();
                         let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
                         if let Some((first, rest)) = ids.split_first() {
                             queue::fail(&pool, me, *first, &Failure::Retryable("421".into()), 5, 0)

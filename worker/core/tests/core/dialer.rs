@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{District, district};
+use district::{District, MAX_ATTEMPTS, district};
 use voice::{CALLER_ID, SID, TOKEN, Voice, dial_only, phone_jobs, run_until, statuses};
 
 /// A phone message to the district's guardians, dialable all day, fanned out.
@@ -516,7 +516,7 @@ async fn two_workers_together_never_exceed_the_calls_per_second_cap(pool: PgPool
 /// Leases the one phone job and places its call as a worker would, without the worker loop.
 async fn placed_call(pool: &PgPool, v: &Voice) -> (JobId, Uuid, String, Uuid) {
     let worker = Uuid::new_v4();
-    let job = queue::lease(pool, Device::Phone, worker, 60, 1)
+    let job = queue::lease(pool, Device::Phone, worker, 60, 1, MAX_ATTEMPTS)
         .await
         .unwrap()
         .remove(0);
@@ -937,7 +937,7 @@ async fn two_workers_looking_up_overdue_calls_or_hanging_up_never_take_the_same_
 async fn a_call_placed_by_a_worker_that_died_is_followed_not_placed_again(pool: PgPool) {
     let (v, m, _) = setup(&pool, &["+15555558005"]).await;
     // A worker leases the job, records and places the call, and dies before marking the job.
-    let job = queue::lease(&pool, Device::Phone, Uuid::new_v4(), 60, 1)
+    let job = queue::lease(&pool, Device::Phone, Uuid::new_v4(), 60, 1, MAX_ATTEMPTS)
         .await
         .unwrap()
         .remove(0);

@@ -11,7 +11,7 @@ use herald_core::messaging::{delivery_report, queue};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{District, district, fan_out_all, send};
+use district::{District, MAX_ATTEMPTS, district, fan_out_all, send};
 
 fn canceler(d: &District) -> Canceler {
     Canceler {
@@ -155,7 +155,9 @@ async fn a_cancel_racing_workers_never_both_delivers_and_cancels_a_job(pool: PgP
                     loop {
                         let mut any = false;
                         for device in [Device::Email, Device::Inbox] {
-                            let jobs = queue::lease(&pool, device, me, 300, 4).await.unwrap();
+                            let jobs = queue::lease(&pool, device, me, 300, 4, MAX_ATTEMPTS)
+                                .await
+                                .unwrap();
                             any |= !jobs.is_empty();
                             let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
                             tokio::task::yield_now().await;

@@ -13,7 +13,7 @@ use herald_core::messaging::{compose, fanout, sent_messages};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{district, send};
+use district::{MAX_ATTEMPTS, district, send};
 
 async fn inbox_message(pool: &PgPool) -> (MessageId, u64) {
     let d = district(pool, 60).await;
@@ -49,7 +49,9 @@ async fn four_workers_leasing_at_once_never_hold_the_same_job(pool: PgPool) {
                 let me = Uuid::new_v4();
                 let mut mine = Vec::new();
                 loop {
-                    let jobs = queue::lease(&pool, Device::Inbox, me, 60, 7).await.unwrap();
+                    let jobs = queue::lease(&pool, Device::Inbox, me, 60, 7, MAX_ATTEMPTS)
+                        .await
+                        .unwrap();
                     if jobs.is_empty() {
                         return mine;
                     }
@@ -81,7 +83,9 @@ async fn four_workers_leasing_at_once_never_hold_the_same_job(pool: PgPool) {
 async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_mark_it(pool: PgPool) {
     inbox_message(&pool).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let first = queue::lease(&pool, Device::Inbox, a, 60, 1).await.unwrap();
+    let first = queue::lease(&pool, Device::Inbox, a, 60, 1, MAX_ATTEMPTS)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     // A's lease ran out long ago (its worker died), so it is the first job due, however long
     // ago fan-out queued the others (a second was not enough on a busy machine).
@@ -92,7 +96,9 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_mark_it(pool: 
     .execute(&pool)
     .await
     .unwrap();
-    let taken = queue::lease(&pool, Device::Inbox, b, 60, 1).await.unwrap();
+    let taken = queue::lease(&pool, Device::Inbox, b, 60, 1, MAX_ATTEMPTS)
+        .await
+        .unwrap();
     assert_eq!(taken[0].id, first[0].id);
     assert_eq!(taken[0].attempts, 2);
     assert_eq!(
@@ -125,7 +131,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_mark_it(pool: 
 async fn transient_failures_back_off_and_then_fail_for_good(pool: PgPool) {
     let (id, _) = inbox_message(&pool).await;
     let me = Uuid::new_v4();
-    let job = queue::lease(&pool, Device::Email, me, 60, 1)
+    let job = queue::lease(&pool, Device::Email, me, 60, 1, MAX_ATTEMPTS)
         .await
         .unwrap()
         .remove(0);
@@ -148,7 +154,7 @@ async fn transient_failures_back_off_and_then_fail_for_good(pool: PgPool) {
     );
     // Not due yet: nobody leases it.
     assert!(
-        queue::lease(&pool, Device::Email, me, 60, 1000)
+        queue::lease(&pool, Device::Email, me, 60, 1000, MAX_ATTEMPTS)
             .await
             .unwrap()
             .iter()
@@ -159,7 +165,7 @@ async fn transient_failures_back_off_and_then_fail_for_good(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let again = queue::lease(&pool, Device::Email, me, 60, 1000)
+    let again = queue::lease(&pool, Device::Email, me, 60, 1000, MAX_ATTEMPTS)
         .await
         .unwrap();
     let again = again.into_iter().find(|j| j.id == job.id).unwrap();
@@ -188,7 +194,7 @@ async fn transient_failures_back_off_and_then_fail_for_good(pool: PgPool) {
 async fn a_fatal_failure_stops_at_once_and_keeps_the_server_text(pool: PgPool) {
     inbox_message(&pool).await;
     let me = Uuid::new_v4();
-    let job = queue::lease(&pool, Device::Email, me, 60, 1)
+    let job = queue::lease(&pool, Device::Email, me, 60, 1, MAX_ATTEMPTS)
         .await
         .unwrap()
         .remove(0);
@@ -205,7 +211,7 @@ async fn a_fatal_failure_stops_at_once_and_keeps_the_server_text(pool: PgPool) {
             .unwrap();
     assert_eq!(err.as_deref(), Some("550 5.1.1 mailbox unavailable"));
     // Another worker cannot fail a job it does not hold.
-    let other = queue::lease(&pool, Device::Email, me, 60, 1)
+    let other = queue::lease(&pool, Device::Email, me, 60, 1, MAX_ATTEMPTS)
         .await
         .unwrap()
         .remove(0);
@@ -221,10 +227,12 @@ async fn a_fatal_failure_stops_at_once_and_keeps_the_server_text(pool: PgPool) {
 async fn released_jobs_are_due_at_once_and_the_lease_costs_no_attempt(pool: PgPool) {
     inbox_message(&pool).await;
     let me = Uuid::new_v4();
-    let jobs = queue::lease(&pool, Device::Inbox, me, 60, 5).await.unwrap();
+    let jobs = queue::lease(&pool, Device::Inbox, me, 60, 5, MAX_ATTEMPTS)
+        .await
+        .unwrap();
     let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
     assert_eq!(queue::release(&pool, me, &ids).await.unwrap(), 5);
-    let again = queue::lease(&pool, Device::Inbox, Uuid::new_v4(), 60, 5)
+    let again = queue::lease(&pool, Device::Inbox, Uuid::new_v4(), 60, 5, MAX_ATTEMPTS)
         .await
         .unwrap();
     assert!(again.iter().all(|j| j.attempts == 1));
@@ -246,11 +254,15 @@ async fn statuses(pool: &PgPool, id: MessageId) -> Vec<(String, i64, i64)> {
 async fn cancel_takes_the_jobs_a_worker_holds_and_leaves_those_already_sent(pool: PgPool) {
     let (id, total) = inbox_message(&pool).await;
     let me = Uuid::new_v4();
-    let sent = queue::lease(&pool, Device::Inbox, me, 60, 3).await.unwrap();
+    let sent = queue::lease(&pool, Device::Inbox, me, 60, 3, MAX_ATTEMPTS)
+        .await
+        .unwrap();
     queue::deliver_notices(&pool, me, &notices(&sent))
         .await
         .unwrap();
-    let held = queue::lease(&pool, Device::Inbox, me, 60, 2).await.unwrap();
+    let held = queue::lease(&pool, Device::Inbox, me, 60, 2, MAX_ATTEMPTS)
+        .await
+        .unwrap();
     let canceled = compose::cancel(&pool, id).await.unwrap();
     let email_total = sent_messages::tally(&pool, id)
         .await
@@ -289,7 +301,9 @@ async fn cancel_takes_the_jobs_a_worker_holds_and_leaves_those_already_sent(pool
 async fn a_cancel_leaves_a_job_already_handed_over_to_end_as_its_worker_says(pool: PgPool) {
     let (id, _) = inbox_message(&pool).await;
     let me = Uuid::new_v4();
-    let held = queue::lease(&pool, Device::Email, me, 60, 3).await.unwrap();
+    let held = queue::lease(&pool, Device::Email, me, 60, 3, MAX_ATTEMPTS)
+        .await
+        .unwrap();
     assert!(queue::hand_over(&pool, me, held[0].id).await.unwrap());
     compose::cancel(&pool, id).await.unwrap();
     // The two not yet handed over are canceled: the worker may not send them now.
@@ -322,7 +336,7 @@ async fn a_cancel_takes_a_dead_workers_expired_leases_and_handing_them_back_keep
     let (id, _) = inbox_message(&pool).await;
     let dead = Uuid::new_v4();
     let stopping = Uuid::new_v4();
-    let expired = queue::lease(&pool, Device::Email, dead, 60, 4)
+    let expired = queue::lease(&pool, Device::Email, dead, 60, 4, MAX_ATTEMPTS)
         .await
         .unwrap();
     assert!(queue::hand_over(&pool, dead, expired[0].id).await.unwrap());
@@ -331,7 +345,7 @@ async fn a_cancel_takes_a_dead_workers_expired_leases_and_handing_them_back_keep
         .execute(&pool)
         .await
         .unwrap();
-    let held = queue::lease(&pool, Device::Inbox, stopping, 60, 5)
+    let held = queue::lease(&pool, Device::Inbox, stopping, 60, 5, MAX_ATTEMPTS)
         .await
         .unwrap();
     compose::cancel(&pool, id).await.unwrap();
@@ -339,7 +353,7 @@ async fn a_cancel_takes_a_dead_workers_expired_leases_and_handing_them_back_keep
     let ids: Vec<JobId> = held.iter().map(|j| j.id).collect();
     assert_eq!(queue::release(&pool, stopping, &ids).await.unwrap(), 0);
     for device in [Device::Email, Device::Inbox] {
-        let again = queue::lease(&pool, device, Uuid::new_v4(), 60, 1000)
+        let again = queue::lease(&pool, device, Uuid::new_v4(), 60, 1000, MAX_ATTEMPTS)
             .await
             .unwrap();
         assert!(again.is_empty(), "{device:?}: {again:?}");
@@ -376,7 +390,7 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
                     let me = Uuid::new_v4();
                     let (mut delivered, mut refused) = (0u64, 0);
                     loop {
-                        let jobs = queue::lease(&pool, Device::Email, me, 300, 3)
+                        let jobs = queue::lease(&pool, Device::Email, me, 300, 3, MAX_ATTEMPTS)
                             .await
                             .unwrap();
                         if jobs.is_empty() {
@@ -453,7 +467,9 @@ async fn cancel_racing_workers_never_cancels_a_delivered_job(pool: PgPool) {
         tokio::spawn(async move {
             let me = Uuid::new_v4();
             loop {
-                let jobs = queue::lease(&pool, Device::Inbox, me, 60, 3).await.unwrap();
+                let jobs = queue::lease(&pool, Device::Inbox, me, 60, 3, MAX_ATTEMPTS)
+                    .await
+                    .unwrap();
                 if jobs.is_empty() {
                     break;
                 }
@@ -493,7 +509,7 @@ async fn the_queue_depth_tells_due_jobs_from_later_ones_and_jobs_in_hand(pool: P
     let inbox = inbox as i64;
     // Five inbox jobs leased by a live worker, two of them then left to run out.
     let worker = Uuid::new_v4();
-    let held = queue::lease(&pool, Device::Inbox, worker, 60, 5)
+    let held = queue::lease(&pool, Device::Inbox, worker, 60, 5, MAX_ATTEMPTS)
         .await
         .unwrap();
     assert_eq!(held.len(), 5);
@@ -534,4 +550,62 @@ async fn the_queue_depth_tells_due_jobs_from_later_ones_and_jobs_in_hand(pool: P
         depth.iter().all(|d| d.device != Device::Phone),
         "no phone jobs, no line"
     );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_job_whose_lease_runs_out_max_attempts_times_fails_saying_so(pool: PgPool) {
+    let (id, _) = inbox_message(&pool).await;
+    let expire = |job: JobId| {
+        let pool = pool.clone();
+        async move {
+            // Its worker died: the lease ran out long ago, so it is the first job due.
+            sqlx::query("update delivery_job set due_at = now() - interval '1 hour' where id = $1")
+                .bind(job.0)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    let job = queue::lease(&pool, Device::Email, Uuid::new_v4(), 60, 1, 3)
+        .await
+        .unwrap()
+        .remove(0);
+    for attempt in 2..=3 {
+        expire(job.id).await;
+        let again = queue::lease(&pool, Device::Email, Uuid::new_v4(), 60, 1, 3)
+            .await
+            .unwrap();
+        assert_eq!((again[0].id, again[0].attempts), (job.id, attempt));
+    }
+    expire(job.id).await;
+    let next = queue::lease(&pool, Device::Email, Uuid::new_v4(), 60, 1, 3)
+        .await
+        .unwrap();
+    assert!(
+        next.iter().all(|j| j.id != job.id),
+        "a fourth worker does not get it"
+    );
+    let (status, error): (String, String) =
+        sqlx::query_as("select status::text, last_error from delivery_job where id = $1")
+            .bind(job.id.0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.starts_with("given up after 3 attempts"), "{error}");
+    let recorded: i64 = sqlx::query_scalar(
+        "select count(*) from delivery_attempt where job_id = $1 and outcome = 'failed'",
+    )
+    .bind(job.id.0)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 1);
+    let email = sent_messages::tally(&pool, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.device == Device::Email)
+        .unwrap();
+    assert_eq!(email.failed, 1);
 }

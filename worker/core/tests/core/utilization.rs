@@ -12,13 +12,13 @@ use herald_core::messaging::{compose, delivery_report};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use district::{district_of, draft, fan_out_all, send};
+use district::{MAX_ATTEMPTS, district_of, draft, fan_out_all, send};
 
 /// Delivers some of the message's email jobs (the first `sent` sent, the next one refused) and
 /// cancels the rest, so the next message's deliveries are its own.
 async fn deliver_some(pool: &PgPool, m: MessageId, sent: usize) {
     let me = Uuid::new_v4();
-    let jobs = queue::lease(pool, Device::Email, me, 300, sent as i64 + 1)
+    let jobs = queue::lease(pool, Device::Email, me, 300, sent as i64 + 1, MAX_ATTEMPTS)
         .await
         .unwrap();
     let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
