@@ -1,6 +1,10 @@
 //! Email Preferences: the SMTP server Herald sends through, the From / Reply-To addresses, and
 //! the portal URL merged into messages (and the base of unsubscribe links).
 //!
+//! Above the form, what the SMTP server has refused since the settings were saved (a wrong
+//! password, no relaying), with how many emails wait on it: those emails go out once it takes
+//! them, so this is where an admin learns what to fix.
+//!
 //! What must stay true: the stored password is never sent to the browser (the page only learns
 //! whether one is set); fields an ops engineer pinned in the environment are shown as such,
 //! because saving them here changes nothing until the override is removed.
@@ -32,6 +36,20 @@ pub struct EmailPrefsView {
     pub form: EmailPrefsForm,
     pub password_set: bool,
     pub overridden: Vec<String>,
+    pub trouble: Option<RelayTroubleView>,
+}
+
+/// The SMTP server's refusals since the settings were saved, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayTroubleView {
+    /// What to fix, in words.
+    pub headline: String,
+    /// `3 times since these settings were saved, last at Nov 23, 2026 3:05 PM`.
+    pub when: String,
+    /// The server's words.
+    pub detail: String,
+    /// `1,204 emails are waiting and go out once the server takes them.`
+    pub waiting: String,
 }
 
 #[server(endpoint = "load_email_prefs")]
@@ -48,6 +66,18 @@ pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
         .into_iter()
         .map(String::from)
         .collect();
+    let trouble = email_preferences::relay_trouble(&state.pool)
+        .await
+        .map_err(|e| AppError::internal("email preferences", &e))?;
+    let trouble = match trouble {
+        Some(t) => {
+            let tz = herald_core::directory::time_zone(&state.pool)
+                .await
+                .map_err(|e| AppError::internal("email preferences", &e))?;
+            Some(relay_trouble_view(&t, tz))
+        }
+        None => None,
+    };
     Ok(EmailPrefsView {
         form: EmailPrefsForm {
             smtp_host: p.smtp_host,
@@ -63,7 +93,46 @@ pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
         },
         password_set: p.password_set,
         overridden,
+        trouble,
     })
+}
+
+/// The page's words for the SMTP server's refusals.
+#[cfg(feature = "ssr")]
+fn relay_trouble_view(
+    t: &herald_core::messaging::email_preferences::RelayTrouble,
+    tz: chrono_tz::Tz,
+) -> RelayTroubleView {
+    let plural = |n: i64, one: &str, many: &str| {
+        if n == 1 {
+            one.to_string()
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    RelayTroubleView {
+        headline: match t.cause.as_str() {
+            "credentials" => "The SMTP server refuses Herald's sign-in: check the username and password",
+            "configuration" => "The SMTP server refuses to relay Herald's email: check the host, port, TLS and From address, and that the server allows relay from Herald",
+            _ => "The SMTP server cannot be reached: check that it runs, and the host and port",
+        }
+        .into(),
+        when: format!(
+            "{} since these settings were saved, last on {}",
+            plural(t.refusals, "once", "times"),
+            crate::format::when(t.last_at, tz)
+        ),
+        detail: t.detail.clone(),
+        waiting: match t.waiting {
+            0 => "No emails are waiting.".into(),
+            n => format!(
+                "{} waiting; {} out once the server takes {}.",
+                plural(n, "One email is", "emails are"),
+                if n == 1 { "it goes" } else { "they go" },
+                if n == 1 { "it" } else { "them" }
+            ),
+        },
+    }
 }
 
 #[server(endpoint = "save_email_prefs", input = leptos::server_fn::codec::Json)]
@@ -130,6 +199,7 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
         move |label, name, kind, get, set| prefs_form::field(form, label, name, kind, get, set);
     let overridden = view.overridden.clone();
     view! {
+        {view.trouble.map(|trouble| view! { <RelayTrouble trouble /> })}
         {pinned_note(overridden)}
         <form class="prefs" on:submit=move |ev| { ev.prevent_default(); save.dispatch(form.get_untracked()); }>
             <fieldset>
@@ -167,5 +237,17 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
             })}
             <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
         </form>
+    }
+}
+
+/// What the SMTP server refused since the settings were saved.
+#[component]
+fn RelayTrouble(trouble: RelayTroubleView) -> impl IntoView {
+    view! {
+        <section class="trouble" aria-labelledby="relay-trouble">
+            <h2 id="relay-trouble" class="warning">{trouble.headline}</h2>
+            <p>"The server refused Herald " {trouble.when} ": " <q>{trouble.detail}</q></p>
+            <p>{trouble.waiting}</p>
+        </section>
     }
 }

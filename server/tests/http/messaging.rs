@@ -649,3 +649,48 @@ async fn the_utilization_extract_is_csv_or_html_for_admins_and_names_a_bad_field
         assert!(body.contains(says), "{q}: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_preferences_say_what_the_smtp_server_refused_until_they_are_saved_again() {
+    use herald_core::domain::Device;
+    use herald_core::messaging::error_reports::{self, Cause};
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    admin_and_calendar(&pool).await;
+    let app = TestApp::spawn(pool.clone());
+    let cookie = app.sign_in("admin@district.example", "pw").await;
+    let load = || app.call("load_email_prefs", "", Some(&cookie));
+    assert!(load().await.body.contains(r#""trouble":null"#));
+
+    // The settings were saved a while ago; since then a worker met a refused sign-in.
+    sqlx::query("update email_settings set updated_at = now() - interval '1 minute'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refusal = "signing in to the SMTP server: permanent error (535): 5.7.8 bad credentials";
+    error_reports::record(&pool, Device::Email, Cause::Credentials, refusal, None)
+        .await
+        .unwrap();
+    let Reply { status, body, .. } = load().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("refuses Herald's sign-in"), "{body}");
+    assert!(body.contains("5.7.8 bad credentials"), "{body}");
+    assert!(
+        body.contains("once since these settings were saved"),
+        "{body}"
+    );
+
+    // Saving new settings starts afresh: the old refusal is not about them.
+    let form = serde_json::json!({ "form": {
+        "smtp_host": "127.0.0.1", "smtp_port": "1025", "tls": "none", "username": "herald",
+        "password": "new-secret", "clear_password": false, "from_address": "messenger@district.example",
+        "from_name": "Herald", "reply_to": "", "portal_url": "https://portal.district.example/portal"
+    }});
+    let req = Request::post("/api/save_email_prefs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from(form.to_string()))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::OK);
+    assert!(load().await.body.contains(r#""trouble":null"#));
+}

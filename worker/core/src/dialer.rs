@@ -16,7 +16,8 @@
 //!   callback changes nothing either: a call's final status is final, and only the call placed by
 //!   the job's current attempt can end the job.
 //! - A canceled job whose call is already with the provider gets that call hung up.
-//! - Errors a person must fix are emailed to the error list once per batch ([`error_reports`]), not
+//! - Errors a person must fix are emailed to the error list once per batch
+//!   ([`crate::messaging::error_reports`]), not
 //!   once per call.
 //!
 //! # Layout
@@ -26,14 +27,12 @@
 //!   request signatures.
 //! - [`calls`]: the SQL of calls and phone jobs: pacing slots, placing, callbacks, hang-ups.
 //! - [`callback`]: the status-callback endpoint (an axum router the server mounts).
-//! - [`error_reports`]: batching errors that need a person into error report emails.
 //!
 //! A local provider speaking the same API, for development, tests and benchmarks, is
 //! [`crate::dev::voice_provider`]: nothing here depends on it.
 
 pub mod callback;
 pub mod calls;
-pub mod error_reports;
 pub mod preferences;
 pub mod provider;
 pub mod window;

@@ -14,6 +14,8 @@
 //! - [`delivery`]: loading messages and recipients for a batch, rendering each job.
 //! - [`email_preferences`]: the Email Preferences rows and the effective SMTP configuration.
 //! - [`email`]: building emails, the SMTP connection pool.
+//! - [`error_reports`]: errors a person must fix (the SMTP server's, the voice provider's),
+//!   batched into error report emails.
 //! - [`unsubscribe`]: signed one-click unsubscribe tokens.
 //! - [`sent_messages`]: Sent Messages: the message list and one message's status, unreached
 //!   people, failures.
@@ -31,6 +33,7 @@ pub mod delivery_report;
 pub mod dialer_activity;
 pub mod email;
 pub mod email_preferences;
+pub mod error_reports;
 pub mod fanout;
 pub mod notices;
 pub mod queue;

@@ -2,7 +2,7 @@
 //!
 //! Five loops run side by side:
 //! - the **scheduler** fans out messages whose start time has come, marks finished messages
-//!   (queueing senders' confirmations), sends due dialer error reports, and keeps the sign-in
+//!   (queueing senders' confirmations), sends due error reports, and keeps the sign-in
 //!   tables tidy;
 //! - the **inbox lane** leases inbox jobs in large batches and writes their portal notices;
 //! - the **email lane** leases email jobs and sends them through a pool of SMTP connections;
@@ -36,13 +36,13 @@ mod phone;
 
 use crate::accounts;
 use crate::config::Config;
-use crate::dialer::error_reports::{self as dialer_errors, ReportRules};
 use crate::dialer::preferences::DialerPreferencesError;
 use crate::domain::{Device, JobId, JobKind};
 use crate::heartbeat;
 use crate::messaging::delivery::{self, MessageCache};
-use crate::messaging::email::{self, Mailer};
+use crate::messaging::email::{self, Mailer, SendError};
 use crate::messaging::email_preferences::{self, EmailPreferencesError};
+use crate::messaging::error_reports::{self, Cause, ReportRules};
 use crate::messaging::fanout;
 use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
 use crate::messaging::unsubscribe::UnsubscribeKey;
@@ -54,10 +54,21 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// many (plus those in flight), and marking costs one statement per group.
 const MARK_SENT_EVERY: usize = 16;
 
+/// How long emails refused by the SMTP server for its own reasons wait before any worker tries
+/// them again; the lane that met the refusal pauses this long at first…
+const RELAY_PAUSE_FIRST: Duration = Duration::from_secs(2);
+/// …doubling on each refusal in a row up to this, or until the Email Preferences are saved.
+const RELAY_PAUSE_MAX: Duration = Duration::from_secs(60);
+
 /// What became of one email of a batch.
 enum Sending {
     /// Not started (stopping, or too little lease left), or abandoned at a stop: handed back.
     Unstarted,
+    /// Not started because the SMTP server refused another email of the batch for its own
+    /// reasons: held back, at no cost to the job's attempts.
+    HeldBack,
+    /// The SMTP server refused it for its own reasons (sign-in, relaying, an outage): held back.
+    RelayDown(Cause, String),
     /// No longer this worker's (canceled, or its lease taken over): left alone.
     NotHeld,
     /// The SMTP server took it.
@@ -66,10 +77,20 @@ enum Sending {
     Failed(Failure),
 }
 
+/// Where a job of an email batch goes when the batch ends without sending it.
+enum Handback {
+    /// Sent, failed or no longer held: nowhere.
+    None,
+    /// Back to the queue at once ([`queue::release`]).
+    Release(JobId),
+    /// Back to the queue after a pause ([`queue::hold_back`]).
+    Hold(JobId),
+}
+
 /// How often the scheduler keeps the sign-in tables tidy.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
-/// How often the scheduler checks whether a dialer error report is due.
+/// How often the scheduler checks whether an error report is due.
 const ERROR_REPORTS_EVERY: Duration = Duration::from_secs(5);
 
 /// Why a pass of the worker failed. Passes are retried on the next tick; none of these stops the
@@ -91,9 +112,17 @@ pub enum WorkerError {
     /// The Dialer Preferences could not be loaded or are not usable for calling.
     #[error("loading the dialer settings failed")]
     Dialer(#[from] DialerPreferencesError),
-    /// Checking for or writing a dialer error report failed.
-    #[error("sending a dialer error report failed")]
-    ErrorReport(#[from] dialer_errors::ReportError),
+    /// The SMTP server refused email for a reason of its own; the batch's emails wait.
+    #[error("the SMTP server refused email ({}): {text}", cause.as_str())]
+    Relay {
+        /// What a person must fix.
+        cause: Cause,
+        /// The server's answer.
+        text: String,
+    },
+    /// Checking for or writing an error report failed.
+    #[error("sending an error report failed")]
+    ErrorReport(#[from] error_reports::ReportError),
 }
 
 /// One pass of housekeeping; returns how many expired sessions were removed.
@@ -193,7 +222,7 @@ impl Worker {
         let mut rendered = Vec::with_capacity(jobs.len());
         for job in jobs {
             let out = if job.kind == JobKind::ErrorReport {
-                dialer_errors::email(&self.pool, &job).await?
+                error_reports::email(&self.pool, &job).await?
             } else if job.kind == JobKind::Confirmation {
                 let m = self.cache.get(&self.pool, job.message_id).await?;
                 delivery::confirmation(&self.pool, &m, &job).await?
@@ -210,11 +239,47 @@ impl Worker {
         // connection, and with the pool drained the loop's statement would wait for ever.
         let sent = std::sync::Mutex::new(Vec::<JobId>::new());
         let sent = &sent;
+        // Set once the SMTP server refuses an email for its own reasons: the rest of the batch
+        // is not tried against it.
+        let relay_down = std::sync::Mutex::new(None::<(Cause, String)>);
+        let relay_down = &relay_down;
         let mut results = futures::stream::iter(rendered)
             .map(|(job, out)| async move {
-                let outcome = self.send_one(mailer, stop, margin, &job, &out).await;
+                let outcome = if relay_down
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some()
+                {
+                    Sending::HeldBack
+                } else {
+                    self.send_one(mailer, stop, margin, &job, &out).await
+                };
                 let marked = match outcome {
-                    Sending::Unstarted => return Ok((Some(job.id), 0)),
+                    Sending::Unstarted => return Ok((Handback::Release(job.id), 0)),
+                    Sending::HeldBack => return Ok((Handback::Hold(job.id), 0)),
+                    Sending::RelayDown(cause, text) => {
+                        // One record per batch: the other sends that were in flight met the
+                        // same refusal.
+                        let first = {
+                            let mut down = relay_down.lock().unwrap_or_else(|p| p.into_inner());
+                            let first = down.is_none();
+                            if first {
+                                *down = Some((cause, text.clone()));
+                            }
+                            first
+                        };
+                        if first {
+                            error_reports::record(
+                                &self.pool,
+                                Device::Email,
+                                cause,
+                                &text,
+                                Some(job.id),
+                            )
+                            .await?;
+                        }
+                        return Ok((Handback::Hold(job.id), 0));
+                    }
                     Sending::NotHeld => 0,
                     Sending::Sent => {
                         let group = {
@@ -232,14 +297,18 @@ impl Worker {
                         0
                     }
                 };
-                Ok::<_, WorkerError>((None, marked))
+                Ok::<_, WorkerError>((Handback::None, marked))
             })
             .buffer_unordered(w.smtp_connections.max(1));
-        let mut unstarted: Vec<JobId> = Vec::new();
+        let (mut unstarted, mut held) = (Vec::<JobId>::new(), Vec::<JobId>::new());
         let mut total = 0;
         while let Some(result) = results.next().await {
-            let (handed_back, marked) = result?;
-            unstarted.extend(handed_back);
+            let (handback, marked) = result?;
+            match handback {
+                Handback::None => {}
+                Handback::Release(id) => unstarted.push(id),
+                Handback::Hold(id) => held.push(id),
+            }
             total += marked;
         }
         drop(results);
@@ -247,6 +316,13 @@ impl Worker {
         total += queue::mark_sent(&self.pool, self.id, &sent).await?;
         if !unstarted.is_empty() {
             queue::release(&self.pool, self.id, &unstarted).await?;
+        }
+        let relay_down = relay_down.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((cause, text)) = relay_down {
+            let reason = format!("waiting for the SMTP server: {text}");
+            let pause = RELAY_PAUSE_FIRST.as_secs_f64();
+            queue::hold_back(&self.pool, self.id, &held, pause, &reason).await?;
+            return Err(WorkerError::Relay { cause, text });
         }
         Ok(total)
     }
@@ -283,7 +359,8 @@ impl Worker {
         tokio::select! {
             r = mailer.send(&msg) => match r {
                 Ok(()) => Sending::Sent,
-                Err(f) => Sending::Failed(f),
+                Err(SendError::Email(f)) => Sending::Failed(f),
+                Err(SendError::Relay { cause, text }) => Sending::RelayDown(cause, text),
             },
             () = after_stop(stop.clone(), STOP_GRACE) => Sending::Unstarted,
         }
@@ -312,13 +389,13 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends a dialer error report if one is due; returns whether one was.
+    /// Sends an error report if one is due; returns whether one was.
     pub async fn error_reports(&self) -> Result<bool, WorkerError> {
         let rules = ReportRules {
             batch_seconds: self.settings.worker.error_batch_seconds,
             every_minutes: self.settings.worker.error_report_minutes,
         };
-        let report = dialer_errors::report_due(&self.pool, &rules, &self.settings.smtp).await?;
+        let report = error_reports::report_due(&self.pool, &rules, &self.settings.smtp).await?;
         if let Some(id) = report {
             tracing::warn!(report = %id, "dialer errors reported to the error list");
         }
@@ -424,7 +501,7 @@ async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
         if last_error_reports.is_none_or(|t| t.elapsed() >= ERROR_REPORTS_EVERY) {
             last_error_reports = Some(tokio::time::Instant::now());
             if let Err(e) = worker.error_reports().await {
-                log_failure("sending dialer error reports", &e);
+                log_failure("sending error reports", &e);
             }
         }
         if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
@@ -469,6 +546,10 @@ async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     let poll = Duration::from_millis(worker.settings.worker.poll_ms);
     let mut mailer: Option<(chrono::DateTime<Utc>, Mailer)> = None;
     let mut warned = HashSet::new();
+    // After the SMTP server refused email for its own reasons: how long the lane waits next
+    // time, and until when it waits now (unless the Email Preferences change meanwhile).
+    let mut relay_pause = RELAY_PAUSE_FIRST;
+    let mut paused_until: Option<tokio::time::Instant> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -484,7 +565,16 @@ async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
                 continue;
             }
         };
-        if mailer.as_ref().is_none_or(|(s, _)| *s != stamp) {
+        let changed = mailer.as_ref().is_none_or(|(s, _)| *s != stamp);
+        if !changed && paused_until.is_some_and(|t| t > tokio::time::Instant::now()) {
+            if pause(&mut stop, poll).await {
+                break;
+            }
+            continue;
+        }
+        if changed {
+            relay_pause = RELAY_PAUSE_FIRST;
+            paused_until = None;
             if let Some((_, old)) = mailer.take() {
                 old.close().await;
             }
@@ -512,7 +602,18 @@ async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
         }
         let Some((_, m)) = &mailer else { continue };
         let idle = match worker.email_pass(m, &stop).await {
-            Ok(n) => n == 0,
+            Ok(n) => {
+                if n > 0 {
+                    relay_pause = RELAY_PAUSE_FIRST;
+                }
+                n == 0
+            }
+            Err(e @ WorkerError::Relay { .. }) => {
+                tracing::warn!(error = %e, pause = ?relay_pause, "emails wait for the SMTP server");
+                paused_until = Some(tokio::time::Instant::now() + relay_pause);
+                relay_pause = (relay_pause * 2).min(RELAY_PAUSE_MAX);
+                true
+            }
             Err(e) => {
                 log_failure("an email batch", &e);
                 true

@@ -1,10 +1,11 @@
-//! A TCP link in front of a real server that can be made to stop answering, for fault drills.
+//! A TCP link in front of a real SMTP server that can be made to misbehave, for fault drills.
 //! It forwards bytes both ways until told otherwise, then holds its connections open and
 //! forwards nothing: a relay hung mid-exchange, not one that closed (a closed socket is an error
-//! the client sees at once; a silent one is what only a deadline ends).
+//! the client sees at once; a silent one is what only a deadline ends). It can also answer one
+//! recipient with a 550 itself, as a relay does for a mailbox it does not know.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +27,8 @@ struct State {
     stalled: AtomicUsize,
     /// Every connection, open or new, forwards nothing.
     frozen: AtomicBool,
+    /// `RCPT TO` this address is answered `550` by the link, not passed on.
+    refused: Mutex<Option<String>>,
 }
 
 /// One connection's own stall, shared by its two directions.
@@ -67,6 +70,11 @@ impl FaultyLink {
         self.state.frozen.store(true, Ordering::SeqCst);
     }
 
+    /// From now on `RCPT TO:<address>` is answered `550 5.1.1 … no such user` by the link.
+    pub fn refuse_recipient(&self, address: &str) {
+        *self.state.refused.lock().unwrap() = Some(address.to_string());
+    }
+
     /// How many connections have stalled at `DATA`.
     pub fn stalled(&self) -> usize {
         self.state.stalled.load(Ordering::SeqCst)
@@ -81,10 +89,11 @@ impl Drop for FaultyLink {
 
 async fn forward(client: TcpStream, server: TcpStream, state: Arc<State>) {
     let conn = Arc::new(Conn::default());
-    let (mut client_read, mut client_write) = client.into_split();
+    let (mut client_read, client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    let client_write = Arc::new(tokio::sync::Mutex::new(client_write));
     let up = {
-        let (state, conn) = (state.clone(), conn.clone());
+        let (state, conn, client_write) = (state.clone(), conn.clone(), client_write.clone());
         async move {
             let mut buf = vec![0u8; 16 * 1024];
             while let Ok(n @ 1..) = client_read.read(&mut buf).await {
@@ -104,6 +113,12 @@ async fn forward(client: TcpStream, server: TcpStream, state: Arc<State>) {
                 if silent(&state, &conn) {
                     continue;
                 }
+                if let Some(answer) = refusal(&state, chunk) {
+                    if client_write.lock().await.write_all(&answer).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 if server_write.write_all(chunk).await.is_err() {
                     break;
                 }
@@ -116,7 +131,13 @@ async fn forward(client: TcpStream, server: TcpStream, state: Arc<State>) {
             if silent(&state, &conn) {
                 continue;
             }
-            if client_write.write_all(&buf[..n]).await.is_err() {
+            if client_write
+                .lock()
+                .await
+                .write_all(&buf[..n])
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -130,4 +151,12 @@ async fn forward(client: TcpStream, server: TcpStream, state: Arc<State>) {
 
 fn silent(state: &State, conn: &Conn) -> bool {
     state.frozen.load(Ordering::SeqCst) || conn.stalled.load(Ordering::SeqCst)
+}
+
+/// The link's own answer to `chunk`, when it is `RCPT TO` the refused address.
+fn refusal(state: &State, chunk: &[u8]) -> Option<Vec<u8>> {
+    let refused = state.refused.lock().unwrap().clone()?;
+    let line = String::from_utf8_lossy(chunk).to_lowercase();
+    line.starts_with(&format!("rcpt to:<{}>", refused.to_lowercase()))
+        .then(|| format!("550 5.1.1 <{refused}>: no such user here\r\n").into_bytes())
 }

@@ -101,7 +101,7 @@ pub enum JobKind {
     Test,
     /// The email telling a sender their message has finished (when they asked for it).
     Confirmation,
-    /// An email to the Dialer Preferences error list (see `herald_core::dialer::error_reports`).
+    /// An email to the Dialer Preferences error list (see `herald_core::messaging::error_reports`).
     #[sqlx(rename = "error_report")]
     #[serde(rename = "error_report")]
     ErrorReport,

@@ -6,8 +6,12 @@
 //!   recognisably the same email.
 //! - Emails about any reason but Emergency carry `List-Unsubscribe` and
 //!   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
-//! - SMTP 5xx is [`Failure::Fatal`] with the server's text kept; 4xx, timeouts and broken
-//!   connections are [`Failure::Retryable`].
+//! - Only an answer about one email is that email's own failure ([`SendError::Email`]): a 5xx
+//!   to its recipient (`RCPT`) or its content (`DATA`) is [`Failure::Fatal`] with the server's
+//!   text kept; a 4xx there, or a connection lost mid-email, is [`Failure::Retryable`]. Anything
+//!   about the relay itself — it cannot be reached, refuses the TLS or Herald's sign-in, refuses
+//!   the sender or to relay at all, or says it is closing (421) — is a [`SendError::Relay`],
+//!   which every other email would meet too: no recipient's email fails for it.
 //! - No SMTP step waits without a deadline, so a relay that stops answering can delay emails but
 //!   never hold a worker: connecting (TCP, greeting, TLS, sign-in) and sending one email each get
 //!   the worker's `smtp_timeout_ms`; a connection whose send ran out of time is dropped without
@@ -33,7 +37,11 @@ use lettre::{Address, Message};
 use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, Semaphore};
 
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+
 use super::email_preferences::{SmtpConfig, TlsMode};
+use super::error_reports::Cause;
 use super::queue::Failure;
 
 /// `List-Unsubscribe: <https://…>`.
@@ -151,10 +159,11 @@ impl Mailer {
         &self.config
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let c = &self.config;
-        let smtp =
-            |e: lettre::transport::smtp::Error| classify(&e, "connecting to the SMTP server");
+        let smtp = |e: lettre::transport::smtp::Error| {
+            SendError::relay(connection_cause(&e), "connecting to the SMTP server", &e)
+        };
         let tls = || TlsParameters::new(c.host.clone()).map_err(smtp);
         let mut conn = match c.tls {
             TlsMode::Tls => AsyncSmtpConnection::connect_tokio1(
@@ -167,11 +176,9 @@ impl Mailer {
             .await
             .map_err(smtp)?,
             TlsMode::None | TlsMode::Starttls => {
-                let io = |e: std::io::Error| {
-                    Failure::Retryable(format!(
-                        "connecting to the SMTP server {}:{}: {e}",
-                        c.host, c.port
-                    ))
+                let io = |e: std::io::Error| SendError::Relay {
+                    cause: Cause::Outage,
+                    text: format!("connecting to the SMTP server {}:{}: {e}", c.host, c.port),
                 };
                 let stream = tokio::net::TcpStream::connect((c.host.as_str(), c.port))
                     .await
@@ -200,18 +207,22 @@ impl Mailer {
                 &Credentials::new(user.clone(), pass.expose_secret().to_string()),
             )
             .await
-            .map_err(|e| classify(&e, "signing in to the SMTP server"))?;
+            .map_err(|e| {
+                let cause = match e.status().map(u16::from) {
+                    Some(400..=499) | None if !e.is_client() => Cause::Outage,
+                    _ => Cause::Credentials,
+                };
+                SendError::relay(cause, "signing in to the SMTP server", &e)
+            })?;
         }
         Ok(conn)
     }
 
     /// Sends one email over a pooled connection (opening one if none is idle).
-    pub async fn send(&self, message: &Message) -> Result<(), Failure> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Failure::Retryable("the mailer is shutting down".into()))?;
+    pub async fn send(&self, message: &Message) -> Result<(), SendError> {
+        let _permit = self.permits.acquire().await.map_err(|_| {
+            SendError::Email(Failure::Retryable("the mailer is shutting down".into()))
+        })?;
         let pooled = self.idle.lock().await.pop();
         let mut conn = match pooled {
             Some(c) if !c.has_broken() => c,
@@ -219,29 +230,32 @@ impl Mailer {
                 Ok(Ok(c)) => c,
                 Ok(Err(f)) => return Err(f),
                 Err(_) => {
-                    return Err(Failure::Retryable(format!(
-                        "connecting to the SMTP server {}:{} timed out",
-                        self.config.host, self.config.port
-                    )));
+                    return Err(SendError::Relay {
+                        cause: Cause::Outage,
+                        text: format!(
+                            "connecting to the SMTP server {}:{} timed out",
+                            self.config.host, self.config.port
+                        ),
+                    });
                 }
             },
         };
-        let bytes = message.formatted();
-        match tokio::time::timeout(self.timeout, conn.send(message.envelope(), &bytes)).await {
-            Ok(Ok(_)) => {
+        match tokio::time::timeout(self.timeout, exchange(&mut conn, message)).await {
+            Ok(Ok(())) => {
                 self.idle.lock().await.push(conn);
                 Ok(())
             }
             Ok(Err(e)) => {
-                // lettre has already said QUIT (within the send's deadline); this closes the socket.
+                // Said QUIT within QUIT_DEADLINE, then the socket closes: a refused exchange
+                // leaves the connection in a state not worth recovering.
                 let _ = tokio::time::timeout(QUIT_DEADLINE, conn.abort()).await;
-                Err(classify(&e, "sending"))
+                Err(e)
             }
             // Mid-exchange and not answering: dropping the connection closes its socket.
-            Err(_) => Err(Failure::Retryable(format!(
+            Err(_) => Err(SendError::Email(Failure::Retryable(format!(
                 "the SMTP server did not answer within {} ms",
                 self.timeout.as_millis()
-            ))),
+            )))),
         }
     }
 
@@ -255,12 +269,127 @@ impl Mailer {
     }
 }
 
-fn classify(e: &lettre::transport::smtp::Error, doing: &str) -> Failure {
-    let text = format!("{doing}: {e}");
-    if e.is_permanent() {
-        Failure::Fatal(text)
+/// Why an email did not go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// About this email: its recipient or its content.
+    #[error("{0}")]
+    Email(Failure),
+    /// About the relay or Herald's account with it; every email would meet it, so none of them
+    /// has failed.
+    #[error("{text}")]
+    Relay {
+        /// What a person must fix.
+        cause: Cause,
+        /// What happened, with the server's own words.
+        text: String,
+    },
+}
+
+impl SendError {
+    fn relay(cause: Cause, doing: &str, e: &lettre::transport::smtp::Error) -> Self {
+        Self::Relay {
+            cause,
+            text: format!("{doing}: {e}"),
+        }
+    }
+}
+
+/// One email's SMTP exchange, each step's answer classed by what it is about.
+async fn exchange(conn: &mut AsyncSmtpConnection, message: &Message) -> Result<(), SendError> {
+    let envelope = message.envelope();
+    let bytes = message.formatted();
+    let mut options = Vec::new();
+    let addresses = envelope.from().into_iter().chain(envelope.to());
+    if addresses.map(AsRef::<str>::as_ref).any(|a| !a.is_ascii()) {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            return Err(SendError::Email(Failure::Fatal(
+                "the address has characters outside ASCII and the SMTP server does not take them (no SMTPUTF8)".into(),
+            )));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            return Err(SendError::Email(Failure::Fatal(
+                "the email has characters outside ASCII and the SMTP server does not take them (no 8BITMIME)".into(),
+            )));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(envelope.from().cloned(), options))
+        .await
+        .map_err(|e| step_error(Step::Sender, &e))?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), vec![]))
+            .await
+            .map_err(|e| step_error(Step::Recipient, &e))?;
+    }
+    conn.command(Data)
+        .await
+        .map_err(|e| step_error(Step::Content, &e))?;
+    conn.message(&bytes)
+        .await
+        .map_err(|e| step_error(Step::Content, &e))?;
+    Ok(())
+}
+
+/// A step of sending one email over an open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// `MAIL FROM`: the sender, which is the same for every email.
+    Sender,
+    /// `RCPT TO`: this email's recipient.
+    Recipient,
+    /// `DATA` and the content.
+    Content,
+}
+
+/// What an error while opening a connection (TCP, greeting, TLS) is about.
+fn connection_cause(e: &lettre::transport::smtp::Error) -> Cause {
+    if e.is_tls() || e.is_permanent() || e.is_client() {
+        Cause::Configuration
     } else {
-        Failure::Retryable(text)
+        Cause::Outage
+    }
+}
+
+/// Classes an error at one step of an email's exchange.
+fn step_error(step: Step, e: &lettre::transport::smtp::Error) -> SendError {
+    let doing = match step {
+        Step::Sender => "the SMTP server refused the sender",
+        Step::Recipient => "the SMTP server refused the recipient",
+        Step::Content => "the SMTP server refused the email",
+    };
+    classify(
+        step,
+        e.status().map(u16::from),
+        e.is_client(),
+        format!("{doing}: {e}"),
+    )
+}
+
+/// Classes an answer at one step by its reply code (none when the connection failed instead)
+/// and its text.
+fn classify(step: Step, code: Option<u16>, client: bool, text: String) -> SendError {
+    let lower = text.to_lowercase();
+    // A relay asking for a sign-in, refusing to relay, or closing the connection says so about
+    // every email, whichever step it answered.
+    let relay_cause = match code {
+        Some(530) => Some(Cause::Credentials),
+        Some(421) => Some(Cause::Outage),
+        Some(500..=599) if lower.contains("authentication required") => Some(Cause::Credentials),
+        Some(500..=599) if lower.contains("relay") => Some(Cause::Configuration),
+        // A refused sender is refused for every email. (A lost connection is no answer: a
+        // pooled connection the server closed while idle; the email is retried on a new one.)
+        Some(500..=599) if step == Step::Sender => Some(Cause::Configuration),
+        Some(_) if step == Step::Sender => Some(Cause::Outage),
+        _ => None,
+    };
+    match relay_cause {
+        Some(cause) => SendError::Relay { cause, text },
+        None if client || code.is_some_and(|c| c >= 500) => SendError::Email(Failure::Fatal(text)),
+        None => SendError::Email(Failure::Retryable(text)),
     }
 }
 
@@ -278,6 +407,79 @@ mod tests {
             from: "Herald <messenger@district.example>".parse().unwrap(),
             reply_to: Some("office@district.example".parse().unwrap()),
             portal_url: "https://portal.district.example/portal".into(),
+        }
+    }
+
+    /// What a classed answer should be.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Class {
+        Fatal,
+        Retry,
+        Relay(Cause),
+    }
+
+    fn class_of(e: &SendError) -> Class {
+        match e {
+            SendError::Email(Failure::Fatal(_)) => Class::Fatal,
+            SendError::Email(Failure::Retryable(_)) => Class::Retry,
+            SendError::Relay { cause, .. } => Class::Relay(*cause),
+        }
+    }
+
+    #[test]
+    fn only_answers_about_one_recipient_or_email_fail_that_email() {
+        use Class::*;
+        let cases = [
+            (Step::Recipient, Some(550), "5.1.1 no such user", Fatal),
+            (
+                Step::Recipient,
+                Some(553),
+                "mailbox name not allowed",
+                Fatal,
+            ),
+            (Step::Content, Some(552), "message too big", Fatal),
+            (Step::Recipient, Some(450), "mailbox busy", Retry),
+            (Step::Content, None, "connection reset", Retry),
+            (Step::Sender, None, "connection reset", Retry),
+            (
+                Step::Sender,
+                Some(530),
+                "5.7.0 authentication required",
+                Relay(Cause::Credentials),
+            ),
+            (
+                Step::Recipient,
+                Some(554),
+                "5.7.1 relay access denied",
+                Relay(Cause::Configuration),
+            ),
+            (
+                Step::Recipient,
+                Some(550),
+                "5.7.1 unable to relay",
+                Relay(Cause::Configuration),
+            ),
+            (
+                Step::Sender,
+                Some(553),
+                "sender address rejected",
+                Relay(Cause::Configuration),
+            ),
+            (Step::Sender, Some(451), "local error", Relay(Cause::Outage)),
+            (
+                Step::Content,
+                Some(421),
+                "closing connection",
+                Relay(Cause::Outage),
+            ),
+        ];
+        for (step, code, text, expected) in cases {
+            let got = classify(step, code, false, text.into());
+            assert_eq!(
+                class_of(&got),
+                expected,
+                "{step:?} {code:?} {text}: {got:?}"
+            );
         }
     }
 

@@ -146,6 +146,47 @@ pub async fn load(pool: &PgPool) -> Result<EmailPreferences, EmailPreferencesErr
     })
 }
 
+/// What the SMTP server has refused since the preferences were last saved, for the page: an
+/// admin who saved a wrong password sees so there, and how many emails wait on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayTrouble {
+    /// How many refused batches were recorded.
+    pub refusals: i64,
+    /// When the last was.
+    pub last_at: chrono::DateTime<chrono::Utc>,
+    /// Its cause, as `delivery_error.cause` stores it (`credentials`, `configuration`, `outage`).
+    pub cause: String,
+    /// The server's words.
+    pub detail: String,
+    /// Emails not yet sent nor ended.
+    pub waiting: i64,
+}
+
+/// The SMTP server's refusals since the preferences were saved; `None` when there were none.
+pub async fn relay_trouble(pool: &PgPool) -> Result<Option<RelayTrouble>, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"select count(*) as "refusals!", max(e.at) as last_at,
+                  (array_agg(e.cause order by e.at desc))[1] as cause,
+                  (array_agg(e.detail order by e.at desc))[1] as detail,
+                  (select count(*) from delivery_job
+                   where device = 'email' and status in ('queued', 'leased', 'retrying')) as "waiting!"
+           from delivery_error e, email_settings s
+           where e.device = 'email' and e.at > s.updated_at"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(match (r.last_at, r.cause, r.detail) {
+        (Some(last_at), Some(cause), Some(detail)) if r.refusals > 0 => Some(RelayTrouble {
+            refusals: r.refusals,
+            last_at,
+            cause,
+            detail,
+            waiting: r.waiting,
+        }),
+        _ => None,
+    })
+}
+
 fn check_url(field: &'static str, url: &str) -> Result<(), EmailPreferencesError> {
     let rest = url
         .strip_prefix("https://")

@@ -298,6 +298,32 @@ pub async fn release(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64, 
     .rows_affected())
 }
 
+/// Hands jobs back unsent because the SMTP server refused every email for a reason of its own
+/// (Herald's sign-in, relaying, an outage): the lease does not count as an attempt, so no
+/// recipient's email runs out of attempts while the relay is broken; the job is due again in
+/// `pause_seconds`, and its `last_error` says why it waits. Returns how many this worker held.
+pub async fn hold_back(
+    pool: &PgPool,
+    worker: Uuid,
+    ids: &[JobId],
+    pause_seconds: f64,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"update delivery_job set
+               status = 'retrying', attempts = attempts - 1,
+               due_at = now() + make_interval(secs => $3), handed_at = null, last_error = $4
+           where id = any($2) and leased_by = $1 and status = 'leased'"#,
+        worker,
+        ids as &[JobId],
+        pause_seconds,
+        reason,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 /// Cancels the jobs of these messages that are not handed over (queued, retrying, leased but
 /// not yet handed, or handed under a lease that has run out), and those whose calls are with the
 /// voice provider (asking for the calls to be hung up). A job handed over under a live lease ends

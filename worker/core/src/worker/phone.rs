@@ -25,7 +25,6 @@ use tokio::sync::watch;
 use super::{Worker, WorkerError, after_stop, log_failure, pause};
 use crate::dialer::callback;
 use crate::dialer::calls::{self, CallUpdate, Placed};
-use crate::dialer::error_reports::{self, Cause};
 use crate::dialer::preferences::{self as dialer_preferences, DialerConfig, voice_language};
 use crate::dialer::provider::{
     self, CallState, CallStatus, MAX_TWIML, OutboundCall, ProviderError, REQUEST_TIMEOUT,
@@ -36,6 +35,7 @@ use crate::directory;
 use crate::domain::{Device, DialWindow, JobId, MessageId, PersonId, PhoneNumber};
 use crate::messaging::delivery::{self, Recipient};
 use crate::messaging::email_preferences;
+use crate::messaging::error_reports::{self, Cause};
 use crate::messaging::queue::{self, Failure, LeasedJob};
 
 /// How long after placing a call its final status is looked up if no callback brought it: the
@@ -392,7 +392,7 @@ impl Worker {
             }
         };
         if let Some(cause) = report {
-            error_reports::record(&self.pool, cause, &detail, Some(job.id)).await?;
+            error_reports::record(&self.pool, Device::Phone, cause, &detail, Some(job.id)).await?;
         }
         self.record_failure(job, &Failure::Retryable(detail)).await
     }

@@ -16,21 +16,26 @@ use sqlx::PgPool;
 use district::{MAX_ATTEMPTS, district, send, settings, use_smtp};
 use maildev::Maildev;
 
-/// Runs a worker until `done` says the message is finished (or 60 s pass).
+/// Runs a worker until the message is finished; panics if that takes over 60 s.
 async fn run_worker_until_finished(pool: &PgPool, id: herald_core::domain::MessageId) {
-    let s = settings(30);
-    let poll = pool.clone();
-    let stop = async move {
-        for _ in 0..600 {
-            let st = sent_messages::status(&poll, id).await.unwrap().unwrap();
-            if st.state == sent_messages::MessageState::Finished {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    run_until_finished_within(pool, settings(30), id, Duration::from_secs(60)).await;
+}
+
+/// Waits until the message is finished or `within` passes; says whether it finished.
+async fn finishes_within(
+    pool: &PgPool,
+    id: herald_core::domain::MessageId,
+    within: Duration,
+) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        let st = sent_messages::status(pool, id).await.unwrap().unwrap();
+        if st.state == sent_messages::MessageState::Finished {
+            return true;
         }
-        panic!("the message did not finish within 60 s");
-    };
-    worker::run(pool.clone(), s, stop).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// A header of a raw email (unfolded), by case-insensitive name.
@@ -182,52 +187,169 @@ async fn emergency_emails_carry_no_unsubscribe_link(pool: PgPool) {
     }
 }
 
+/// The email jobs of a message: (status, attempts, last error).
+async fn email_jobs(
+    pool: &PgPool,
+    id: herald_core::domain::MessageId,
+) -> Vec<(String, i32, Option<String>)> {
+    sqlx::query_as(
+        "select status::text, attempts, last_error from delivery_job
+         where message_id = $1 and device = 'email' order by id",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The SMTP server errors recorded for the error list: (cause, detail).
+async fn relay_errors(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("select cause, detail from delivery_error where device = 'email' order by id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_server_that_refuses_with_5xx_fails_the_jobs_with_its_text(pool: PgPool) {
-    // This maildev demands authentication; Herald has no credentials, so every send is refused
-    // with a 5xx reply.
+async fn a_relay_refusing_herald_holds_every_email_until_the_settings_are_fixed(pool: PgPool) {
+    // This maildev demands a sign-in: first Herald has no credentials (530 to MAIL), then a
+    // wrong password (refused at AUTH), then the right one.
     let smtp = Maildev::start_with(Some(("herald", "secret"))).await;
     use_smtp(&pool, smtp.smtp_port).await;
     let d = district(&pool, 20).await;
     let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
-    run_worker_until_finished(&pool, id).await;
-    let troubled = sent_messages::troubled_jobs(&pool, id, 1000).await.unwrap();
-    assert!(!troubled.is_empty());
-    assert!(troubled.iter().all(|t| !t.retrying && t.attempts == 1));
-    assert!(
-        troubled[0].last_error.contains("530")
-            || troubled[0].last_error.to_lowercase().contains("auth"),
-        "{}",
-        troubled[0].last_error
-    );
-    assert!(smtp.emails().await.is_empty());
-
-    // With the right credentials (an ops override), a new message goes through.
-    let mut s = settings(30);
-    s.smtp.username = Some("herald".into());
-    s.smtp.password = Some(secrecy::SecretString::from("secret".to_string()));
-    let id2 = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
-    let poll = pool.clone();
-    worker::run(pool.clone(), s, async move {
-        while sent_messages::status(&poll, id2)
+    let drive = {
+        let pool = pool.clone();
+        async move {
+            let waiting = |why: &'static str| {
+                let pool = pool.clone();
+                async move {
+                    for _ in 0..200 {
+                        let jobs = email_jobs(&pool, id).await;
+                        if !jobs.is_empty()
+                            && jobs.iter().all(|(status, attempts, error)| {
+                                status == "retrying"
+                                    && *attempts == 0
+                                    && error.as_deref().is_some_and(|e| e.contains(why))
+                            })
+                        {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    panic!(
+                        "the emails did not all wait on '{why}': {:?}",
+                        email_jobs(&pool, id).await
+                    );
+                }
+            };
+            waiting("530").await;
+            sqlx::query(
+                "update email_settings set username = 'herald', password = 'wrong', updated_at = now()",
+            )
+            .execute(&pool)
             .await
-            .unwrap()
-            .unwrap()
-            .state
-            != sent_messages::MessageState::Finished
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            .unwrap();
+            waiting("signing in to the SMTP server").await;
+            sqlx::query("update email_settings set password = 'secret', updated_at = now()")
+                .execute(&pool)
+                .await
+                .unwrap();
+            assert!(
+                finishes_within(&pool, id, Duration::from_secs(30)).await,
+                "the message did not finish once the password was right"
+            );
         }
-    })
-    .await
-    .unwrap();
-    let sent = sent_messages::tally(&pool, id2).await.unwrap()[0].sent;
-    assert!(sent > 0);
+    };
+    worker::run(pool.clone(), settings(30), drive)
+        .await
+        .unwrap();
+    let email = sent_messages::tally(&pool, id).await.unwrap()[0];
     assert_eq!(
-        smtp.wait_for(sent as usize, Duration::from_secs(10))
+        (email.sent, email.failed),
+        (email.total, 0),
+        "every email that waited went out, none failed"
+    );
+    assert_eq!(
+        smtp.wait_for(email.sent as usize, Duration::from_secs(10))
             .await
             .len() as i64,
-        sent
+        email.sent
+    );
+    let errors = relay_errors(&pool).await;
+    assert!(
+        errors
+            .iter()
+            .any(|(c, d)| c == "credentials" && d.contains("530")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(c, d)| c == "credentials" && d.contains("signing in")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.len() <= 8,
+        "recorded once per refused batch, not once per waiting email: {}",
+        errors.len()
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_refused_recipient_fails_that_email_alone_with_the_servers_words(pool: PgPool) {
+    use herald_testing::faulty_link::FaultyLink;
+    let smtp = Maildev::start().await;
+    let link = FaultyLink::start(smtp.smtp_port).await;
+    use_smtp(&pool, link.port).await;
+    let d = district(&pool, 20).await;
+    let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
+    herald_core::messaging::fanout::fan_out_next(&pool)
+        .await
+        .unwrap()
+        .unwrap();
+    let refused: String = sqlx::query_scalar(
+        "select target from delivery_job where message_id = $1 and device = 'email' order by id limit 1",
+    )
+    .bind(id.0)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    link.refuse_recipient(&refused);
+    run_worker_until_finished(&pool, id).await;
+    let jobs: Vec<(String, String, i32, Option<String>)> = sqlx::query_as(
+        "select target, status::text, attempts, last_error from delivery_job
+         where message_id = $1 and device = 'email'",
+    )
+    .bind(id.0)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (target, status, attempts, error) in &jobs {
+        if *target == refused {
+            assert_eq!(
+                (status.as_str(), *attempts),
+                ("failed", 1),
+                "failed at once"
+            );
+            let error = error.clone().unwrap_or_default();
+            assert!(
+                error.contains("refused the recipient") && error.contains("no such user"),
+                "{error}"
+            );
+        } else {
+            assert_eq!(status, "sent", "{target}: {error:?}");
+        }
+    }
+    assert!(
+        relay_errors(&pool).await.is_empty(),
+        "nothing for the error list"
+    );
+    assert_eq!(
+        smtp.wait_for(jobs.len() - 1, Duration::from_secs(10))
+            .await
+            .len(),
+        jobs.len() - 1
     );
 }
 
@@ -402,14 +524,7 @@ async fn run_until_finished_within(
 ) {
     let poll = pool.clone();
     let finished = async move {
-        let deadline = std::time::Instant::now() + within;
-        while std::time::Instant::now() < deadline {
-            let st = sent_messages::status(&poll, id).await.unwrap().unwrap();
-            if st.state == sent_messages::MessageState::Finished {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        finishes_within(&poll, id, within).await;
     };
     tokio::time::timeout(
         within + Duration::from_secs(10),

@@ -321,7 +321,7 @@ async fn rate_limits_and_outages_back_off_and_only_outages_are_reported(pool: Pg
             "backed off by backoff_seconds"
         );
     }
-    let reported = sqlx::query!("select cause, job_id from dialer_error")
+    let reported = sqlx::query!("select cause, job_id from delivery_error")
         .fetch_all(&pool)
         .await
         .unwrap();
@@ -367,7 +367,7 @@ async fn wrong_credentials_make_one_error_report_per_address_not_one_per_call(po
         statuses(&pool, m).await.iter().all(|s| s == "retrying"),
         "credentials errors are retried"
     );
-    let errors = sqlx::query_scalar!(r#"select count(*) as "n!" from dialer_error where cause = 'credentials' and reported_at is not null"#)
+    let errors = sqlx::query_scalar!(r#"select count(*) as "n!" from delivery_error where cause = 'credentials' and reported_at is not null"#)
         .fetch_one(&pool)
         .await
         .unwrap();
