@@ -97,7 +97,29 @@ pub struct WorkerLine {
     pub pid: i32,
     pub since: String,
     pub seen: String,
-    pub running: bool,
+    pub state: WorkerState,
+}
+
+/// Whether a delivery worker delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerState {
+    /// Checked in lately, every lane alive.
+    Running,
+    /// Stopped checking in without checking out (killed, or its host went away).
+    Silent,
+    /// Stopped because a lane was stuck; why.
+    Stuck(String),
+}
+
+impl WorkerState {
+    /// The Overview's words for it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Running => "Running".into(),
+            Self::Silent => "Silent: stopped without checking out".into(),
+            Self::Stuck(why) => format!("Stuck: {why}; it exited for its supervisor to restart it"),
+        }
+    }
 }
 
 /// The delivery workers on record: running ones, and those silent within the last day.
@@ -114,7 +136,11 @@ pub async fn delivery_workers() -> Result<Vec<WorkerLine>, AppError> {
             pid: w.pid,
             since: when(w.started_at),
             seen: when(w.seen_at),
-            running: w.running,
+            state: match (w.stuck, w.running) {
+                (Some(why), _) => WorkerState::Stuck(why),
+                (None, true) => WorkerState::Running,
+                (None, false) => WorkerState::Silent,
+            },
         })
         .collect())
 }
@@ -274,7 +300,7 @@ fn DeliveryWorkers() -> impl IntoView {
     view! {
         <h2>"Delivery workers"</h2>
         <Loaded resource=workers let:list>
-            {match list.iter().filter(|w| w.running).count() {
+            {match list.iter().filter(|w| w.state == WorkerState::Running).count() {
                 0 => view! {
                     <p class="notice" data-testid="workers-none">
                         "No Herald worker is running, so nothing is being delivered: messages wait in the queue until one starts (herald-worker run). Ask whoever runs Herald to start it."
@@ -296,7 +322,7 @@ fn DeliveryWorkers() -> impl IntoView {
                             <tr>
                                 <td>{w.host}</td><td>{format!("pid {}", w.pid)}</td>
                                 <td>{w.since}</td><td>{w.seen}</td>
-                                <td>{if w.running { "Running" } else { "Silent: stopped without checking out" }}</td>
+                                <td>{w.state.describe()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

@@ -89,9 +89,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
 
 /// Runs the server until it is told to stop.
 pub async fn run(settings: Config, options: LeptosOptions) -> anyhow::Result<()> {
-    let pool = herald_core::db::connect_and_migrate(&settings.database)
-        .await
-        .context("connecting to and migrating PostgreSQL")?;
+    let pool =
+        herald_core::db::connect_and_migrate(&settings.database, herald_core::db::Purpose::Web)
+            .await
+            .context("connecting to and migrating PostgreSQL")?;
     let addr = options.site_addr;
     let state = AppState::new(pool, settings);
     let app = router(state, options);

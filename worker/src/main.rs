@@ -101,9 +101,10 @@ async fn main() -> anyhow::Result<()> {
 /// The configuration, and a pool on a migrated database.
 async fn connect() -> anyhow::Result<(Config, PgPool)> {
     let config = Config::load().context("loading the configuration")?;
-    let pool = herald_core::db::connect_and_migrate(&config.database)
-        .await
-        .context("connecting to and migrating PostgreSQL")?;
+    let pool =
+        herald_core::db::connect_and_migrate(&config.database, herald_core::db::Purpose::Worker)
+            .await
+            .context("connecting to and migrating PostgreSQL")?;
     Ok((config, pool))
 }
 

@@ -465,3 +465,39 @@ async fn sign_in_returns_a_parent_to_the_portal_page_they_asked_for_and_nowhere_
         assert_eq!(location.as_deref(), Some(expected), "next={next}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_lists_a_stuck_worker_as_stuck_with_its_reason() {
+    use herald_core::heartbeat::{self, Process};
+    let db = TestDb::new().await;
+    add_admin(&db.pool).await;
+    let ok = Process {
+        host: "ops-1".into(),
+        pid: 41,
+    };
+    let bad = Process {
+        host: "ops-2".into(),
+        pid: 42,
+    };
+    heartbeat::beat(&db.pool, uuid::Uuid::new_v4(), &ok)
+        .await
+        .unwrap();
+    let why = "the email lane showed no progress for 121 s (the deadline is 120 s)";
+    heartbeat::mark_stuck(&db.pool, uuid::Uuid::new_v4(), &bad, why)
+        .await
+        .unwrap();
+    let app = TestApp::spawn(db.pool.clone());
+    let cookie = app.sign_in("admin@district.example", "pw-admin").await;
+    let reply = app.call("delivery_workers", "", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&reply.body).unwrap();
+    let state = |host: &str| {
+        lines
+            .iter()
+            .find(|l| l["host"] == host)
+            .map(|l| l["state"].clone())
+            .unwrap_or_else(|| panic!("{host} listed: {}", reply.body))
+    };
+    assert_eq!(state("ops-1"), serde_json::json!("Running"));
+    assert_eq!(state("ops-2"), serde_json::json!({ "Stuck": why }));
+}

@@ -34,6 +34,13 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     /// Size of the connection pool per process.
     pub max_connections: u32,
+    /// How long a process starting up keeps trying to reach PostgreSQL (with backoff, saying so
+    /// in its log) before it gives up.
+    pub start_wait_seconds: u64,
+    /// The longest one statement of a web request may run (the server's pool); a statement
+    /// that runs longer is canceled and the request answers 503. The worker's statements and a
+    /// roster import have none.
+    pub web_statement_timeout_ms: u64,
 }
 
 /// How long sessions last and when repeated failed sign-ins are refused.
@@ -77,6 +84,9 @@ pub struct WorkerConfig {
     pub error_batch_seconds: i64,
     /// At most one error report per this many minutes while errors keep coming.
     pub error_report_minutes: i64,
+    /// A lane (scheduler, inbox, email, phone) that shows no progress for this many seconds is
+    /// stuck: the worker records why and exits non-zero, for its supervisor to restart it.
+    pub lane_deadline_seconds: u64,
 }
 
 /// Ops overrides for the SMTP settings an admin keeps on the Email Preferences page. A field set
@@ -224,7 +234,25 @@ impl WorkerConfig {
                 margin as f64 / 1000.0
             ))));
         }
+        let deadline_ms = self.lane_deadline_seconds * 1000;
+        let slowest = margin as u64 + self.poll_ms;
+        if deadline_ms <= slowest {
+            return Err(ConfigError(::config::ConfigError::Message(format!(
+                "worker.lane_deadline_seconds ({}) must be longer than one email may take \
+                 (twice worker.smtp_timeout_ms, {} ms, plus {CLOCK_SLACK_MS} ms) plus \
+                 worker.poll_ms ({}): {:.2} s in all",
+                self.lane_deadline_seconds,
+                self.smtp_timeout_ms,
+                self.poll_ms,
+                slowest as f64 / 1000.0
+            ))));
+        }
         Ok(())
+    }
+
+    /// How long a lane may show no progress before it counts as stuck.
+    pub fn lane_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lane_deadline_seconds)
     }
 }
 
@@ -264,6 +292,20 @@ mod tests {
         assert!(e.contains("worker.lease_seconds (30)"), "{e}");
         assert!(e.contains("worker.smtp_timeout_ms (15000)"), "{e}");
         w.lease_seconds = 31;
+        assert!(w.check().is_ok());
+    }
+
+    #[test]
+    fn a_lane_deadline_shorter_than_one_email_is_refused_naming_the_keys() {
+        let mut w = Config::load_from(|_| None).unwrap().worker;
+        w.smtp_timeout_ms = 15_000;
+        w.poll_ms = 500;
+        w.lane_deadline_seconds = 30;
+        let e = w.check().unwrap_err().0.to_string();
+        assert!(e.contains("worker.lane_deadline_seconds (30)"), "{e}");
+        assert!(e.contains("worker.smtp_timeout_ms"), "{e}");
+        assert!(e.contains("worker.poll_ms (500)"), "{e}");
+        w.lane_deadline_seconds = 31;
         assert!(w.check().is_ok());
     }
 

@@ -9,6 +9,9 @@
 //!   back on its next beat.
 //! - [`SILENT_AFTER`] is several beats long, so one slow beat never raises the warning.
 //! - Nothing here decides who delivers what: leases do. This is a report, never a lock.
+//! - A check-in says the worker's lanes are alive, not just its process: the worker checks in
+//!   only while every lane finishes passes, and a worker with a stuck lane records why
+//!   ([`mark_stuck`]) instead of checking out, so it never counts as running.
 
 use std::time::Duration;
 
@@ -52,6 +55,26 @@ pub async fn beat(pool: &PgPool, id: Uuid, process: &Process) -> Result<(), sqlx
         id,
         process.host,
         process.pid
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Worker `id` stops because a lane is stuck (`why`); its row stays, saying so.
+pub async fn mark_stuck(
+    pool: &PgPool,
+    id: Uuid,
+    process: &Process,
+    why: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into worker_heartbeat (worker_id, host, pid, stuck) values ($1, $2, $3, $4)
+         on conflict (worker_id) do update set stuck = excluded.stuck",
+        id,
+        process.host,
+        process.pid,
+        why
     )
     .execute(pool)
     .await?;
@@ -119,8 +142,10 @@ pub struct WorkerRow {
     pub started_at: DateTime<Utc>,
     /// Its latest check-in.
     pub seen_at: DateTime<Utc>,
-    /// Checked in within [`SILENT_AFTER`].
+    /// Checked in within [`SILENT_AFTER`], and not stuck.
     pub running: bool,
+    /// Why the worker stopped with a lane stuck, if it did.
+    pub stuck: Option<String>,
 }
 
 /// Every worker on record (running ones first, then the silent ones of the last day), oldest
@@ -129,7 +154,8 @@ pub async fn list(pool: &PgPool) -> Result<Vec<WorkerRow>, sqlx::Error> {
     sqlx::query_as!(
         WorkerRow,
         r#"select host, pid, started_at, seen_at,
-                  seen_at > now() - make_interval(secs => $1) as "running!"
+                  seen_at > now() - make_interval(secs => $1) and stuck is null as "running!",
+                  stuck
            from worker_heartbeat
            order by 5 desc, started_at, worker_id"#,
         SILENT_AFTER.as_seconds_f64()
@@ -172,10 +198,11 @@ pub fn render(
             w.pid,
             span(w.seen_at - w.started_at),
             span(now - w.seen_at),
-            if w.running {
-                ""
-            } else {
-                " (silent: stopped without checking out)"
+            match (&w.stuck, w.running) {
+                (Some(why), _) =>
+                    format!(" (stuck: {why}; it exited for its supervisor to restart it)"),
+                (None, true) => String::new(),
+                (None, false) => " (silent: stopped without checking out)".into(),
             }
         );
     }
@@ -226,6 +253,7 @@ mod tests {
                 started_at: now - TimeDelta::hours(2),
                 seen_at: now - TimeDelta::seconds(4),
                 running: true,
+                stuck: None,
             },
             WorkerRow {
                 host: "ops-2".into(),
@@ -233,6 +261,15 @@ mod tests {
                 started_at: now - TimeDelta::hours(5),
                 seen_at: now - TimeDelta::minutes(25),
                 running: false,
+                stuck: None,
+            },
+            WorkerRow {
+                host: "ops-3".into(),
+                pid: 9,
+                started_at: now - TimeDelta::hours(1),
+                seen_at: now - TimeDelta::seconds(30),
+                running: false,
+                stuck: Some("the email lane finished no pass for 130 s".into()),
             },
         ];
         let depth = [Depth {
@@ -252,6 +289,10 @@ mod tests {
         );
         assert!(
             text.contains("last check-in 25 min ago (silent: stopped without checking out)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(stuck: the email lane finished no pass for 130 s; it exited"),
             "{text}"
         );
         assert!(

@@ -10,6 +10,12 @@
 //! - the **heartbeat** checks the worker in ([`crate::heartbeat`]) every ten seconds, and checks it
 //!   out when it stops, so the admin pages can tell when no worker is running.
 //!
+//! A watchdog ([`liveness`]) reads the clocks the four delivering lanes tick as they make
+//! progress; a lane that panicked or showed none for `worker.lane_deadline_seconds` makes the
+//! worker stop, record why on its heartbeat row (it stays, saying "stuck"), and return
+//! [`WorkerError::Stuck`], so that `herald-worker run` exits non-zero for its supervisor to
+//! restart it.
+//!
 //! What must stay true:
 //! - Any number of workers can run at once: every statement they run is safe concurrently, and
 //!   a job is only delivered by the worker holding its lease.
@@ -21,6 +27,7 @@
 //!   [`WorkerConfig::email_margin`](crate::config::WorkerConfig::email_margin) left (both SMTP
 //!   deadlines), so even a relay answering at the last moment never gets a job another worker may
 //!   already have taken over.
+//! - The worker checks in only while its lanes are alive: a stuck worker never counts as running.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,6 +39,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+pub mod liveness;
 mod phone;
 
 use crate::accounts;
@@ -46,9 +54,17 @@ use crate::messaging::error_reports::{self, Cause, ReportRules};
 use crate::messaging::fanout;
 use crate::messaging::queue::{self, FailOutcome, Failure, LeasedJob};
 use crate::messaging::unsubscribe::UnsubscribeKey;
+use liveness::{Lane, LaneClocks};
 
 /// How long in-flight SMTP exchanges may run on after a stop request.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How often the watchdog reads the lanes' clocks.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a worker with a stuck lane waits for its other lanes to hand back their jobs before
+/// it abandons them (their leases run out for other workers to take over).
+const STUCK_GRACE: Duration = Duration::from_secs(15);
 
 /// Sent emails are marked in groups this size: a worker killed mid-batch resends at most this
 /// many (plus those in flight), and marking costs one statement per group.
@@ -93,10 +109,14 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 /// How often the scheduler checks whether an error report is due.
 const ERROR_REPORTS_EVERY: Duration = Duration::from_secs(5);
 
-/// Why a pass of the worker failed. Passes are retried on the next tick; none of these stops the
-/// worker.
+/// Why a pass of the worker failed, or why it stopped. Passes are retried on the next tick; only
+/// [`WorkerError::Stuck`] stops the worker.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// A lane panicked or showed no progress within its deadline: the worker stopped so that its
+    /// supervisor restarts it.
+    #[error("the worker stopped because a lane is stuck: {0}")]
+    Stuck(String),
     /// Purging expired sessions and old sign-in failures failed.
     #[error("housekeeping failed")]
     Housekeeping(#[source] accounts::AccountError),
@@ -139,6 +159,9 @@ pub struct Worker {
     id: Uuid,
     cache: MessageCache,
     key: UnsubscribeKey,
+    clocks: LaneClocks,
+    /// Set once, by the watchdog, when a lane is stuck.
+    stuck: std::sync::OnceLock<String>,
 }
 
 impl Worker {
@@ -152,6 +175,8 @@ impl Worker {
             id: Uuid::new_v4(),
             cache: MessageCache::default(),
             key,
+            clocks: LaneClocks::new(),
+            stuck: std::sync::OnceLock::new(),
         })
     }
 
@@ -166,6 +191,7 @@ impl Worker {
         while let Some(f) = fanout::fan_out_next(&self.pool).await? {
             tracing::info!(message = ?f.message_id, recipients = f.recipients, email = f.email_jobs,
                 inbox = f.inbox_jobs, phone = f.phone_jobs, unreached = f.unreached, "fanned out");
+            self.clocks.tick(Lane::Scheduler);
             n += 1;
         }
         Ok(n)
@@ -254,6 +280,7 @@ impl Worker {
                 } else {
                     self.send_one(mailer, stop, margin, &job, &out).await
                 };
+                self.clocks.tick(Lane::Email);
                 let marked = match outcome {
                     Sending::Unstarted => return Ok((Handback::Release(job.id), 0)),
                     Sending::HeldBack => return Ok((Handback::Hold(job.id), 0)),
@@ -412,7 +439,8 @@ impl Worker {
     }
 }
 
-/// Runs the worker until `stop` resolves.
+/// Runs the worker until `stop` resolves, or until a lane is stuck: then it returns
+/// [`WorkerError::Stuck`] (its heartbeat row says why).
 pub async fn run(
     pool: PgPool,
     settings: Config,
@@ -421,23 +449,90 @@ pub async fn run(
     let worker = Arc::new(Worker::new(pool, settings).await?);
     tracing::info!(worker = %worker.id(), "worker started");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let lanes = [
-        tokio::spawn(scheduler(worker.clone(), stop_rx.clone())),
-        tokio::spawn(inbox_lane(worker.clone(), stop_rx.clone())),
-        tokio::spawn(email_lane(worker.clone(), stop_rx.clone())),
-        tokio::spawn(phone::phone_lane(worker.clone(), stop_rx.clone())),
-        tokio::spawn(heartbeat(worker.clone(), stop_rx.clone())),
-    ];
-    stop.await;
-    tracing::info!("stop requested; finishing what is in flight");
-    let _ = stop_tx.send(true);
-    for lane in lanes {
-        if let Err(e) = lane.await {
-            tracing::error!(error = %e, "a worker lane panicked");
+    let lanes = Lane::ALL.map(|lane| {
+        let (worker, stop) = (worker.clone(), stop_rx.clone());
+        let task = match lane {
+            Lane::Scheduler => tokio::spawn(scheduler(worker, stop)),
+            Lane::Inbox => tokio::spawn(inbox_lane(worker, stop)),
+            Lane::Email => tokio::spawn(email_lane(worker, stop)),
+            Lane::Phone => tokio::spawn(phone::phone_lane(worker, stop)),
+        };
+        (lane, task)
+    });
+    let beat = tokio::spawn(heartbeat(worker.clone(), stop_rx.clone()));
+    let stuck = watch_lanes(&worker, &lanes, stop).await;
+    match &stuck {
+        None => tracing::info!("stop requested; finishing what is in flight"),
+        Some(why) => {
+            tracing::error!(reason = %why, "a lane is stuck; stopping so that the supervisor restarts the worker");
+            // First the flag (the heartbeat then no longer checks out), then the row, so that
+            // the pages say why even if the lanes never stop.
+            let _ = worker.stuck.set(why.clone());
+            let process = heartbeat::Process::this();
+            let marked = tokio::time::timeout(
+                STUCK_GRACE,
+                heartbeat::mark_stuck(&worker.pool, worker.id, &process, why),
+            )
+            .await;
+            match marked {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log_failure("recording the stuck lane", &WorkerError::Db(e)),
+                Err(_) => tracing::error!("recording the stuck lane timed out"),
+            }
         }
     }
-    tracing::info!("worker stopped");
-    Ok(())
+    let _ = stop_tx.send(true);
+    // A stuck lane may never see the stop: the lanes get STUCK_GRACE in all, then are dropped.
+    let give_up = tokio::time::Instant::now() + STUCK_GRACE;
+    for (lane, mut task) in lanes {
+        let joined = match stuck {
+            None => Ok((&mut task).await),
+            Some(_) => tokio::time::timeout_at(give_up, &mut task).await,
+        };
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(lane = lane.as_str(), error = %e, "a worker lane panicked")
+            }
+            Err(_) => {
+                tracing::error!(lane = lane.as_str(), "the lane did not stop; abandoning it");
+                task.abort();
+            }
+        }
+    }
+    if let Err(e) = beat.await {
+        tracing::error!(error = %e, "the heartbeat panicked");
+    }
+    match stuck {
+        None => {
+            tracing::info!("worker stopped");
+            Ok(())
+        }
+        Some(why) => Err(WorkerError::Stuck(why)),
+    }
+}
+
+/// Waits for `stop`, checking the lanes every [`WATCH_EVERY`]; returns why a lane is stuck if one
+/// is first.
+async fn watch_lanes(
+    worker: &Worker,
+    lanes: &[(Lane, tokio::task::JoinHandle<()>)],
+    stop: impl std::future::Future<Output = ()>,
+) -> Option<String> {
+    let deadline = worker.settings.worker.lane_deadline();
+    let ended = |lane: Lane| lanes.iter().any(|(l, t)| *l == lane && t.is_finished());
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return None,
+            () = tokio::time::sleep(WATCH_EVERY) => {
+                let now = tokio::time::Instant::now();
+                if let Some((_, why)) = liveness::stuck_lane(&worker.clocks, ended, deadline, now) {
+                    return Some(why);
+                }
+            }
+        }
+    }
 }
 
 /// Sleeps for `d` or until stop; returns true when stopping.
@@ -482,6 +577,10 @@ async fn heartbeat(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
             break;
         }
     }
+    // A stuck worker does not check out: `run` records why on its row instead.
+    if worker.stuck.get().is_some() {
+        return;
+    }
     if let Err(e) = heartbeat::retire(&worker.pool, worker.id).await {
         log_failure("checking out", &WorkerError::Db(e));
     }
@@ -492,6 +591,7 @@ async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     let mut last_housekeeping: Option<tokio::time::Instant> = None;
     let mut last_error_reports: Option<tokio::time::Instant> = None;
     loop {
+        worker.clocks.tick(Lane::Scheduler);
         if let Err(e) = worker.fan_out().await {
             log_failure("fan-out", &e);
         }
@@ -526,6 +626,7 @@ async fn scheduler(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
 async fn inbox_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     let poll = Duration::from_millis(worker.settings.worker.poll_ms);
     loop {
+        worker.clocks.tick(Lane::Inbox);
         if *stop.borrow() {
             return;
         }
@@ -551,6 +652,7 @@ async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     let mut relay_pause = RELAY_PAUSE_FIRST;
     let mut paused_until: Option<tokio::time::Instant> = None;
     loop {
+        worker.clocks.tick(Lane::Email);
         if *stop.borrow() {
             break;
         }

@@ -1,4 +1,5 @@
-//! A TCP link in front of a real SMTP server that can be made to misbehave, for fault drills.
+//! A TCP link in front of a real server (SMTP, PostgreSQL) that can be made to misbehave, for
+//! fault drills.
 //! It forwards bytes both ways until told otherwise, then holds its connections open and
 //! forwards nothing: a relay hung mid-exchange, not one that closed (a closed socket is an error
 //! the client sees at once; a silent one is what only a deadline ends). It can also answer one
@@ -40,7 +41,13 @@ struct Conn {
 impl FaultyLink {
     /// Starts forwarding 127.0.0.1:`target` on a free port.
     pub async fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0, target).await
+    }
+
+    /// Starts forwarding 127.0.0.1:`target` on 127.0.0.1:`port` (0: a free one), as a server
+    /// that comes up late does.
+    pub async fn start_on(port: u16, target: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State::default());
         let shared = state.clone();

@@ -208,7 +208,7 @@ async fn district(
             .await?;
     }
     let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
-    herald_core::db::migrate(&pool).await?;
+    herald_core::db::MIGRATOR.run(&pool).await?;
     let have: i64 = sqlx::query_scalar("select count(*) from person where kind = 'student'")
         .fetch_one(&pool)
         .await?;

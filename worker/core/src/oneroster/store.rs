@@ -39,6 +39,8 @@ pub async fn write(
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
     let mut tx = pool.begin().await?;
+    // An import is long by design; the web pool's per-statement deadline is for requests.
+    crate::db::no_statement_timeout(&mut tx).await?;
     let total = roster.people.len()
         + roster.methods.len()
         + roster.links.len()

@@ -22,6 +22,7 @@ use chrono_tz::Tz;
 use futures::StreamExt;
 use tokio::sync::watch;
 
+use super::liveness::Lane;
 use super::{Worker, WorkerError, after_stop, log_failure, pause};
 use crate::dialer::callback;
 use crate::dialer::calls::{self, CallUpdate, Placed};
@@ -353,6 +354,7 @@ impl Worker {
         job: &LeasedJob,
         outcome: Result<Outcome, WorkerError>,
     ) -> Result<(), WorkerError> {
+        self.clocks.tick(Lane::Phone);
         match outcome {
             Ok(Outcome::Placed(p)) => {
                 settled.placed += 1;
@@ -477,6 +479,7 @@ pub(super) async fn phone_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bo
     let poll = std::time::Duration::from_millis(worker.settings.worker.poll_ms);
     let mut dialer: Option<(DateTime<Utc>, Result<Dialer, String>)> = None;
     loop {
+        worker.clocks.tick(Lane::Phone);
         if *stop.borrow() {
             return;
         }

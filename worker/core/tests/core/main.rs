@@ -14,5 +14,6 @@ mod people_search;
 mod queue;
 mod roster_import;
 mod sent_messages;
+mod start_up;
 mod utilization;
 mod worker_loop;

@@ -131,3 +131,62 @@ async fn a_worker_that_died_is_silent_since_its_last_check_in_and_forgotten_afte
     heartbeat::beat(&pool, b, &process).await.unwrap();
     assert_eq!(heartbeat::status(&pool).await.unwrap(), Workers::Running(1));
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_worker_whose_lanes_make_no_progress_says_it_is_stuck_and_stops_with_an_error(
+    pool: PgPool,
+) {
+    use herald_core::heartbeat;
+    use herald_core::worker::WorkerError;
+    let mut settings = Config::load_from(|_| None).unwrap();
+    settings.worker.poll_ms = 50;
+    settings.worker.smtp_timeout_ms = 500;
+    settings.worker.lane_deadline_seconds = 2;
+    settings.worker.check().expect("settings a worker accepts");
+    // Every lane leases from (or fans out into) the job table: while another session holds it
+    // locked, none of them finishes a pass, though the process and its heartbeat run on.
+    let mut locker = pool.begin().await.unwrap();
+    sqlx::query("lock table delivery_job in access exclusive mode")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+    let run = tokio::spawn(herald_core::worker::run(
+        pool.clone(),
+        settings,
+        std::future::pending::<()>(),
+    ));
+    let mut stuck = None;
+    for _ in 0..200 {
+        let rows = heartbeat::list(&pool).await.unwrap();
+        if let Some(row) = rows.iter().find(|w| w.stuck.is_some()) {
+            assert!(!row.running, "a stuck worker is not running: {row:?}");
+            stuck = row.stuck.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let why = stuck.expect("the worker recorded a stuck lane within 10 s");
+    assert!(
+        why.contains("lane showed no progress for 2 s (the deadline is 2 s)")
+            || why.contains("lane showed no progress for 3 s (the deadline is 2 s)"),
+        "{why}"
+    );
+    locker.rollback().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the worker stops once it is stuck")
+        .unwrap();
+    match ended {
+        Err(WorkerError::Stuck(reason)) => assert_eq!(reason, why),
+        other => panic!("the worker must stop with an error, not {other:?}"),
+    }
+    let rows = heartbeat::list(&pool).await.unwrap();
+    assert_eq!(rows.len(), 1, "the stuck worker's row stays: {rows:?}");
+    assert_eq!(rows[0].stuck.as_deref(), Some(why.as_str()));
+    assert_eq!(
+        heartbeat::status(&pool).await.unwrap(),
+        heartbeat::Workers::Silent {
+            last_seen: Some(rows[0].seen_at)
+        }
+    );
+}
