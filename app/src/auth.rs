@@ -90,10 +90,10 @@ pub async fn sign_in(
             }
             Ok(())
         }
-        Err(AccountError::InvalidCredentials) => Err(AppError::Invalid(
+        Err(AccountError::InvalidCredentials) => Err(AppError::SignInRefused(
             "That email and password do not match an account.".into(),
         )),
-        Err(e @ AccountError::Throttled { .. }) => Err(AppError::Invalid(e.to_string())),
+        Err(e @ AccountError::Throttled { .. }) => Err(AppError::TooManyAttempts(e.to_string())),
         Err(e) => Err(AppError::internal("sign in", &e)),
     }
 }

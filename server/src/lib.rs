@@ -11,6 +11,7 @@
 //! - [`assets`]: how long browsers keep the compiled bundle (hashed names: a year); pages are
 //!   compressed by tower-http's `CompressionLayer` in [`router`].
 //! - [`csrf`]: the cross-site request guard.
+//! - [`multipart`]: refuses a multipart server-function call without a boundary.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
 //! - [`exports`]: downloads and extracts (the Delivery Report as CSV, the Utilization Report as
 //!   CSV or HTML).
@@ -21,6 +22,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod exports;
+pub mod multipart;
 pub mod unsubscribe;
 
 use anyhow::Context;
@@ -83,6 +85,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         // Pages and server-function answers, compressed for browsers that accept it; a
         // precompressed asset already says its Content-Encoding and is passed through as it is.
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn(multipart::require_boundary))
         .layer(axum::middleware::from_fn(csrf::reject_cross_site))
         .with_state(options)
 }

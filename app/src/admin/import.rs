@@ -53,7 +53,9 @@ impl ImportRegistry {
 #[server(input = MultipartFormData, endpoint = "upload_roster")]
 pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> {
     let state = crate::auth::ssr::admin().await?.0.state;
-    let mut form = data.into_inner().ok_or(AppError::Unavailable)?;
+    let mut form = data
+        .into_inner()
+        .ok_or_else(|| AppError::Malformed("the upload is not a multipart form.".into()))?;
     let mut bytes = Vec::new();
     while let Ok(Some(mut field)) = form.next_field().await {
         if field.name() != Some("roster") {
@@ -62,7 +64,7 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
         while let Some(chunk) = field
             .chunk()
             .await
-            .map_err(|e| AppError::Invalid(format!("The upload was interrupted: {e}")))?
+            .map_err(|e| AppError::Malformed(format!("the upload was interrupted: {e}.")))?
         {
             bytes.extend_from_slice(&chunk);
         }

@@ -4,4 +4,5 @@
 mod api;
 mod assets;
 mod messaging;
+mod refusals;
 mod support;

@@ -214,7 +214,7 @@ async fn compose_refuses_an_unknown_merge_field_naming_the_field_and_queues_noth
         .body(Body::from(form.to_string()))
         .unwrap();
     let Reply { status, body, .. } = app.send(req).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         body.contains("Message body, line 1, column 9: unknown merge field 'guardain'"),
         "{body}"
@@ -645,7 +645,7 @@ async fn the_utilization_extract_is_csv_or_html_for_admins_and_names_a_bad_field
         ),
     ] {
         let Reply { status, body, .. } = app.send(get(path(&q), Some(&cookie))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
         assert!(body.contains(says), "{q}: {body}");
     }
 }

@@ -68,15 +68,31 @@ impl TestApp {
     }
 
     pub async fn call(&self, function: &str, form: &str, cookie: Option<&str>) -> Reply {
+        self.call_as(
+            function,
+            "application/x-www-form-urlencoded",
+            form.to_string(),
+            cookie,
+        )
+        .await
+    }
+
+    /// Calls server function `function` with `body` of `content_type`, from Herald's own site.
+    pub async fn call_as(
+        &self,
+        function: &str,
+        content_type: &str,
+        body: String,
+        cookie: Option<&str>,
+    ) -> Reply {
         let mut req = Request::post(format!("/api/{function}"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::CONTENT_TYPE, content_type)
             .header(header::HOST, "herald.test")
             .header(header::ORIGIN, "http://herald.test");
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        self.send(req.body(Body::from(form.to_string())).unwrap())
-            .await
+        self.send(req.body(Body::from(body)).unwrap()).await
     }
 
     /// GET `path` as a browser that accepts `encodings` (`Accept-Encoding`).
