@@ -82,7 +82,7 @@ pub async fn sign_in(
     let password = secrecy::SecretString::from(password);
     match accounts::sign_in(&state.pool, &state.settings.auth, &email, &password).await {
         Ok((account, token)) => {
-            ssr::set_session_cookie(&token, &state.settings.auth)?;
+            ssr::set_session_cookie(&token, &state.settings.auth).await?;
             let role = ssr::ui_role(account.role);
             match next.filter(|n| role.owns(n)) {
                 Some(next) => leptos_axum::redirect(&next),
@@ -180,7 +180,20 @@ pub mod ssr {
     use crate::error::AppError;
     use crate::state::AppState;
 
+    /// The session cookie's name over plain http (development).
     pub const COOKIE: &str = "herald_session";
+    /// Its name over https: a `__Host-` cookie is only taken with `Secure`, `Path=/` and no
+    /// `Domain`, so neither a sibling subdomain nor a plain-http page can plant or overwrite it.
+    pub const SECURE_COOKIE: &str = "__Host-herald_session";
+
+    /// Whether the browser reached Herald over https: the request's `Origin` says so (a sign-in
+    /// is a POST, which browsers send it with), or the TLS-terminating proxy's
+    /// `X-Forwarded-Proto` does.
+    pub fn over_https(headers: &HeaderMap) -> bool {
+        let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        value("origin").is_some_and(|o| o.starts_with("https://"))
+            || value("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    }
 
     pub fn ui_role(role: Role) -> UiRole {
         match role {
@@ -207,7 +220,9 @@ pub mod ssr {
     }
 
     fn token_in(headers: &HeaderMap) -> Option<SessionToken> {
-        cookie_value(headers, COOKIE).map(|v| SessionToken::from_cookie(&v))
+        cookie_value(headers, SECURE_COOKIE)
+            .or_else(|| cookie_value(headers, COOKIE))
+            .map(|v| SessionToken::from_cookie(&v))
     }
 
     /// The signed-in account and its token, if `token` names a live session.
@@ -304,19 +319,40 @@ pub mod ssr {
         Ok(Parent { caller, person })
     }
 
-    pub fn set_session_cookie(token: &SessionToken, auth: &AuthConfig) -> Result<(), AppError> {
-        let secure = if auth.secure_cookies { "; Secure" } else { "" };
-        let value = format!(
-            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            token.expose(),
-            auth.session_hours * 3600
-        );
-        set_cookie(value)
+    /// The `Set-Cookie` value for a new session: `Secure` and `__Host-` whenever the browser
+    /// came over https (or `auth.secure_cookies` insists).
+    pub fn session_cookie(token: &SessionToken, auth: &AuthConfig, https: bool) -> String {
+        let max_age = auth.session_hours * 3600;
+        if https || auth.secure_cookies {
+            format!(
+                "{SECURE_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}; Secure",
+                token.expose()
+            )
+        } else {
+            format!(
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}",
+                token.expose()
+            )
+        }
     }
 
+    pub async fn set_session_cookie(
+        token: &SessionToken,
+        auth: &AuthConfig,
+    ) -> Result<(), AppError> {
+        let headers: HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::internal("reading request headers", &e))?;
+        set_cookie(session_cookie(token, auth, over_https(&headers)))
+    }
+
+    /// Forgets the session cookie under either name.
     pub fn clear_session_cookie() -> Result<(), AppError> {
         set_cookie(format!(
             "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        ))?;
+        set_cookie(format!(
+            "{SECURE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
         ))
     }
 

@@ -44,3 +44,25 @@ test("signing out ends the session", async ({ page }) => {
   await page.goto("/admin");
   await expect(page).toHaveURL(/\/sign-in$/);
 });
+
+test("pages hydrate and lazy tools load under the Content-Security-Policy, refusing nothing of Herald's", async ({ page }) => {
+  const refused: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+  });
+  const first = await page.goto("/sign-in");
+  const policy = first!.headers()["content-security-policy"] ?? "";
+  expect(policy).toContain("frame-ancestors 'none'");
+  expect(policy).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+  expect(first!.headers()["x-content-type-options"]).toBe("nosniff");
+  await hydrated(page);
+  await signIn(page, ADMIN);
+  await expectSignedInAsAdmin(page);
+  // Tools whose code is loaded on first use (split WASM).
+  for (const tool of ["People", "Sent Messages", "Utilization"]) {
+    await page.getByRole("navigation", { name: "Tools" }).getByRole("link", { name: tool }).first().click();
+    await hydrated(page);
+    await expect(page.getByRole("heading", { name: tool }).first()).toBeVisible();
+  }
+  expect(refused).toEqual([]);
+});

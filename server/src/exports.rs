@@ -138,9 +138,14 @@ pub struct UtilizationQuery {
     format: String,
 }
 
+/// A `YYYY-MM-DD` date with a four-digit year: chrono reads `+262143-12-31` too, and the day
+/// after it does not exist.
 fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, AppError> {
+    use chrono::Datelike;
     chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::Invalid(format!("{field}: '{value}' is not a date (YYYY-MM-DD).")))
+        .ok()
+        .filter(|d| (1000..=9999).contains(&d.year()))
+        .ok_or_else(|| AppError::Invalid(format!("{field}: '{value}' is not a date (YYYY-MM-DD).")))
 }
 
 pub async fn utilization(

@@ -11,6 +11,8 @@
 //! - [`assets`]: how long browsers keep the compiled bundle (hashed names: a year); pages are
 //!   compressed by tower-http's `CompressionLayer` in [`router`].
 //! - [`csrf`]: the cross-site request guard.
+//! - [`headers`]: the security headers (Content-Security-Policy with the page's nonce, framing,
+//!   sniffing, referrer) every answer carries.
 //! - [`multipart`]: refuses a multipart server-function call without a boundary.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
 //! - [`exports`]: downloads and extracts (the Delivery Report as CSV, the Utilization Report as
@@ -22,6 +24,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod exports;
+pub mod headers;
 pub mod multipart;
 pub mod unsubscribe;
 
@@ -74,7 +77,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .leptos_routes_with_context(
             &options,
             routes,
-            move || provide_context(context_state.clone()),
+            move || {
+                provide_context(context_state.clone());
+                headers::set_page_policy();
+            },
             {
                 let options = options.clone();
                 move || shell(options.clone())
@@ -87,6 +93,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(multipart::require_boundary))
         .layer(axum::middleware::from_fn(csrf::reject_cross_site))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(options)
 }
 

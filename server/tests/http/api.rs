@@ -501,3 +501,82 @@ async fn the_overview_lists_a_stuck_worker_as_stuck_with_its_reason() {
     assert_eq!(state("ops-1"), serde_json::json!("Running"));
     assert_eq!(state("ops-2"), serde_json::json!({ "Stuck": why }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_over_https_sets_a_secure_host_prefixed_cookie_that_keeps_the_session() {
+    let db = TestDb::new().await;
+    add_admin(&db.pool).await;
+    let app = TestApp::spawn(db.pool.clone());
+    let req = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "herald.test")
+        .header(header::ORIGIN, "https://herald.test")
+        .body(Body::from(
+            "email=admin%40district.example&password=pw-admin",
+        ))
+        .unwrap();
+    let r = app.send(req).await;
+    let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(set.starts_with("__Host-herald_session="), "{set}");
+    assert!(set.contains("; Secure") && set.contains("Path=/"), "{set}");
+    assert!(!set.contains("Domain"), "{set}");
+    let cookie = set.split(';').next().unwrap();
+    let me = app.call("current_user", "", Some(cookie)).await;
+    assert!(me.body.contains("Ada Admin"), "{}", me.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_content_security_policy_and_may_not_be_framed() {
+    let db = TestDb::new().await;
+    add_admin(&db.pool).await;
+    let app = TestApp::spawn(db.pool.clone());
+    let page = app.get("/sign-in", None).await;
+    let policy = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the page policy names a nonce");
+    assert!(
+        page.body.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's own scripts carry the policy's nonce"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let again = app.get("/sign-in", None).await;
+    assert_ne!(
+        again.headers[header::CONTENT_SECURITY_POLICY],
+        page.headers[header::CONTENT_SECURITY_POLICY],
+        "a fresh nonce per page"
+    );
+    let cookie = app.sign_in("admin%40district.example", "pw-admin").await;
+    let export = app
+        .get(
+            "/admin/messenger/reports/utilization/extract?start=2026-01-01&end=2026-01-31&sent_to=email&format=html",
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    for reply in [&page, &export] {
+        assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(reply.headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(reply.headers[header::REFERRER_POLICY], "same-origin");
+    }
+    assert!(
+        export.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'none'"),
+        "an export runs no script"
+    );
+    // A date chrono reads but whose next day does not exist is refused, not a panic.
+    let far = app
+        .get(
+            "/admin/messenger/reports/utilization/extract?start=2026-01-01&end=%2B262143-12-31&sent_to=email&format=csv",
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", far.body);
+    assert!(far.body.contains("is not a date"), "{}", far.body);
+}

@@ -300,28 +300,31 @@ pub const CSV_HEADER: [&str; 9] = [
     "Person", "Students", "Device", "Address", "Status", "Time", "Attempts", "Error", "Call",
 ];
 
+/// `s` as a spreadsheet cell that is only text: one that starts with a character a spreadsheet
+/// would run as a formula gets a leading `'`. Every CSV Herald writes puts free text through
+/// this (names from the roster, addresses, errors).
+pub(crate) fn text_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 /// CSV lines for `rows` of `device`, times in `tz` (no header).
 pub fn csv_lines(device: Device, rows: &[RecipientRow], tz: chrono_tz::Tz) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 120));
     for r in rows {
-        // No cell starts with a character a spreadsheet would run as a formula. A phone number
-        // keeps its leading `+` (E.164 is digits only, nothing to run), but an email address's
-        // local part may begin with `=` or `-`.
-        let safe = |s: &str| -> String {
-            if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                format!("'{s}")
-            } else {
-                s.to_string()
-            }
-        };
+        // A phone number keeps its leading `+` (E.164 is digits only, nothing to run), but an
+        // email address's local part may begin with `=` or `-`.
         let address = match device {
             Device::Inbox => String::new(),
-            Device::Email => safe(&r.target),
+            Device::Email => text_cell(&r.target),
             Device::Phone => r.target.clone(),
         };
         let record = [
-            safe(&r.person),
-            safe(&r.students),
+            text_cell(&r.person),
+            text_cell(&r.students),
             device.label().to_string(),
             address,
             StatusFilter::of(r.status).label().to_string(),
@@ -329,7 +332,7 @@ pub fn csv_lines(device: Device, rows: &[RecipientRow], tz: chrono_tz::Tz) -> Ve
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string(),
             r.attempts.to_string(),
-            safe(r.error.as_deref().unwrap_or("")),
+            text_cell(r.error.as_deref().unwrap_or("")),
             r.call.clone().unwrap_or_default(),
         ];
         // Writing into a Vec cannot fail.

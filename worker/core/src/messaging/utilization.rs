@@ -142,7 +142,8 @@ pub fn csv(device: Device, rows: &[Row]) -> Vec<u8> {
     for r in rows {
         let _ = w.write_record([
             r.day.to_string(),
-            r.school.clone(),
+            // School names come from the roster: never a formula.
+            super::delivery_report::text_cell(&r.school),
             r.counts.messages.to_string(),
             r.counts.attempted.to_string(),
             r.counts.delivered.to_string(),
@@ -203,6 +204,14 @@ mod tests {
                 failed: 3
             }
         );
+    }
+
+    #[test]
+    fn a_school_name_that_starts_like_a_formula_is_quoted_as_text() {
+        let text =
+            String::from_utf8(csv(Device::Email, &[row(2, "=HYPERLINK(\"x\")", 1)])).unwrap();
+        assert!(text.contains("'=HYPERLINK"), "{text}");
+        assert!(!text.contains(",=HYPERLINK"), "{text}");
     }
 
     #[test]
