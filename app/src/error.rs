@@ -38,6 +38,9 @@ pub enum AppError {
     /// Too many attempts; says when to try again (429).
     #[error("{0}")]
     TooManyAttempts(String),
+    /// The upload is larger than the settings allow; says the limit (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// The thing changed meanwhile and the request no longer applies (409).
     #[error("{0}")]
     Conflict(String),
@@ -65,6 +68,7 @@ impl AppError {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
             Self::Invalid(_) => 422,
             Self::TooManyAttempts(_) => 429,
             Self::Unavailable => 500,
@@ -175,6 +179,7 @@ mod tests {
             AppError::SignInRefused("x".into()),
             AppError::TooManyAttempts("x".into()),
             AppError::Conflict("x".into()),
+            AppError::TooLarge("x".into()),
         ];
         for e in refusals {
             assert!((400..500).contains(&e.status()), "{e:?}");

@@ -56,6 +56,8 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
     let mut form = data
         .into_inner()
         .ok_or_else(|| AppError::Malformed("the upload is not a multipart form.".into()))?;
+    let limits = &state.settings.import;
+    let max_upload = limits.max_upload_mb.saturating_mul(1024 * 1024);
     let mut bytes = Vec::new();
     while let Ok(Some(mut field)) = form.next_field().await {
         if field.name() != Some("roster") {
@@ -66,6 +68,13 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
             .await
             .map_err(|e| AppError::Malformed(format!("the upload was interrupted: {e}.")))?
         {
+            // Counted as it arrives: the multipart stream is not under axum's body limit.
+            if (bytes.len() + chunk.len()) as u64 > max_upload {
+                return Err(AppError::TooLarge(format!(
+                    "The file is larger than the {} MB Herald accepts for a roster upload.",
+                    limits.max_upload_mb
+                )));
+            }
             bytes.extend_from_slice(&chunk);
         }
     }
@@ -74,6 +83,7 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
             "Choose a OneRoster .zip file to import.".into(),
         ));
     }
+    let max_unzipped = limits.max_unzipped_mb.saturating_mul(1024 * 1024);
     let id = uuid::Uuid::new_v4();
     let registry = state.imports.clone();
     registry.set(
@@ -96,22 +106,29 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
                 },
             );
         };
-        let outcome =
-            match herald_core::oneroster::import_zip_bytes(&state.pool, &bytes, &progress).await {
-                Ok(summary) => {
-                    ImportOutcome::Loaded(summary.to_string().lines().map(str::to_string).collect())
-                }
-                Err(e @ herald_core::oneroster::ImportError::Invalid { .. }) => {
-                    ImportOutcome::Rejected(e.problem_lines())
-                }
-                Err(e @ herald_core::oneroster::ImportError::Zip(_)) => {
-                    ImportOutcome::Rejected(vec![e.to_string()])
-                }
-                Err(e) => {
-                    let _ = AppError::internal("roster import", &e);
-                    ImportOutcome::Rejected(vec![AppError::Unavailable.to_string()])
-                }
-            };
+        let outcome = match herald_core::oneroster::import_zip_bytes(
+            &state.pool,
+            bytes,
+            max_unzipped,
+            &progress,
+        )
+        .await
+        {
+            Ok(summary) => {
+                ImportOutcome::Loaded(summary.to_string().lines().map(str::to_string).collect())
+            }
+            Err(e @ herald_core::oneroster::ImportError::Invalid { .. }) => {
+                ImportOutcome::Rejected(e.problem_lines())
+            }
+            Err(
+                e @ (herald_core::oneroster::ImportError::Zip(_)
+                | herald_core::oneroster::ImportError::TooLarge { .. }),
+            ) => ImportOutcome::Rejected(vec![e.to_string()]),
+            Err(e) => {
+                let _ = AppError::internal("roster import", &e);
+                ImportOutcome::Rejected(vec![AppError::Unavailable.to_string()])
+            }
+        };
         registry.set(
             id,
             ImportState {

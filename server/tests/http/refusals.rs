@@ -391,17 +391,12 @@ async fn bad_input_answers_4xx_saying_what_is_wrong() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(r.body.contains("Malformed"), "{}", r.body);
     let r = app
-        .call_as("compose_send", "application/json", "{".into(), Some(&admin))
+        .call_as("compose_send", "application/json", "{", Some(&admin))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // An upload that is not multipart at all: 400, not a panic.
     let r = app
-        .call_as(
-            "upload_roster",
-            "multipart/form-data",
-            "x".into(),
-            Some(&admin),
-        )
+        .call_as("upload_roster", "multipart/form-data", "x", Some(&admin))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 
@@ -455,4 +450,78 @@ async fn bad_input_answers_4xx_saying_what_is_wrong() {
         }
     }
     assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.body);
+}
+
+/// A multipart body uploading `bytes` as the roster file.
+fn roster_upload(bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"roster\"; filename=\"roster.zip\"\r\n\
+         Content-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_upload_past_the_size_cap_is_413_and_a_zip_bomb_is_refused_whole() {
+    use std::io::Write;
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    district(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), |s| {
+        s.import.max_upload_mb = 1;
+        s.import.max_unzipped_mb = 1;
+    });
+    let admin = app.sign_in("admin%40district.example", "pw-admin").await;
+    let kind = format!("multipart/form-data; boundary={BOUNDARY}");
+
+    let big = vec![b'x'; (1 << 20) + 1];
+    let r = app
+        .call_as("upload_roster", &kind, roster_upload(&big), Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(r.body.contains("larger than the 1 MB"), "{}", r.body);
+
+    // 4 MB of one character deflate to a few KB, well under the upload cap, and unzip past the
+    // unzipped cap.
+    let mut zip = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zip);
+        z.start_file("users.csv", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(&vec![b'0'; 4 << 20]).unwrap();
+        z.finish().unwrap();
+    }
+    let zip = zip.into_inner();
+    assert!(zip.len() < 1 << 20);
+    let people = || async {
+        sqlx::query_scalar!(r#"select count(*) as "n!" from person"#)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = people().await;
+    let r = app
+        .call_as("upload_roster", &kind, roster_upload(&zip), Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.body.trim_matches('"').to_string();
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = app
+            .call("import_status", &format!("id={id}"), Some(&admin))
+            .await
+            .body;
+        if state.contains("Rejected") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        state.contains("came to more than the 1 MB Herald accepts"),
+        "{state}"
+    );
+    assert_eq!(people().await, before, "nothing was imported");
 }

@@ -31,9 +31,20 @@ impl TestApp {
         Self::serving(pool, "target/site")
     }
 
+    /// The router with the default settings changed by `change`.
+    pub fn spawn_with(pool: PgPool, change: impl FnOnce(&mut Config)) -> Self {
+        let mut settings = Config::load_from(|_| None).expect("default settings load");
+        change(&mut settings);
+        Self::build(pool, "target/site", settings)
+    }
+
     /// The router serving its site assets from `site_root`.
     pub fn serving(pool: PgPool, site_root: &str) -> Self {
         let settings = Config::load_from(|_| None).expect("default settings load");
+        Self::build(pool, site_root, settings)
+    }
+
+    fn build(pool: PgPool, site_root: &str, settings: Config) -> Self {
         let options = LeptosOptions::builder()
             .output_name("herald")
             .site_root(site_root)
@@ -82,7 +93,7 @@ impl TestApp {
         &self,
         function: &str,
         content_type: &str,
-        body: String,
+        body: impl Into<Body>,
         cookie: Option<&str>,
     ) -> Reply {
         let mut req = Request::post(format!("/api/{function}"))
@@ -92,7 +103,7 @@ impl TestApp {
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        self.send(req.body(Body::from(body)).unwrap()).await
+        self.send(req.body(body.into()).unwrap()).await
     }
 
     /// GET `path` as a browser that accepts `encodings` (`Accept-Encoding`).

@@ -19,6 +19,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Leasing, batching and retries of delivery jobs (`[worker]`).
     pub worker: WorkerConfig,
+    /// How large a roster upload may be (`[import]`).
+    pub import: ImportConfig,
     /// Ops overrides for Email Preferences (`[smtp]`); empty when the section is absent.
     #[serde(default)]
     pub smtp: SmtpOverrides,
@@ -41,6 +43,15 @@ pub struct DatabaseConfig {
     /// that runs longer is canceled and the request answers 503. The worker's statements and a
     /// roster import have none.
     pub web_statement_timeout_ms: u64,
+}
+
+/// How large a roster upload may be, zipped and unzipped.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImportConfig {
+    /// The largest zip an admin may upload, in MB.
+    pub max_upload_mb: u64,
+    /// The most its CSV files may unzip to, in MB (counted as they inflate).
+    pub max_unzipped_mb: u64,
 }
 
 /// How long sessions last and when repeated failed sign-ins are refused.

@@ -78,13 +78,21 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
+    /// The upload, or what it unzips to, is larger than the settings allow.
+    #[error("{what} came to more than the {} MB Herald accepts", .limit_bytes / (1024 * 1024))]
+    TooLarge {
+        /// What was too large.
+        what: String,
+        /// The cap, in bytes.
+        limit_bytes: u64,
+    },
     /// The zip file (uploaded or on disk) cannot be read as a zip archive.
     #[error("the upload is not a readable zip file")]
     Zip(#[source] zip::result::ZipError),
     /// A database statement failed; the transaction was rolled back.
     #[error("the database refused the import")]
     Db(#[from] sqlx::Error),
-    /// The checking task panicked or was cancelled before it finished.
+    /// Unzipping or checking (blocking tasks) panicked or was cancelled before it finished.
     #[error("checking the roster stopped before it finished")]
     Check(#[source] tokio::task::JoinError),
 }
@@ -190,14 +198,20 @@ pub async fn import_path(
     import_files(pool, files, progress).await
 }
 
-/// Imports an uploaded OneRoster zip.
+/// Imports an uploaded OneRoster zip whose files may unzip to at most `max_unzipped_bytes`.
+/// Unzipping is CPU work: it runs off the async threads.
 pub async fn import_zip_bytes(
     pool: &PgPool,
-    bytes: &[u8],
+    bytes: Vec<u8>,
+    max_unzipped_bytes: u64,
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
     report(progress, "Reading files", 0);
-    let files = source::read_zip(std::io::Cursor::new(bytes))?;
+    let files = tokio::task::spawn_blocking(move || {
+        source::read_zip(std::io::Cursor::new(bytes), max_unzipped_bytes)
+    })
+    .await
+    .map_err(ImportError::Check)??;
     import_files(pool, files, progress).await
 }
 

@@ -41,14 +41,18 @@ pub fn read_path(path: &Path) -> Result<Files, ImportError> {
         Ok(files)
     } else {
         let file = std::fs::File::open(path).map_err(io)?;
-        read_zip(file)
+        // A file on the importing host is ops's own: no cap beyond what it unzips to.
+        read_zip(file, u64::MAX)
     }
 }
 
-/// Reads the CSV files of a zip archive.
-pub fn read_zip<R: Read + Seek>(reader: R) -> Result<Files, ImportError> {
+/// Reads the CSV files of a zip archive, refusing once they unzip to more than
+/// `max_unzipped_bytes` in all. Sizes the archive declares are not trusted: bytes are counted as
+/// they are inflated, so a small zip that claims (or turns out) to be huge stops at the cap.
+pub fn read_zip<R: Read + Seek>(reader: R, max_unzipped_bytes: u64) -> Result<Files, ImportError> {
     let mut archive = zip::ZipArchive::new(reader).map_err(ImportError::Zip)?;
     let mut files = Files::default();
+    let mut total: u64 = 0;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(ImportError::Zip)?;
         if entry.is_dir() {
@@ -59,14 +63,53 @@ pub fn read_zip<R: Read + Seek>(reader: R) -> Result<Files, ImportError> {
         if !name.ends_with(".csv") || full.split('/').count() > 2 || name.starts_with("._") {
             continue;
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-        entry
+        let left = max_unzipped_bytes.saturating_sub(total);
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(left.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|source| ImportError::Io {
                 path: full.clone(),
                 source,
             })?;
+        total += bytes.len() as u64;
+        if total > max_unzipped_bytes {
+            return Err(ImportError::TooLarge {
+                what: format!("the roster files unzipped (stopped at {full})"),
+                limit_bytes: max_unzipped_bytes,
+            });
+        }
         files.0.insert(name, bytes);
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_of(name: &str, bytes: &[u8]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut out);
+        z.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(bytes).unwrap();
+        z.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_zip_that_unzips_past_the_cap_is_refused_having_read_no_more_than_the_cap() {
+        // 4 MB of zeros deflate to a few KB: a small bomb.
+        let zip = zip_of("users.csv", &vec![b'0'; 4 << 20]);
+        assert!(zip.len() < 64 << 10, "{}", zip.len());
+        let e = read_zip(std::io::Cursor::new(&zip), 1 << 20).unwrap_err();
+        assert!(
+            matches!(e, ImportError::TooLarge { limit_bytes, .. } if limit_bytes == 1 << 20),
+            "{e:?}"
+        );
+        let files = read_zip(std::io::Cursor::new(&zip), 4 << 20).unwrap();
+        assert_eq!(files.get("users.csv").map(<[u8]>::len), Some(4 << 20));
+    }
 }

@@ -303,7 +303,7 @@ async fn a_zip_of_the_files_imports_like_the_folder(pool: PgPool) {
         }
         zip.finish().unwrap();
     }
-    let summary = oneroster::import_zip_bytes(&pool, &bytes, &quiet)
+    let summary = oneroster::import_zip_bytes(&pool, bytes, u64::MAX, &quiet)
         .await
         .unwrap();
     assert_eq!(
