@@ -80,6 +80,13 @@ pub async fn sign_in(
     use herald_core::accounts::{self, AccountError};
     let state = ssr::state()?;
     let password = secrecy::SecretString::from(password);
+    let _turn = match state.password_checks.admit().await {
+        Ok(turn) => turn,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in refused: every password check is taken");
+            return Err(AppError::Busy);
+        }
+    };
     match accounts::sign_in(&state.pool, &state.settings.auth, &email, &password).await {
         Ok((account, token)) => {
             ssr::set_session_cookie(&token, &state.settings.auth).await?;

@@ -12,12 +12,15 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Config>,
     pub imports: ImportRegistry,
+    /// The bound on concurrent password checks (sign-in).
+    pub password_checks: herald_core::accounts::PasswordChecks,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, settings: Config) -> Self {
         Self {
             pool,
+            password_checks: herald_core::accounts::PasswordChecks::new(&settings.auth),
             settings: Arc::new(settings),
             imports: ImportRegistry::default(),
         }

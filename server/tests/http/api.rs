@@ -580,3 +580,45 @@ async fn every_answer_carries_a_content_security_policy_and_may_not_be_framed() 
     assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", far.body);
     assert!(far.body.contains("is not a date"), "{}", far.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_beyond_the_free_password_checks_are_told_herald_is_busy_not_run() {
+    let db = TestDb::new().await;
+    add_admin(&db.pool).await;
+    // One password check at a time, and no waiting for it.
+    let app = std::sync::Arc::new(TestApp::spawn_with(db.pool.clone(), |s| {
+        s.auth.concurrent_password_checks = 1;
+        s.auth.password_check_wait_ms = 0;
+        s.auth.max_failures = 100;
+    }));
+    let attempts = (0..6).map(|i| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let form = format!("email=someone{i}%40elsewhere.example&password=guess");
+            app.call("sign_in", &form, None).await.status
+        })
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let busy = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(busy + checked, 6, "{statuses:?}");
+    assert!(busy >= 1 && checked >= 1, "{statuses:?}");
+    let failures = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_failure"#)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        failures as usize, checked,
+        "a busy answer checked no password"
+    );
+}

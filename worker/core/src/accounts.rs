@@ -96,6 +96,9 @@ pub enum AccountError {
     /// The email is unknown or the password does not match it (deliberately not told apart).
     #[error("the email or password is not right")]
     InvalidCredentials,
+    /// Every password check was taken for longer than `auth.password_check_wait_ms`.
+    #[error("too many sign-ins at once; no password check came free in time")]
+    Busy,
     /// The email has reached `max_failures` failed attempts inside the throttle window.
     #[error("too many failed sign-ins for this email; try again in {minutes} minutes")]
     Throttled {
@@ -165,7 +168,9 @@ pub async fn sign_in(
 ) -> Result<(Account, SessionToken), AccountError> {
     let email = email.trim().to_lowercase();
     let window_start = Utc::now() - Duration::minutes(settings.failure_window_minutes);
-    if recent_failures(pool, &email, window_start).await? >= settings.max_failures {
+    // The attempt is counted before the password is checked, in one locked step per email, so
+    // parallel guesses cannot all slip in under the limit; a success clears the count.
+    if !reserve_attempt(pool, &email, window_start, settings.max_failures).await? {
         return Err(AccountError::Throttled {
             minutes: settings.failure_window_minutes,
         });
@@ -186,10 +191,8 @@ pub async fn sign_in(
             insert_session(pool, &token, account.id, expires).await?;
             Ok((account, token))
         }
-        _ => {
-            record_failure(pool, &email).await?;
-            Err(AccountError::InvalidCredentials)
-        }
+        // The failure was recorded when the attempt was reserved.
+        _ => Err(AccountError::InvalidCredentials),
     }
 }
 
@@ -326,25 +329,68 @@ async fn insert_session(
     Ok(())
 }
 
-async fn recent_failures(
+/// Bounds how many password checks (argon2id, 19 MiB each) one process runs at once, so a flood
+/// of sign-ins costs waiting, not memory.
+#[derive(Clone, Debug)]
+pub struct PasswordChecks {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+impl PasswordChecks {
+    /// `auth.concurrent_password_checks` checks at once, each waited for up to
+    /// `auth.password_check_wait_ms`.
+    pub fn new(settings: &AuthConfig) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                settings.concurrent_password_checks.max(1),
+            )),
+            wait: std::time::Duration::from_millis(settings.password_check_wait_ms),
+        }
+    }
+
+    /// A turn to check a password, held until dropped; [`AccountError::Busy`] when none comes
+    /// free in time.
+    pub async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AccountError> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AccountError::Busy),
+        }
+    }
+}
+
+/// Counts a sign-in attempt for `email` unless `max` attempts since `since` are already on
+/// record: `false` when the email is throttled. Attempts for one email are serialised by a
+/// transaction-scoped advisory lock, so the count and the insert are one step.
+async fn reserve_attempt(
     pool: &PgPool,
     email: &str,
     since: DateTime<Utc>,
-) -> Result<i64, AccountError> {
-    Ok(sqlx::query_scalar!(
+    max: i64,
+) -> Result<bool, AccountError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query_scalar!(
+        r#"select 1 as "locked!" from pg_advisory_xact_lock(hashtext('sign_in:' || $1))"#,
+        email
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let recent = sqlx::query_scalar!(
         r#"select count(*) as "n!" from sign_in_failure where email = $1 and failed_at > $2"#,
         email,
         since
     )
-    .fetch_one(pool)
-    .await?)
-}
-
-async fn record_failure(pool: &PgPool, email: &str) -> Result<(), AccountError> {
+    .fetch_one(&mut *tx)
+    .await?;
+    if recent >= max {
+        tx.commit().await?;
+        return Ok(false);
+    }
     sqlx::query!("insert into sign_in_failure (email) values ($1)", email)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    tx.commit().await?;
+    Ok(true)
 }
 
 async fn clear_failures(pool: &PgPool, email: &str) -> Result<(), AccountError> {

@@ -65,6 +65,10 @@ pub struct AuthConfig {
     pub failure_window_minutes: i64,
     /// Whether the session cookie is marked `Secure` (sent only over HTTPS); on in production.
     pub secure_cookies: bool,
+    /// Password checks (argon2id, 19 MiB each) one server runs at once; more wait.
+    pub concurrent_password_checks: usize,
+    /// How long a sign-in waits for a free password check before it answers "busy" (503).
+    pub password_check_wait_ms: u64,
 }
 
 /// How a worker leases and retries delivery jobs.

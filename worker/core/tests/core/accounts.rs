@@ -13,6 +13,8 @@ fn settings() -> AuthConfig {
         max_failures: 3,
         failure_window_minutes: 15,
         secure_cookies: false,
+        concurrent_password_checks: 4,
+        password_check_wait_ms: 2000,
     }
 }
 
@@ -196,4 +198,42 @@ async fn an_email_can_hold_only_one_account(pool: PgPool) {
     )
     .await;
     assert!(matches!(again, Err(AccountError::EmailTaken(_))));
+}
+
+#[test]
+fn parallel_guesses_cannot_slip_past_the_throttle_together() {
+    // Twelve guesses at once for one email, on a multi-threaded runtime: only max_failures (3)
+    // get a password check; the rest are throttled without one.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let db = herald_testing::db::TestDb::new().await;
+        let pool = db.pool.clone();
+        admin(&pool).await;
+        let guesses = (0..12).map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                accounts::sign_in(
+                    &pool,
+                    &settings(),
+                    "ada@district.example",
+                    &secret(&format!("guess {i}")),
+                )
+                .await
+            })
+        });
+        let mut checked = 0;
+        let mut throttled = 0;
+        for g in futures::future::join_all(guesses).await {
+            match g.unwrap() {
+                Err(AccountError::InvalidCredentials) => checked += 1,
+                Err(AccountError::Throttled { .. }) => throttled += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((checked, throttled), (3, 9));
+    });
 }
