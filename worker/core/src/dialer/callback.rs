@@ -142,6 +142,7 @@ fn parse(call: Uuid, p: &HashMap<&str, &str>) -> Result<CallUpdate, Refused> {
         None => None,
     };
     Ok(CallUpdate {
+        reason: None,
         call,
         state: CallState {
             sid: (*sid).to_string(),

@@ -231,6 +231,9 @@ pub struct CallUpdate {
     pub state: CallState,
     /// The callback's `SequenceNumber` (none for a lookup).
     pub sequence: Option<i32>,
+    /// Why the call ended, when Herald rather than the provider decided it (a lookup given up);
+    /// otherwise the status says it.
+    pub reason: Option<String>,
 }
 
 /// What [`apply_status`] did.
@@ -299,12 +302,15 @@ fn capitalized(s: &str) -> String {
 /// busy or no answer → called again after the Dialer Preferences interval, or failed once the
 /// number has been called `max_calls` times; failed → failed; canceled → canceled.
 pub async fn apply_status(pool: &PgPool, u: &CallUpdate) -> Result<Applied, sqlx::Error> {
-    let detail = describe(u.state.status, u.state.answered_by.as_deref());
+    let detail = u
+        .reason
+        .clone()
+        .or_else(|| describe(u.state.status, u.state.answered_by.as_deref()));
     let row = sqlx::query!(
         r#"with call as (
                update phone_call c set
                    status = $3,
-                   call_sid = coalesce(c.call_sid, $2),
+                   call_sid = coalesce(c.call_sid, nullif($2, '')),
                    answered_by = coalesce($5, c.answered_by),
                    duration_seconds = coalesce($6, c.duration_seconds),
                    sequence = coalesce($4, c.sequence),
@@ -390,6 +396,8 @@ pub struct Lookup {
     pub call: Uuid,
     /// The provider's call SID; `None` if the provider never confirmed the call.
     pub sid: Option<String>,
+    /// When the call was placed.
+    pub placed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Takes up to `limit` calling jobs whose final status is overdue, pushing their next lookup
@@ -411,7 +419,7 @@ pub async fn due_lookups(
            update delivery_job j set due_at = now() + make_interval(secs => $2)
            from picked, phone_call c
            where j.id = picked.id and c.job_id = j.id and c.attempt = j.attempts
-           returning j.id as "job: JobId", c.id as call, c.call_sid as sid"#,
+           returning j.id as "job: JobId", c.id as call, c.call_sid as sid, c.placed_at"#,
         limit,
         recheck.as_secs_f64(),
     )
@@ -428,6 +436,8 @@ pub struct Hangup {
     pub sid: Option<String>,
     /// Answered (in progress): hung up with `completed` rather than `canceled`.
     pub answered: bool,
+    /// When the cancel asked for it.
+    pub requested_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Takes up to `limit` requested hang-ups for `hold`: until then no other worker takes them.
@@ -450,7 +460,8 @@ pub async fn take_hangups(
            update phone_call c set hangup_due_at = now() + make_interval(secs => $2)
            from picked
            where c.id = picked.id
-           returning c.id as call, c.call_sid as sid, c.status = 'in-progress' as "answered!""#,
+           returning c.id as call, c.call_sid as sid, c.status = 'in-progress' as "answered!",
+                     c.hangup_requested_at as "requested_at!""#,
         limit,
         hold.as_secs_f64(),
     )

@@ -49,6 +49,15 @@ const HANGUP_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often an overdue call is looked up again while the provider says it is still going.
 const LOOKUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long after placing a call Herald stops waiting to learn how it ended (the provider never
+/// confirmed it, or keeps saying it is still going): the call is then failed, saying so. A
+/// recorded message plays for minutes, not hours.
+const LOOKUP_GIVE_UP: TimeDelta = TimeDelta::hours(2);
+
+/// How long after a cancel Herald stops trying to hang its call up (the provider keeps failing):
+/// by then the call has long ended on its own.
+const HANGUP_GIVE_UP: TimeDelta = TimeDelta::hours(1);
+
 /// How long every worker pauses dialing after a 429 without `Retry-After`.
 const RATE_LIMIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -418,6 +427,10 @@ impl Worker {
                 Err(ProviderError::Refused(_) | ProviderError::NoSuchCall(_)) => {
                     calls::hangup_done(&self.pool, h.call).await?;
                 }
+                Err(e) if Utc::now() - h.requested_at > HANGUP_GIVE_UP => {
+                    calls::hangup_done(&self.pool, h.call).await?;
+                    tracing::warn!(call = %sid, error = %e, "gave up hanging up a canceled call after an hour of failures; it has ended on its own since");
+                }
                 Err(e) => {
                     tracing::warn!(call = %sid, error = %e, retry_in = ?HANGUP_RETRY, "hanging up failed; will try again");
                 }
@@ -430,31 +443,52 @@ impl Worker {
     pub async fn lookup_pass<P: VoiceProvider>(&self, provider: &P) -> Result<u64, WorkerError> {
         let mut n = 0;
         for l in calls::due_lookups(&self.pool, 50, LOOKUP_EVERY).await? {
-            let Some(sid) = l.sid else { continue };
-            let state = match provider.fetch(&sid).await {
-                Ok(s) if s.status.is_final() => s,
-                Ok(_) => continue,
-                Err(ProviderError::NoSuchCall(_)) => CallState {
-                    sid: sid.clone(),
+            let given_up = Utc::now() - l.placed_at > LOOKUP_GIVE_UP;
+            let give_up = |sid: String, why: &str| CallUpdate {
+                call: l.call,
+                state: CallState {
+                    sid,
                     status: CallStatus::Failed,
                     answered_by: None,
                     duration_seconds: None,
                 },
-                Err(e) => {
-                    tracing::warn!(call = %sid, error = %e, "looking a call up failed; will try again");
-                    continue;
-                }
+                sequence: None,
+                reason: Some(format!(
+                    "{why} within {} hours of placing the call; Herald stopped waiting",
+                    LOOKUP_GIVE_UP.num_hours()
+                )),
             };
-            let applied = calls::apply_status(
-                &self.pool,
-                &CallUpdate {
-                    call: l.call,
-                    state,
-                    sequence: None,
+            let update = match l.sid {
+                None if given_up => give_up(String::new(), "the provider never confirmed the call"),
+                None => continue,
+                Some(sid) => match provider.fetch(&sid).await {
+                    Ok(s) if s.status.is_final() => CallUpdate {
+                        call: l.call,
+                        state: s,
+                        sequence: None,
+                        reason: None,
+                    },
+                    Ok(_) if given_up => give_up(sid, "the provider never said how the call ended"),
+                    Ok(_) => continue,
+                    Err(ProviderError::NoSuchCall(_)) => CallUpdate {
+                        call: l.call,
+                        state: CallState {
+                            sid: sid.clone(),
+                            status: CallStatus::Failed,
+                            answered_by: None,
+                            duration_seconds: None,
+                        },
+                        sequence: None,
+                        reason: None,
+                    },
+                    Err(e) => {
+                        tracing::warn!(call = %sid, error = %e, "looking a call up failed; will try again");
+                        continue;
+                    }
                 },
-            )
-            .await?;
-            tracing::info!(job = %l.job, call = %sid, ?applied, "overdue call looked up");
+            };
+            let applied = calls::apply_status(&self.pool, &update).await?;
+            tracing::info!(job = %l.job, call = ?update.state.sid, ?applied, reason = ?update.reason, "overdue call looked up");
             n += 1;
         }
         Ok(n)

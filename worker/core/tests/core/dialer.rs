@@ -47,6 +47,14 @@ async fn setup(pool: &PgPool, numbers: &[&str]) -> (Voice, MessageId, Vec<JobId>
     (v, m, jobs)
 }
 
+/// Callbacks go to a closed port: the worker never hears how a call ended.
+async fn lose_callbacks(pool: &PgPool) {
+    sqlx::query!("update email_settings set portal_url = 'http://127.0.0.1:9/portal'")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 /// The time a message's phone jobs wait for (a retry, a lookup) has come.
 async fn due_now(pool: &PgPool, m: MessageId) {
     sqlx::query!(
@@ -767,11 +775,7 @@ async fn a_cancel_racing_the_placing_of_a_call_always_ends_canceled_with_the_cal
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_call_whose_final_callback_never_came_is_looked_up_at_the_provider(pool: PgPool) {
     let (v, m, _) = setup(&pool, &["+15555550123"]).await;
-    // Callbacks go to a closed port: the worker never hears how the call ended.
-    sqlx::query!("update email_settings set portal_url = 'http://127.0.0.1:9/portal'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    lose_callbacks(&pool).await;
     let s = voice::settings();
     let calling = || async {
         statuses(&pool, m).await == ["calling"]
@@ -987,4 +991,68 @@ async fn a_call_placed_by_a_worker_that_died_is_followed_not_placed_again(pool: 
     .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].attempt, rows[0].status.as_str()), (2, "completed"));
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_call_the_provider_never_confirmed_is_failed_after_two_hours_saying_why(pool: PgPool) {
+    let (v, m, _) = setup(&pool, &["+15555550123"]).await;
+    lose_callbacks(&pool).await;
+    let s = voice::settings();
+    let calling =
+        || async { statuses(&pool, m).await == ["calling"] && !v.calls().await.is_empty() };
+    assert!(run_until(&pool, &s, 1, Duration::from_secs(20), calling).await);
+    // As if the provider had never confirmed the call (no SID to look up), three hours ago.
+    sqlx::query!("update phone_call set call_sid = null, placed_at = now() - interval '3 hours'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    due_now(&pool, m).await;
+    assert!(
+        run_until(&pool, &s, 1, Duration::from_secs(20), || all_ended(
+            &pool, m
+        ))
+        .await,
+        "the lookup stops waiting"
+    );
+    let job = phone_jobs(&pool, m).await.remove(0);
+    assert_eq!(job.status, "failed");
+    assert_eq!(
+        job.last_error.as_deref(),
+        Some(
+            "the provider never confirmed the call within 2 hours of placing the call; Herald stopped waiting"
+        )
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_hang_up_the_provider_keeps_failing_is_given_up_an_hour_after_the_cancel(pool: PgPool) {
+    let (v, _, _) = setup(&pool, &["+15555550123", "+15555550124"]).await;
+    calling_jobs(&pool, &v, 2).await;
+    // Both calls were canceled: one two hours ago, one just now.
+    sqlx::query!(
+        "update phone_call set hangup_requested_at = now() - case when id = (select id from phone_call order by job_id limit 1)
+                                                              then interval '2 hours' else interval '0' end"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // The provider cannot be reached at all.
+    let down = TwilioVoice::new(ProviderAccount {
+        api_url: "http://127.0.0.1:9".into(),
+        account_sid: SID.into(),
+        auth_token: SecretString::from(TOKEN),
+    })
+    .unwrap();
+    let worker = herald_core::worker::Worker::new(pool.clone(), voice::settings())
+        .await
+        .unwrap();
+    assert_eq!(worker.hangup_pass(&down).await.unwrap(), 0);
+    let done = sqlx::query_scalar!(
+        r#"select hangup_done_at is not null as "done!" from phone_call
+           order by hangup_requested_at"#
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(done, [true, false], "only the hour-old request is given up");
 }
