@@ -41,9 +41,6 @@ pub enum AppError {
     /// The upload is larger than the settings allow; says the limit (413).
     #[error("{0}")]
     TooLarge(String),
-    /// The thing changed meanwhile and the request no longer applies (409).
-    #[error("{0}")]
-    Conflict(String),
     /// Herald is overloaded (a statement ran past its deadline, no database connection was free)
     /// (503).
     #[error("Herald is busy just now. Please try again in a minute.")]
@@ -67,7 +64,6 @@ impl AppError {
             Self::NotSignedIn | Self::SignInRefused(_) => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
             Self::Invalid(_) => 422,
             Self::TooManyAttempts(_) => 429,
@@ -178,7 +174,6 @@ mod tests {
             AppError::Malformed("x".into()),
             AppError::SignInRefused("x".into()),
             AppError::TooManyAttempts("x".into()),
-            AppError::Conflict("x".into()),
             AppError::TooLarge("x".into()),
         ];
         for e in refusals {

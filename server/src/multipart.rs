@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use herald_app::error::AppError;
+use leptos::server_fn::error::FromServerFnError;
 
 /// The server functions whose input is multipart.
 const MULTIPART_FUNCTIONS: &[&str] = &["/api/upload_roster"];
@@ -40,13 +41,10 @@ pub async fn require_boundary(req: Request, next: Next) -> Response {
             let e = AppError::Malformed(
                 "an upload must be sent as multipart/form-data with a boundary.".into(),
             );
-            let body = serde_json::to_string(&e).unwrap_or_default();
-            return (
-                StatusCode::BAD_REQUEST,
-                [(header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response();
+            // Encoded and given its status as every server function's error is.
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = FromServerFnError::ser(&e);
+            return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
         }
     }
     next.run(req).await

@@ -444,48 +444,43 @@ impl Worker {
         let mut n = 0;
         for l in calls::due_lookups(&self.pool, 50, LOOKUP_EVERY).await? {
             let given_up = Utc::now() - l.placed_at > LOOKUP_GIVE_UP;
-            let give_up = |sid: String, why: &str| CallUpdate {
-                call: l.call,
-                state: CallState {
-                    sid,
-                    status: CallStatus::Failed,
-                    answered_by: None,
-                    duration_seconds: None,
-                },
-                sequence: None,
-                reason: Some(format!(
+            let failed = |sid: String| CallState {
+                sid,
+                status: CallStatus::Failed,
+                answered_by: None,
+                duration_seconds: None,
+            };
+            let stopped_waiting = |why: &str| {
+                Some(format!(
                     "{why} within {} hours of placing the call; Herald stopped waiting",
                     LOOKUP_GIVE_UP.num_hours()
-                )),
+                ))
             };
-            let update = match l.sid {
-                None if given_up => give_up(String::new(), "the provider never confirmed the call"),
+            let (state, reason) = match l.sid {
+                None if given_up => (
+                    failed(String::new()),
+                    stopped_waiting("the provider never confirmed the call"),
+                ),
                 None => continue,
                 Some(sid) => match provider.fetch(&sid).await {
-                    Ok(s) if s.status.is_final() => CallUpdate {
-                        call: l.call,
-                        state: s,
-                        sequence: None,
-                        reason: None,
-                    },
-                    Ok(_) if given_up => give_up(sid, "the provider never said how the call ended"),
+                    Ok(s) if s.status.is_final() => (s, None),
+                    Ok(_) if given_up => (
+                        failed(sid),
+                        stopped_waiting("the provider never said how the call ended"),
+                    ),
                     Ok(_) => continue,
-                    Err(ProviderError::NoSuchCall(_)) => CallUpdate {
-                        call: l.call,
-                        state: CallState {
-                            sid: sid.clone(),
-                            status: CallStatus::Failed,
-                            answered_by: None,
-                            duration_seconds: None,
-                        },
-                        sequence: None,
-                        reason: None,
-                    },
+                    Err(ProviderError::NoSuchCall(_)) => (failed(sid), None),
                     Err(e) => {
                         tracing::warn!(call = %sid, error = %e, "looking a call up failed; will try again");
                         continue;
                     }
                 },
+            };
+            let update = CallUpdate {
+                call: l.call,
+                state,
+                sequence: None,
+                reason,
             };
             let applied = calls::apply_status(&self.pool, &update).await?;
             tracing::info!(job = %l.job, call = ?update.state.sid, ?applied, reason = ?update.reason, "overdue call looked up");
