@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{SignOutButton, UiRole, UserInfo, current_user};
 use crate::error::AppError;
-use crate::ui::Loaded;
+use crate::ui::{Loaded, TableWrap};
 
 /// A calendar as the toolbar lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,7 +310,7 @@ fn DeliveryWorkers() -> impl IntoView {
                 n => view! { <p data-testid="workers-running">{format!("{n} workers are running.")}</p> }.into_any(),
             }}
             {(!list.is_empty()).then(|| view! {
-                <div class="table-wrap">
+                <TableWrap label="Workers">
                 <table class="grid" data-testid="workers">
                     <thead><tr>
                         <th scope="col">"Host"</th><th scope="col">"Process"</th>
@@ -327,7 +327,7 @@ fn DeliveryWorkers() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-                </div>
+                </TableWrap>
             })}
         </Loaded>
     }

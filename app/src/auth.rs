@@ -100,6 +100,12 @@ pub async fn sign_in(
         Err(AccountError::InvalidCredentials) => Err(AppError::SignInRefused(
             "That email and password do not match an account.".into(),
         )),
+        Err(AccountError::Barred(bar)) => {
+            tracing::info!(?bar, "sign-in refused: the account is barred");
+            Err(AppError::SignInRefused(
+                "This account can no longer sign in. Ask your school district office.".into(),
+            ))
+        }
         Err(e @ AccountError::Throttled { .. }) => Err(AppError::TooManyAttempts(e.to_string())),
         Err(e) => Err(AppError::internal("sign in", &e)),
     }
@@ -180,6 +186,7 @@ pub mod ssr {
     use axum::http::{HeaderMap, HeaderValue, header};
     use herald_core::accounts::{self, Role, SessionAccount, SessionToken};
     use herald_core::config::AuthConfig;
+    use herald_core::directory::PeopleScope;
     use herald_core::domain::PersonId;
     use leptos::prelude::*;
 
@@ -267,6 +274,20 @@ pub mod ssr {
 
     /// A call by a district admin or a teacher (the staff pages: Overview, People).
     pub struct Staff(pub Caller);
+
+    impl Staff {
+        /// Whom this caller may look up: a district admin everyone, a teacher the students of
+        /// their sections and those students' guardians.
+        pub fn people_scope(&self) -> Result<PeopleScope, AppError> {
+            let account = &self.0.session.account;
+            match (account.role, account.person_id) {
+                (Role::DistrictAdmin, _) => Ok(PeopleScope::District),
+                (Role::Teacher, Some(teacher)) => Ok(PeopleScope::TaughtBy(teacher)),
+                // The schema gives every teacher account a person; a parent is no staff.
+                (Role::Teacher, None) | (Role::Parent, _) => Err(AppError::Forbidden),
+            }
+        }
+    }
 
     /// A call by a parent, with the person they are: a parent's server functions read and
     /// write only what belongs to `person` (and their household).

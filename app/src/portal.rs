@@ -31,12 +31,14 @@ pub struct HouseholdInfo {
 #[server(endpoint = "my_household")]
 pub async fn my_household() -> Result<HouseholdInfo, AppError> {
     use crate::present::ssr::{method_view, student_detail};
+    use herald_core::directory::PeopleScope;
     use herald_core::domain::PersonKind;
     let crate::auth::ssr::Parent { caller, person } = crate::auth::ssr::parent().await?;
     let crate::auth::ssr::Caller {
         state, session: _, ..
     } = caller;
-    let p = herald_core::directory::person_detail(&state.pool, person)
+    // A parent reads only their own person, all of it: their household and every student linked.
+    let p = herald_core::directory::person_detail(&state.pool, person, PeopleScope::District)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(HouseholdInfo {
@@ -101,7 +103,13 @@ pub async fn my_notices(after: Option<String>) -> Result<NoticePage, AppError> {
         None => None,
     };
     let tz = herald_core::directory::time_zone(&state.pool).await?;
-    let page = notices::page(&state.pool, person, after, PAGE_SIZE).await?;
+    let portal_url =
+        herald_core::messaging::email_preferences::portal_url(&state.pool, &state.settings.smtp)
+            .await
+            .map_err(|e| AppError::internal("portal URL", &e))?;
+    let page = notices::page(&state.pool, person, after, PAGE_SIZE, &portal_url)
+        .await
+        .map_err(|e| AppError::internal("notices", &e))?;
     Ok(NoticePage {
         notices: page
             .notices
@@ -136,7 +144,7 @@ pub async fn newer_notices(than: String) -> Result<i64, AppError> {
         state, session: _, ..
     } = caller;
     if than.is_empty() {
-        return Ok(notices::page(&state.pool, person, None, 1).await?.unread);
+        return Ok(notices::unread(&state.pool, person).await?);
     }
     let than = Cursor::decode(&than).ok_or(AppError::NotFound)?;
     Ok(notices::count_newer(&state.pool, person, than).await?)

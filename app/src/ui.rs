@@ -1,7 +1,8 @@
 //! The shared pieces of a page: how it shows a resource while it loads and once it has loaded
 //! ([`Loaded`], and [`LoadedTransition`] for pages that refresh in place), how it shows an
-//! [`AppError`] ([`ErrorAlert`]), how it reads the id in its URL ([`url_id`]), and how a group
-//! of check boxes keeps its list of chosen items ([`toggle`]).
+//! [`AppError`] ([`ErrorAlert`]), how a wide table scrolls ([`TableWrap`]), how it reads the id in
+//! its URL ([`url_id`]), and how a group of check boxes keeps its list of chosen items
+//! ([`toggle`]).
 //!
 //! What must stay true: the markup is the one every page had before these existed, byte for
 //! byte: `<p>"Loading…"</p>` while loading (unless the page passes its own `fallback`) and
@@ -83,6 +84,22 @@ where
 {
     let fallback = fallback.unwrap_or_else(|| loading.into());
     view! { <Transition fallback>{outcome(resource, children)}</Transition> }
+}
+
+/// A table that scrolls sideways on a narrow screen. The scrolling box is a named, focusable
+/// region, so a keyboard user can reach and scroll it and a screen reader announces what it holds
+/// (WCAG 2.1.1; axe-core's `scrollable-region-focusable`).
+#[component]
+pub fn TableWrap(
+    /// What the table lists, e.g. "Recipients".
+    label: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
+            {children()}
+        </div>
+    }
 }
 
 /// An error as a page shows it: its sentence, announced to screen readers.

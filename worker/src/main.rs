@@ -47,6 +47,16 @@ enum Command {
     Status,
     /// Create the demo district's sign-in accounts (after importing it) and print them.
     DemoAccounts,
+    /// Stop an account signing in, ending its sessions now (any role, district admins too).
+    DisableAccount {
+        /// The email the account signs in with.
+        email: String,
+    },
+    /// Let a disabled account sign in again.
+    EnableAccount {
+        /// The email the account signs in with.
+        email: String,
+    },
     /// Point Dialer Preferences at a local voice provider, unless an account is already set up.
     DemoDialer {
         #[arg(long, default_value = "http://127.0.0.1:8089")]
@@ -85,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
         } => demo(&out, seed, schools, students),
         Command::Status => status().await,
         Command::DemoAccounts => demo_accounts().await,
+        Command::DisableAccount { email } => set_disabled(&email, true).await,
+        Command::EnableAccount { email } => set_disabled(&email, false).await,
         Command::DemoDialer {
             api_url,
             server_url,
@@ -174,6 +186,28 @@ async fn demo_accounts() -> anyhow::Result<()> {
             a.email,
             a.password
         );
+    }
+    Ok(())
+}
+
+async fn set_disabled(email: &str, disabled: bool) -> anyhow::Result<()> {
+    use herald_core::accounts;
+    let address = herald_core::domain::EmailAddress::parse(email)
+        .with_context(|| format!("the email {email:?}"))?;
+    let (_, pool) = connect().await?;
+    let Some(account) = accounts::id_by_email(&pool, &address)
+        .await
+        .context("finding the account")?
+    else {
+        anyhow::bail!("no account signs in with {address}");
+    };
+    accounts::set_disabled(&pool, account, disabled, None)
+        .await
+        .context("changing the account")?;
+    if disabled {
+        println!("{address} can no longer sign in; its sessions have ended");
+    } else {
+        println!("{address} can sign in again");
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::present::UnreachedLine;
-use crate::ui::{LoadedTransition, url_id};
+use crate::ui::{LoadedTransition, TableWrap, url_id};
 
 /// One device's line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,8 +237,19 @@ fn Counts(devices: Vec<DeviceReport>) -> impl IntoView {
         return view! { <p class="muted">"Not fanned out yet: delivery has not started."</p> }
             .into_any();
     }
+    let rows = devices.iter().map(|d| view! {
+        <tr data-device=d.device.clone()>
+            <th scope="row">{d.label.clone()}</th>
+            <td>
+                <progress max="100" value=d.percent aria-label=format!("{} done", d.label)></progress>
+                <span class="pct">{format!(" {}%", d.percent)}</span>
+            </td>
+            <td>{d.total}</td><td>{d.sent}</td><td>{d.failed}</td><td>{d.canceled}</td>
+            <td>{d.queued}</td><td>{d.in_progress}</td><td>{d.retrying}</td>
+        </tr>
+    }).collect_view();
     view! {
-        <div class="table-wrap">
+        <TableWrap label="Counts by device">
         <table class="grid counts" data-testid="report-counts">
             <thead><tr>
                 <th scope="col">"Device"</th><th scope="col">"Progress"</th><th scope="col">"Attempted"</th>
@@ -246,20 +257,10 @@ fn Counts(devices: Vec<DeviceReport>) -> impl IntoView {
                 <th scope="col">"Queued"</th><th scope="col">"In progress"</th><th scope="col">"Retrying"</th>
             </tr></thead>
             <tbody>
-                {devices.iter().map(|d| view! {
-                    <tr data-device=d.device.clone()>
-                        <th scope="row">{d.label.clone()}</th>
-                        <td>
-                            <progress max="100" value=d.percent aria-label=format!("{} done", d.label)></progress>
-                            <span class="pct">{format!(" {}%", d.percent)}</span>
-                        </td>
-                        <td>{d.total}</td><td>{d.sent}</td><td>{d.failed}</td><td>{d.canceled}</td>
-                        <td>{d.queued}</td><td>{d.in_progress}</td><td>{d.retrying}</td>
-                    </tr>
-                }).collect_view()}
+                {rows}
             </tbody>
         </table>
-        </div>
+        </TableWrap>
         {devices.iter().filter_map(|d| d.answers.clone()).map(|a| view! {
             <p data-testid="phone-answers">{a}</p>
         }).collect_view()}
@@ -333,7 +334,7 @@ fn Recipients(id: Uuid, devices: Vec<(String, String)>) -> impl IntoView {
             } else {
                 let calls = page.calls;
                 view! {
-                    <div class="table-wrap">
+                    <TableWrap label="Recipients">
                     <table class="grid" data-testid="recipients">
                         <thead><tr>
                             <th scope="col">"Person"</th><th scope="col">"Students"</th><th scope="col">"Address"</th>
@@ -350,7 +351,7 @@ fn Recipients(id: Uuid, devices: Vec<(String, String)>) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                    </div>
+                    </TableWrap>
                     <nav class="pager" aria-label="Recipient pages">
                         {move || (pages.with(|p| p.len()) > 1).then(|| view! {
                             <button type="button" class="secondary" on:click=move |_| pages.update(|p| { p.pop(); })>"Previous page"</button>

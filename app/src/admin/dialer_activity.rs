@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::admin::ToolbarCalendar;
 use crate::error::AppError;
-use crate::ui::{Loaded, LoadedTransition, toggle};
+use crate::ui::{Loaded, LoadedTransition, TableWrap, toggle};
 
 /// The wizard's choices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -399,7 +399,7 @@ fn ActivityTable(rows: Vec<ActivityLine>, selected: RwSignal<Vec<Uuid>>) -> impl
             .into_any();
     }
     view! {
-        <div class="table-wrap">
+        <TableWrap label="Calls">
         <table class="grid" data-testid="activity">
             <thead><tr>
                 <th scope="col"><span class="visually-hidden">"Select"</span></th>
@@ -428,7 +428,7 @@ fn ActivityTable(rows: Vec<ActivityLine>, selected: RwSignal<Vec<Uuid>>) -> impl
                 }).collect_view()}
             </tbody>
         </table>
-        </div>
+        </TableWrap>
     }
     .into_any()
 }

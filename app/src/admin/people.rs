@@ -1,8 +1,11 @@
 //! People search: find a student, guardian or staff member and see their household, relations,
 //! district assignments, contact methods and per-reason contact preferences, with the history of
-//! every preference change (who, when, old, new) and text-message consents.
+//! every preference change (who, when, old, new) and text-message consents; for a district admin,
+//! also the person's sign-in accounts, whether each can sign in, and a switch to disable one.
 //!
-//! What must stay true: only district admins and teachers can search; results are capped so a
+//! What must stay true: only district admins and teachers can search, and a teacher finds, opens
+//! and sees listed only the students of their sections and those students' guardians
+//! (`Staff::people_scope`): anyone else is, to them, not found. Results are capped so a
 //! one-letter query stays fast on a 100,000-student district.
 
 use leptos::prelude::*;
@@ -11,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::admin::ToolbarCalendar;
+use crate::auth::UiRole;
 use crate::error::AppError;
 use crate::present::{MethodView, PersonView};
-use crate::ui::{Loaded, LoadedTransition, url_id};
+use crate::ui::{ErrorAlert, Loaded, LoadedTransition, TableWrap, url_id};
 
 /// One person in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +36,31 @@ pub struct PersonInfo {
     pub relations: Vec<(PersonView, bool)>,
     pub assignments: Vec<String>,
     pub methods: Vec<MethodView>,
+    /// The person's sign-in accounts; listed to district admins only.
+    pub accounts: Vec<AccountLine>,
+}
+
+/// One sign-in account on the person card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountLine {
+    pub id: Uuid,
+    pub email: String,
+    /// "Parent", "Teacher", "District admin".
+    pub role: String,
+    pub access: AccountAccess,
+}
+
+/// Whether an account can sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountAccess {
+    CanSignIn,
+    /// An admin disabled it: when, and who.
+    Disabled {
+        since: String,
+        by: String,
+    },
+    /// The roster bars it; why, as a sentence.
+    Barred(String),
 }
 
 #[server(endpoint = "search_people")]
@@ -41,13 +70,20 @@ pub async fn search_people(
 ) -> Result<Vec<PersonView>, AppError> {
     /// Enough to pick from; a one-letter query stays cheap on a large district.
     const MAX_HITS: i64 = 25;
-    let state = crate::auth::ssr::staff().await?.0.state;
+    let staff = crate::auth::ssr::staff().await?;
+    let scope = staff.people_scope()?;
     if query.trim().chars().count() < 2 {
         return Ok(Vec::new());
     }
     let calendar = calendar_id.and_then(|c| c.parse().ok());
-    let hits =
-        herald_core::directory::search_people(&state.pool, &query, calendar, MAX_HITS).await?;
+    let hits = herald_core::directory::search_people(
+        &staff.0.state.pool,
+        &query,
+        calendar,
+        scope,
+        MAX_HITS,
+    )
+    .await?;
     Ok(hits
         .into_iter()
         .map(crate::present::ssr::person_view)
@@ -59,10 +95,17 @@ pub async fn person_card(id: Uuid) -> Result<PersonInfo, AppError> {
     use crate::present::ssr::{method_view, person_view, student_detail};
     use herald_core::directory::Relation;
     use herald_core::domain::{PersonId, PersonKind};
-    let state = crate::auth::ssr::staff().await?.0.state;
-    let p = herald_core::directory::person_detail(&state.pool, PersonId(id))
+    let staff = crate::auth::ssr::staff().await?;
+    let scope = staff.people_scope()?;
+    let pool = &staff.0.state.pool;
+    let p = herald_core::directory::person_detail(pool, PersonId(id), scope)
         .await?
         .ok_or(AppError::NotFound)?;
+    let accounts = if staff.0.session.account.role == herald_core::accounts::Role::DistrictAdmin {
+        account_lines(pool, p.id).await?
+    } else {
+        Vec::new()
+    };
     let summary = [
         p.grade_level.as_ref().map(|g| format!("Grade {g}")),
         p.identifier.as_ref().map(|i| format!("#{i}")),
@@ -110,7 +153,64 @@ pub async fn person_card(id: Uuid) -> Result<PersonInfo, AppError> {
             .collect(),
         assignments: p.assignments,
         methods: p.contact_methods.into_iter().map(method_view).collect(),
+        accounts,
     })
+}
+
+#[cfg(feature = "ssr")]
+async fn account_lines(
+    pool: &sqlx::PgPool,
+    person: herald_core::domain::PersonId,
+) -> Result<Vec<AccountLine>, AppError> {
+    use herald_core::accounts::{self, Bar, Role};
+    let tz = herald_core::directory::time_zone(pool).await?;
+    let accounts = accounts::of_person(pool, person)
+        .await
+        .map_err(|e| AppError::internal("person's accounts", &e))?;
+    Ok(accounts
+        .into_iter()
+        .map(|a| AccountLine {
+            id: a.id.0,
+            email: a.email,
+            role: match a.role {
+                Role::DistrictAdmin => "District admin",
+                Role::Teacher => "Teacher",
+                Role::Parent => "Parent",
+            }
+            .into(),
+            access: match (a.bar, a.disabled) {
+                (None, _) => AccountAccess::CanSignIn,
+                (Some(Bar::Disabled), Some((at, by))) => AccountAccess::Disabled {
+                    since: crate::format::when(at, tz),
+                    by: by.unwrap_or_else(|| "the command line".into()),
+                },
+                (Some(bar), _) => AccountAccess::Barred(bar.describe().into()),
+            },
+        })
+        .collect())
+}
+
+/// Disables a sign-in account, ending its sessions at once, or enables it again. An admin cannot
+/// disable the account they are signed in with.
+#[server(endpoint = "set_account_disabled")]
+pub async fn set_account_disabled(account: Uuid, disabled: bool) -> Result<(), AppError> {
+    use herald_core::accounts;
+    use herald_core::domain::AccountId;
+    let admin = crate::auth::ssr::admin().await?.0;
+    let me = admin.session.account.id;
+    if disabled && me.0 == account {
+        return Err(AppError::Invalid(
+            "You cannot disable the account you are signed in with.".into(),
+        ));
+    }
+    let found = accounts::set_disabled(&admin.state.pool, AccountId(account), disabled, Some(me))
+        .await
+        .map_err(|e| AppError::internal("disable account", &e))?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(%account, disabled, by = %me.0, "account access changed");
+    Ok(())
 }
 
 /// One change to a contact preference, as the People page lists it.
@@ -149,8 +249,13 @@ pub async fn preference_history(id: Uuid) -> Result<PreferenceLog, AppError> {
     use herald_core::contact_preferences;
     /// Enough for any person's story; a method re-imported nightly would otherwise grow without end.
     const SHOWN: usize = 100;
-    let state = crate::auth::ssr::staff().await?.0.state;
+    let staff = crate::auth::ssr::staff().await?;
+    let scope = staff.people_scope()?;
+    let state = staff.0.state;
     let id = herald_core::domain::PersonId(id);
+    if !herald_core::directory::in_scope(&state.pool, id, scope).await? {
+        return Err(AppError::NotFound);
+    }
     let tz = herald_core::directory::time_zone(&state.pool).await?;
     let when = |at| crate::format::when(at, tz);
     let mut entries = contact_preferences::history(&state.pool, id, SHOWN as i64 + 1).await?;
@@ -207,8 +312,17 @@ pub fn PeoplePage() -> impl IntoView {
         |(q, cal)| search_people(q, cal),
     );
     let selected = move || params.read().get("id");
+    let teacher = use_context::<UiRole>() == Some(UiRole::Teacher);
+    let nobody = if teacher {
+        "Nobody in your sections matches."
+    } else {
+        "Nobody matches."
+    };
     view! {
         <h1>"People"</h1>
+        {teacher.then(|| view! {
+            <p class="hint">"You can find the students of the sections you teach and their guardians."</p>
+        })}
         <div class="people">
             <section class="search" aria-label="Search">
                 <input
@@ -220,7 +334,7 @@ pub fn PeoplePage() -> impl IntoView {
                 />
                 <LoadedTransition resource=hits fallback=|| () let:list>
                     {if list.is_empty() && query.get_untracked().trim().len() >= 2 {
-                        view! { <p class="muted">"Nobody matches."</p> }.into_any()
+                        view! { <p class="muted">{nobody}</p> }.into_any()
                     } else {
                         view! {
                             <ul class="hits">
@@ -245,21 +359,22 @@ pub fn PeoplePage() -> impl IntoView {
 /// The person the URL names, or "Not found.".
 #[component]
 fn PersonPanel(id: Result<Uuid, AppError>) -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
     let card = Resource::new(
-        move || id.clone(),
-        |id| async move { person_card(id?).await },
+        move || (id.clone(), refresh.get()),
+        |(id, _)| async move { person_card(id?).await },
     );
     view! {
         <section class="person" aria-label="Person">
-            <Loaded resource=card let:p>
-                <PersonDetails p />
-            </Loaded>
+            <LoadedTransition resource=card let:p>
+                <PersonDetails p refresh />
+            </LoadedTransition>
         </section>
     }
 }
 
 #[component]
-fn PersonDetails(p: PersonInfo) -> impl IntoView {
+fn PersonDetails(p: PersonInfo, refresh: RwSignal<u32>) -> impl IntoView {
     let reasons: Vec<String> = p
         .methods
         .first()
@@ -293,7 +408,7 @@ fn PersonDetails(p: PersonInfo) -> impl IntoView {
             view! { <p class="muted">"No email or phone on file."</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap">
+                <TableWrap label="Contact methods and preferences">
                 <table class="prefs">
                     <thead><tr><th scope="col">"Method"</th>{reasons.iter().map(|r| view! { <th scope="col">{r.clone()}</th> }).collect_view()}</tr></thead>
                     <tbody>
@@ -311,10 +426,54 @@ fn PersonDetails(p: PersonInfo) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-                </div>
+                </TableWrap>
             }.into_any()
         }}
+        {(!p.accounts.is_empty()).then(|| view! { <SignInAccounts accounts=p.accounts.clone() refresh /> })}
         <PreferenceChanges id=p.id />
+    }
+}
+
+/// The person's sign-in accounts, whether each can sign in, and Disable / Enable.
+#[component]
+fn SignInAccounts(accounts: Vec<AccountLine>, refresh: RwSignal<u32>) -> impl IntoView {
+    let switch = Action::new(|(id, disabled): &(Uuid, bool)| set_account_disabled(*id, *disabled));
+    Effect::new(move |_| {
+        if matches!(switch.value().get(), Some(Ok(()))) {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <h3>"Sign-in"</h3>
+        <ul class="accounts" data-testid="sign-in-accounts">
+            {accounts.into_iter().map(|a| {
+                let (state, disabled) = match a.access {
+                    AccountAccess::CanSignIn => ("Can sign in".to_string(), false),
+                    AccountAccess::Disabled { since, by } => (format!("Disabled {since} by {by}"), true),
+                    AccountAccess::Barred(why) => (why, false),
+                };
+                let id = a.id;
+                let label = if disabled { "Enable sign-in" } else { "Disable sign-in" };
+                let name = format!("{label} for {}", a.email);
+                view! {
+                    <li>
+                        <strong>{a.email}</strong>
+                        <span class="muted">{format!(" {} · ", a.role)}</span>
+                        <span data-testid="account-access">{state}</span>
+                        " "
+                        <button type="button" class=if disabled { "" } else { "danger" } aria-label=name
+                            disabled=move || switch.pending().get()
+                            on:click=move |_| { switch.dispatch((id, !disabled)); }>
+                            {label}
+                        </button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+        {move || match switch.value().get() {
+            Some(Err(error)) => Some(view! { <ErrorAlert error /> }),
+            _ => None,
+        }}
     }
 }
 
@@ -334,7 +493,7 @@ fn PreferenceChanges(id: Uuid) -> impl IntoView {
                 view! {
                     <h3>"Preference history"</h3>
                     {(!h.changes.is_empty()).then(|| view! {
-                        <div class="table-wrap">
+                        <TableWrap label="Preference changes">
                         <table class="grid history" data-testid="preference-history">
                             <thead><tr>
                                 <th scope="col">"When"</th><th scope="col">"Method"</th><th scope="col">"Reason"</th>
@@ -352,7 +511,7 @@ fn PreferenceChanges(id: Uuid) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                        </div>
+                        </TableWrap>
                         {h.more.then(|| view! { <p class="hint">"Showing the newest 100 changes."</p> })}
                     })}
                     {(!h.consents.is_empty()).then(|| view! {

@@ -10,7 +10,7 @@ use herald_core::domain::{EmailAddress, PersonId};
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, give_a_child};
 use herald_testing::db::TestDb;
 
 async fn add_admin(pool: &PgPool) {
@@ -35,6 +35,7 @@ async fn add_parent(pool: &PgPool) {
     .fetch_one(pool)
     .await
     .unwrap();
+    give_a_child(pool, person).await;
     let email = EmailAddress::parse("pat@home.example").unwrap();
     accounts::create(
         pool,

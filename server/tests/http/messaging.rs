@@ -11,7 +11,7 @@ use herald_core::messaging::unsubscribe::UnsubscribeKey;
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::support::{Reply, TestApp};
+use crate::support::{Reply, TestApp, give_a_child};
 use herald_testing::db::TestDb;
 
 /// An admin (admin@district.example, password "pw") and one school's calendar; returns the
@@ -530,19 +530,21 @@ async fn an_admin_downloads_the_delivery_report_as_csv_and_nobody_else_can() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A parent's session gets 403.
+    let pat = herald_core::domain::PersonId(
+        sqlx::query_scalar("select person_id from contact_method where id = $1")
+            .bind(method)
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+    );
+    give_a_child(&pool, pat).await;
     accounts::create(
         &pool,
         &EmailAddress::parse("pat@home.example").unwrap(),
         "Pat Lee",
         &SecretString::from("pw-parent".to_string()),
         Role::Parent,
-        Some(herald_core::domain::PersonId(
-            sqlx::query_scalar("select person_id from contact_method where id = $1")
-                .bind(method)
-                .fetch_one(&pool)
-                .await
-                .unwrap(),
-        )),
+        Some(pat),
     )
     .await
     .unwrap();

@@ -12,7 +12,7 @@ use herald_core::domain::{EmailAddress, PersonId};
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::support::{Reply, TestApp};
+use crate::support::{Reply, TestApp, give_a_child};
 use herald_testing::db::TestDb;
 
 /// Who a server function admits.
@@ -101,6 +101,11 @@ const MATRIX: &[(&str, Admits, Input)] = &[
         Input::Form("date=2026-11-23&active_only=true&users=&selected=&all=true"),
     ),
     ("utilization_defaults", Admits::Admins, Input::Form("")),
+    (
+        "set_account_disabled",
+        Admits::Admins,
+        Input::Form("account=ACCOUNT&disabled=true"),
+    ),
     ("my_household", Admits::Parents, Input::Form("")),
     ("my_notices", Admits::Parents, Input::Form("")),
     ("newer_notices", Admits::Parents, Input::Form("than=x")),
@@ -126,6 +131,8 @@ struct Fixture {
     parent: PersonId,
     method: uuid::Uuid,
     notice: uuid::Uuid,
+    /// A second admin's account, which no test signs in with.
+    spare_account: uuid::Uuid,
 }
 
 /// An admin, a teacher and a parent (Pat Lee, with an email address, a preference, and an unread
@@ -157,6 +164,7 @@ async fn district(pool: &PgPool) -> Fixture {
     .execute(pool)
     .await
     .unwrap();
+    give_a_child(pool, ids.parent).await;
     let notice = sqlx::query_scalar!(
         "insert into portal_notice (person_id, message_id, job_id, reason, subject, body)
          values ($1, gen_random_uuid(), 1, 'general', 'Snow day', 'Closed') returning id",
@@ -165,6 +173,7 @@ async fn district(pool: &PgPool) -> Fixture {
     .fetch_one(pool)
     .await
     .unwrap();
+    let mut spare_account = None;
     for (email, name, password, role, person) in [
         (
             "admin@district.example",
@@ -187,24 +196,34 @@ async fn district(pool: &PgPool) -> Fixture {
             Role::Parent,
             Some(ids.parent),
         ),
+        (
+            "spare@district.example",
+            "Sam Spare",
+            "pw-spare",
+            Role::DistrictAdmin,
+            None,
+        ),
     ] {
         let email = EmailAddress::parse(email).unwrap();
-        accounts::create(
-            pool,
-            &email,
-            name,
-            &SecretString::from(password.to_string()),
-            role,
-            person,
-        )
-        .await
-        .unwrap();
+        spare_account = Some(
+            accounts::create(
+                pool,
+                &email,
+                name,
+                &SecretString::from(password.to_string()),
+                role,
+                person,
+            )
+            .await
+            .unwrap(),
+        );
     }
     Fixture {
         calendar: ids.calendar,
         parent: ids.parent,
         method: ids.method,
         notice,
+        spare_account: spare_account.unwrap().0,
     }
 }
 
@@ -221,7 +240,8 @@ async fn fingerprint(pool: &PgPool) -> String {
                (select max(updated_at)::text from dialer_settings),
                (select string_agg(coalesce(calendar_id::text, '-'), ',' order by created_at)
                   from auth_session),
-               (select count(*) from person), (select count(*) from account)
+               (select count(*) from person), (select count(*) from account),
+               (select count(*) from account where disabled_at is not null)
            ) as "f!""#
     )
     .fetch_one(pool)
@@ -274,6 +294,7 @@ async fn call(
                 .replace("PERSON", &f.parent.to_string())
                 .replace("METHOD", &f.method.to_string())
                 .replace("NOTICE", &f.notice.to_string())
+                .replace("ACCOUNT", &f.spare_account.to_string())
                 .replace("NIL", NIL);
             app.call(function, &form, cookie).await
         }
@@ -524,4 +545,123 @@ async fn a_roster_upload_past_the_size_cap_is_413_and_a_zip_bomb_is_refused_whol
         "{state}"
     );
     assert_eq!(people().await, before, "nothing was imported");
+}
+
+/// Gives Tom Teacher a section with one student, Sam Lee, whose guardian is Pat Lee.
+async fn tom_teaches_pats_child(pool: &PgPool, f: &Fixture) {
+    sqlx::query!(
+        r#"with s as (select id from school limit 1),
+                c as (insert into course (sourced_id, title, school_id)
+                      select 'c-1', 'Reading', id from s returning id),
+                sec as (insert into section (sourced_id, title, course_id, school_id, calendar_id)
+                        select 'sec-1', 'Reading 3', c.id, s.id, $1 from c, s returning id),
+                sam as (insert into person (sourced_id, kind, given_name, family_name, grade_level)
+                        values ('s-1', 'student', 'Sam', 'Lee', '3') returning id),
+                link as (insert into guardian_student (guardian_id, student_id, relationship)
+                         select $2, id, 'parent' from sam)
+           insert into section_member (section_id, person_id, sourced_id, role)
+           select sec.id, sam.id, 'e-1', 'student' from sec, sam
+           union all
+           select sec.id, p.id, 'e-2', 'teacher' from sec, person p where p.sourced_id = 't-1'"#,
+        f.calendar,
+        f.parent as PersonId
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_is_told_a_person_outside_their_sections_is_not_found() {
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    let f = district(&pool).await;
+    let app = TestApp::spawn(pool.clone());
+    let admin = app.sign_in("admin%40district.example", "pw-admin").await;
+    let teacher = app
+        .sign_in("teacher%40district.example", "pw-teacher")
+        .await;
+    let pat = format!("id={}", f.parent.0);
+
+    let r = app.call("search_people", "query=lee", Some(&admin)).await;
+    assert!(r.body.contains("Pat Lee"), "an admin finds Pat: {}", r.body);
+    let r = app.call("search_people", "query=lee", Some(&teacher)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!r.body.contains("Pat Lee"), "{}", r.body);
+    for function in ["person_card", "preference_history"] {
+        let r = app.call(function, &pat, Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::OK, "{function} as admin: {}", r.body);
+        let r = app.call(function, &pat, Some(&teacher)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{function} as teacher: {}",
+            r.body
+        );
+        assert!(!r.body.contains("pat@home.example"), "{}", r.body);
+    }
+
+    // Once Tom teaches Pat's child, he finds and opens them both.
+    tom_teaches_pats_child(&pool, &f).await;
+    let r = app.call("search_people", "query=lee", Some(&teacher)).await;
+    assert!(
+        r.body.contains("Pat Lee") && r.body.contains("Sam Lee"),
+        "{}",
+        r.body
+    );
+    for function in ["person_card", "preference_history"] {
+        let r = app.call(function, &pat, Some(&teacher)).await;
+        assert_eq!(r.status, StatusCode::OK, "{function}: {}", r.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_routes_admit_district_admins_only_and_send_others_away() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    district(&pool).await;
+    let app = TestApp::spawn(pool.clone());
+    let admin = app.sign_in("admin%40district.example", "pw-admin").await;
+    let teacher = app
+        .sign_in("teacher%40district.example", "pw-teacher")
+        .await;
+    let parent = app.sign_in("pat%40home.example", "pw-parent").await;
+    let today = chrono::Utc::now().date_naive();
+    let routes = [
+        format!("/admin/messenger/messages/{NIL}/delivery.csv"),
+        format!(
+            "/admin/messenger/reports/utilization/extract?start={today}&end={today}&sent_to=email&format=csv"
+        ),
+    ];
+    for route in routes {
+        let get = |cookie: Option<&str>| {
+            let mut req = Request::get(route.clone());
+            if let Some(c) = cookie {
+                req = req.header(header::COOKIE, c);
+            }
+            app.send(req.body(Body::empty()).unwrap())
+        };
+        let r = get(None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{route} signed out");
+        assert_eq!(r.headers[header::LOCATION], "/sign-in", "{route}");
+        for (who, cookie) in [("teacher", &teacher), ("parent", &parent)] {
+            let r = get(Some(cookie)).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{route} as {who}");
+            assert!(
+                !r.body.contains(','),
+                "{route} as {who}: no CSV: {}",
+                r.body
+            );
+        }
+        let r = get(Some(&admin)).await;
+        let s = r.status.as_u16();
+        assert!(
+            s == 200 || s == 404,
+            "{route} as admin: {} {}",
+            r.status,
+            r.body
+        );
+    }
 }

@@ -10,6 +10,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use herald_app::state::AppState;
 use herald_core::config::Config;
+use herald_core::domain::PersonId;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -141,4 +142,19 @@ impl TestApp {
             .unwrap()
             .to_string()
     }
+}
+
+/// Links `guardian` to a new student of their own, as the roster does for every guardian who may
+/// sign in (a parent account with no student link is barred, see `accounts::Bar::Unlinked`).
+pub async fn give_a_child(pool: &PgPool, guardian: PersonId) {
+    sqlx::query!(
+        r#"with kid as (insert into person (sourced_id, kind, given_name, family_name)
+                        values ('child-of-' || $1::uuid, 'student', 'Kim', 'Child') returning id)
+           insert into guardian_student (guardian_id, student_id, relationship)
+           select $1, id, 'parent' from kid"#,
+        guardian as PersonId
+    )
+    .execute(pool)
+    .await
+    .unwrap();
 }

@@ -7,7 +7,10 @@
 //!   database does not yield a usable cookie;
 //! - an email with `max_failures` failed attempts inside the window is refused *before* its
 //!   password is checked, whether or not an account exists for it (no account probing);
-//! - an unknown email costs the same argon2 work as a wrong password.
+//! - an unknown email costs the same argon2 work as a wrong password;
+//! - access follows the roster: an account the SQL function `account_bar` bars (disabled by an
+//!   admin, its person inactive, a parent linked to no student) cannot sign in and none of its
+//!   sessions count; disabling one, or an import that bars one, also deletes its sessions.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -32,6 +35,30 @@ pub enum Role {
     Teacher,
     /// A guardian who signs in to the parent portal; linked to their `person` row.
     Parent,
+}
+
+/// Why an account may not sign in. Mirrors the Postgres enum `account_bar`, which the SQL function
+/// of that name computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "account_bar", rename_all = "snake_case")]
+pub enum Bar {
+    /// An admin disabled the account.
+    Disabled,
+    /// The person the account belongs to is inactive in the roster.
+    Inactive,
+    /// A parent account whose guardian is linked to no student any more.
+    Unlinked,
+}
+
+impl Bar {
+    /// Why, as the People page says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Disabled => "Disabled by an admin",
+            Self::Inactive => "Cannot sign in: inactive in the roster",
+            Self::Unlinked => "Cannot sign in: linked to no student in the roster",
+        }
+    }
 }
 
 /// A signed-in account as the server sees it.
@@ -99,6 +126,9 @@ pub enum AccountError {
     /// Every password check was taken for longer than `auth.password_check_wait_ms`.
     #[error("too many sign-ins at once; no password check came free in time")]
     Busy,
+    /// The password was right, and something bars the account from signing in.
+    #[error("this account may not sign in ({0:?})")]
+    Barred(Bar),
     /// The email has reached `max_failures` failed attempts inside the throttle window.
     #[error("too many failed sign-ins for this email; try again in {minutes} minutes")]
     Throttled {
@@ -185,6 +215,10 @@ pub async fn sign_in(
         .map_err(AccountError::Join)?;
     match found {
         Some((account, _)) if ok => {
+            if let Some(bar) = bar_of(pool, account.id).await? {
+                // Still counted as a failure: a barred account is not a way around the throttle.
+                return Err(AccountError::Barred(bar));
+            }
             clear_failures(pool, &email).await?;
             let token = SessionToken::generate();
             let expires = Utc::now() + Duration::hours(settings.session_hours);
@@ -196,7 +230,8 @@ pub async fn sign_in(
     }
 }
 
-/// The account behind a session cookie, if the session exists and has not expired.
+/// The account behind a session cookie, if the session exists, has not expired, and nothing bars
+/// its account.
 pub async fn session_account(
     pool: &PgPool,
     token: &SessionToken,
@@ -205,7 +240,7 @@ pub async fn session_account(
         r#"select a.id as "id: AccountId", a.email, a.display_name, a.role as "role: Role",
                   a.person_id as "person_id: PersonId", s.calendar_id as "calendar_id: CalendarId"
            from auth_session s join account a on a.id = s.account_id
-           where s.token_hash = $1 and s.expires_at > now()"#,
+           where s.token_hash = $1 and s.expires_at > now() and account_bar(a.id) is null"#,
         token.hash()
     )
     .fetch_optional(pool)
@@ -231,6 +266,118 @@ pub async fn sign_out(pool: &PgPool, token: &SessionToken) -> Result<(), Account
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Why `account` may not sign in, or `None` when it may.
+async fn bar_of(pool: &PgPool, account: AccountId) -> Result<Option<Bar>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select account_bar($1) as "bar: Bar""#,
+        account as AccountId
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Deletes the sessions of every account something now bars: what a roster import does in its
+/// own transaction, so a person it makes inactive is signed out when it commits.
+pub async fn end_barred_sessions(conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query!("delete from auth_session where account_bar(account_id) is not null")
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Disables an account (deleting its sessions) or enables it again; `by` is the admin doing it.
+/// `false` when there is no such account. Disabling a disabled account keeps who did it first.
+pub async fn set_disabled(
+    pool: &PgPool,
+    account: AccountId,
+    disabled: bool,
+    by: Option<AccountId>,
+) -> Result<bool, AccountError> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query!(
+        "update account
+         set disabled_at = case when $2 then coalesce(disabled_at, now()) end,
+             disabled_by = case when $2 then
+                               case when disabled_at is null then $3 else disabled_by end
+                           end
+         where id = $1",
+        account as AccountId,
+        disabled,
+        by as Option<AccountId>
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if found && disabled {
+        sqlx::query!(
+            "delete from auth_session where account_id = $1",
+            account as AccountId
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// The account that signs in with `email`, if any.
+pub async fn id_by_email(
+    pool: &PgPool,
+    email: &EmailAddress,
+) -> Result<Option<AccountId>, AccountError> {
+    Ok(sqlx::query_scalar!(
+        r#"select id as "id: AccountId" from account where email = $1"#,
+        email.as_str()
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// A person's sign-in account as the People page shows it.
+#[derive(Debug, Clone)]
+pub struct AccountAccess {
+    /// The account's primary key.
+    pub id: AccountId,
+    /// The sign-in email.
+    pub email: String,
+    /// What the account may do.
+    pub role: Role,
+    /// What bars it from signing in, if anything.
+    pub bar: Option<Bar>,
+    /// When an admin disabled it, and who (while disabled).
+    pub disabled: Option<(DateTime<Utc>, Option<String>)>,
+}
+
+/// The sign-in accounts that belong to `person`.
+pub async fn of_person(
+    pool: &PgPool,
+    person: PersonId,
+) -> Result<Vec<AccountAccess>, AccountError> {
+    let rows = sqlx::query!(
+        r#"select a.id as "id: AccountId", a.email, a.role as "role: Role",
+                  account_bar(a.id) as "bar: Bar", a.disabled_at, b.display_name as "by?"
+           from account a left join account b on b.id = a.disabled_by
+           where a.person_id = $1
+           order by a.email"#,
+        person as PersonId
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AccountAccess {
+            id: r.id,
+            email: r.email,
+            role: r.role,
+            bar: r.bar,
+            disabled: r.disabled_at.map(|at| (at, r.by)),
+        })
+        .collect())
 }
 
 /// Records the calendar chosen in the Campus Toolbar for this session.

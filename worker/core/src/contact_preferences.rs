@@ -434,7 +434,7 @@ pub async fn history(
                       as previous_by
            from contact_preference_change c
            join contact_method cm on cm.id = c.contact_method_id
-           where cm.id in (select id from methods_of($1))
+           where cm.id in (select id from methods_ever_of($1))
            order by c.id desc
            limit $2"#,
         person as PersonId,
@@ -485,7 +485,7 @@ pub async fn consents(pool: &PgPool, person: PersonId) -> Result<Vec<ConsentEntr
                   sc.withdrawn_by
            from sms_consent sc
            join contact_method cm on cm.id = sc.contact_method_id
-           where cm.id in (select id from methods_of($1))
+           where cm.id in (select id from methods_ever_of($1))
            order by sc.id desc"#,
         person as PersonId
     )

@@ -4,12 +4,33 @@
 //! What must stay true: these functions only read; whether a method receives a reason is computed
 //! by the SQL function `method_allowed`, exactly as delivery will treat it; who a search finds is
 //! decided by the SQL function `people_matching` (migration 0012) with a [`PeopleSearch`]
-//! pattern, so the People page and the Delivery Report find the same people.
+//! pattern, so the People page and the Delivery Report find the same people; whom a caller may
+//! look up at all is a [`PeopleScope`]: a teacher's scope (the SQL function `people_taught_by`,
+//! migration 0019) bounds the search, the person card and everything listed on it.
 
 use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::domain::{CalendarId, ContactReason, HouseholdId, PersonId, PersonKind, PhoneKind};
+
+/// Whom a caller may look up on the People page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeopleScope {
+    /// A district admin: everyone in the district.
+    District,
+    /// A teacher: the students of the sections they teach and those students' guardians.
+    TaughtBy(PersonId),
+}
+
+impl PeopleScope {
+    /// The teacher whose sections bound the scope, if any: the `$n` the queries take.
+    fn teacher(self) -> Option<PersonId> {
+        match self {
+            Self::District => None,
+            Self::TaughtBy(teacher) => Some(teacher),
+        }
+    }
+}
 
 /// One calendar (a school year at one school), as the toolbar lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -164,12 +185,14 @@ impl PeopleSearch {
     }
 }
 
-/// People whose name, student number, email or phone contains `query`, at most `limit`,
-/// students and guardians of the calendar first when one is given. A blank query finds nobody.
+/// People in `scope` whose name, student number, email or phone contains `query`, at most
+/// `limit`, students and guardians of the calendar first when one is given. A blank query finds
+/// nobody.
 pub async fn search_people(
     pool: &PgPool,
     query: &str,
     calendar: Option<CalendarId>,
+    scope: PeopleScope,
     limit: i64,
 ) -> Result<Vec<PersonHit>, sqlx::Error> {
     let Some(search) = PeopleSearch::parse(query) else {
@@ -193,11 +216,13 @@ pub async fn search_people(
                   ) as "in_calendar!"
            from person p
            where p.id in (select id from people_matching($1))
+             and ($4::uuid is null or p.id in (select id from people_taught_by($4)))
            order by 5 desc, p.family_name, p.given_name
            limit $3"#,
         search.pattern(),
         calendar as Option<CalendarId>,
-        limit
+        limit,
+        scope.teacher() as Option<PersonId>
     )
     .fetch_all(pool)
     .await?;
@@ -235,7 +260,7 @@ pub async fn person_by_email(
         r#"select p.id as "id: PersonId", p.kind as "kind: PersonKind",
                   p.given_name || ' ' || p.family_name as "name!"
            from contact_method cm join person p on p.id = cm.person_id
-           where cm.email = $1
+           where cm.email = $1 and cm.removed_at is null
            order by p.sourced_id
            limit 1"#,
         email
@@ -245,10 +270,13 @@ pub async fn person_by_email(
     Ok(row.map(|r| (r.id, r.kind, r.name)))
 }
 
-/// One person with household, relations, assignments and contact methods.
+/// One person with household, relations, assignments and contact methods, or `None` when there
+/// is no such person in `scope`. The household members and relations listed are those in
+/// `scope` too.
 pub async fn person_detail(
     pool: &PgPool,
     id: PersonId,
+    scope: PeopleScope,
 ) -> Result<Option<PersonDetail>, sqlx::Error> {
     let Some(p) = sqlx::query!(
         r#"select p.id as "id: PersonId", p.kind as "kind: PersonKind",
@@ -256,8 +284,10 @@ pub async fn person_detail(
                   p.active, p.household_id as "household_id: HouseholdId",
                   h.name as "household_name?"
            from person p left join household h on h.id = p.household_id
-           where p.id = $1"#,
-        id as PersonId
+           where p.id = $1
+             and ($2::uuid is null or p.id in (select id from people_taught_by($2)))"#,
+        id as PersonId,
+        scope.teacher() as Option<PersonId>
     )
     .fetch_optional(pool)
     .await?
@@ -265,7 +295,7 @@ pub async fn person_detail(
         return Ok(None);
     };
     let household_members = match p.household_id {
-        Some(h) => household_members(pool, h).await?,
+        Some(h) => household_members(pool, h, scope).await?,
         None => Vec::new(),
     };
     Ok(Some(PersonDetail {
@@ -278,19 +308,45 @@ pub async fn person_detail(
         household_id: p.household_id,
         household_name: p.household_name,
         household_members,
-        relations: relations(pool, id).await?,
+        relations: relations(pool, id, scope).await?,
         assignments: assignments(pool, id).await?,
         contact_methods: contact_methods(pool, id).await?,
     }))
 }
 
-async fn household_members(pool: &PgPool, h: HouseholdId) -> Result<Vec<PersonHit>, sqlx::Error> {
+/// Whether the person `id` is in `scope`: one a teacher may not look up is, to them, not there.
+pub async fn in_scope(
+    pool: &PgPool,
+    id: PersonId,
+    scope: PeopleScope,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists(
+               select 1 from person p
+               where p.id = $1
+                 and ($2::uuid is null or p.id in (select id from people_taught_by($2)))
+           ) as "e!""#,
+        id as PersonId,
+        scope.teacher() as Option<PersonId>
+    )
+    .fetch_one(pool)
+    .await
+}
+
+async fn household_members(
+    pool: &PgPool,
+    h: HouseholdId,
+    scope: PeopleScope,
+) -> Result<Vec<PersonHit>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select id as "id: PersonId", kind as "kind: PersonKind",
                   given_name || ' ' || family_name as "name!", grade_level
-           from person where household_id = $1 and active
+           from person
+           where household_id = $1 and active
+             and ($2::uuid is null or id in (select id from people_taught_by($2)))
            order by kind, family_name, given_name"#,
-        h as HouseholdId
+        h as HouseholdId,
+        scope.teacher() as Option<PersonId>
     )
     .fetch_all(pool)
     .await?;
@@ -308,7 +364,11 @@ async fn household_members(pool: &PgPool, h: HouseholdId) -> Result<Vec<PersonHi
         .collect())
 }
 
-async fn relations(pool: &PgPool, id: PersonId) -> Result<Vec<Relation>, sqlx::Error> {
+async fn relations(
+    pool: &PgPool,
+    id: PersonId,
+    scope: PeopleScope,
+) -> Result<Vec<Relation>, sqlx::Error> {
     sqlx::query_as!(
         Relation,
         r#"select o.id as "id: PersonId", o.given_name || ' ' || o.family_name as "name!",
@@ -323,9 +383,11 @@ async fn relations(pool: &PgPool, id: PersonId) -> Result<Vec<Relation>, sqlx::E
                where e.student_id = o.id
                order by c.school_year desc
                limit 1) latest on true
-           where gs.guardian_id = $1 or gs.student_id = $1
+           where (gs.guardian_id = $1 or gs.student_id = $1)
+             and ($2::uuid is null or o.id in (select id from people_taught_by($2)))
            order by o.family_name, o.given_name"#,
-        id as PersonId
+        id as PersonId,
+        scope.teacher() as Option<PersonId>
     )
     .fetch_all(pool)
     .await

@@ -197,7 +197,8 @@ impl Worker {
         Ok(n)
     }
 
-    /// One inbox batch: lease, render, write notices. Returns how many jobs were delivered.
+    /// One inbox batch: lease, write notices. Returns how many jobs were delivered. A notice is
+    /// rendered when it is read, so the lane writes one small row per job whatever the body's size.
     pub async fn inbox_pass(&self) -> Result<u64, WorkerError> {
         let w = &self.settings.worker;
         let jobs = queue::lease(
@@ -212,15 +213,8 @@ impl Worker {
         if jobs.is_empty() {
             return Ok(0);
         }
-        let portal_url = email_preferences::portal_url(&self.pool, &self.settings.smtp).await?;
-        let people = delivery::recipients(&self.pool, &jobs).await?;
-        let mut notices = Vec::with_capacity(jobs.len());
-        for job in &jobs {
-            let m = self.cache.get(&self.pool, job.message_id).await?;
-            let r = job.person_id.and_then(|p| people.get(&(job.message_id, p)));
-            notices.push(delivery::notice(&m, job, r, &portal_url));
-        }
-        Ok(queue::deliver_notices(&self.pool, self.id, &notices).await?)
+        let ids: Vec<_> = jobs.iter().map(|j| j.id).collect();
+        Ok(queue::deliver_notices(&self.pool, self.id, &ids).await?)
     }
 
     /// One email batch through `mailer`. Jobs not started because of `stop` or a lease about to

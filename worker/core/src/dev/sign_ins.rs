@@ -68,7 +68,7 @@ async fn first_teacher_email(pool: &PgPool) -> Result<Option<String>, AccountErr
         r#"select cm.email as "email!"
            from person p
            join staff_assignment sa on sa.staff_id = p.id and sa.title = 'teacher'
-           join contact_method cm on cm.person_id = p.id and cm.email is not null
+           join contact_method cm on cm.person_id = p.id and cm.email is not null and cm.removed_at is null
            where p.active
            order by p.sourced_id
            limit 1"#

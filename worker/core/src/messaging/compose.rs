@@ -19,6 +19,13 @@ use crate::domain::{
 /// provider's 4,000 characters of TwiML.
 pub const MAX_VOICE_SCRIPT: usize = 3_000;
 
+/// The largest message body, in bytes of UTF-8, for each of the HTML body, the plain-text body
+/// and the portal notice's text. Gmail cuts off an email's HTML after 102 KB behind a "View
+/// entire message" link, so a body much past that is one parents partly never see; 256 KB leaves
+/// room for the markup and inline styles a body pasted from a word processor carries, while one
+/// message can never grow the queue, the relay's traffic or a parent's page without bound.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// The compose form, as typed.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Draft {
@@ -91,6 +98,12 @@ pub enum ComposeError {
     /// The subject is longer than 200 characters.
     #[error("the subject is longer than 200 characters")]
     SubjectTooLong,
+    /// A body is longer than [`MAX_BODY_BYTES`]: the field's name and its size in bytes.
+    #[error(
+        "{0}: at most 256 KB (it has {kb} KB); Gmail cuts off an email after 102 KB, so shorten it or link to a longer document",
+        kb = .1.div_ceil(1024)
+    )]
+    BodyTooLong(&'static str, usize),
 }
 
 /// A draft whose templates parse and whose schedule is consistent.
@@ -130,6 +143,15 @@ impl Draft {
         }
         if self.body_html.trim().is_empty() {
             return Err(ComposeError::Missing("Message body"));
+        }
+        for (field, body) in [
+            ("Message body", &self.body_html),
+            ("Plain-text body", &self.body_text),
+            ("Portal notice", &self.inbox_text),
+        ] {
+            if body.len() > MAX_BODY_BYTES {
+                return Err(ComposeError::BodyTooLong(field, body.len()));
+            }
         }
         self.devices.sort();
         self.devices.dedup();
@@ -340,10 +362,12 @@ pub async fn audience_count(pool: &PgPool, a: &Audience) -> Result<AudienceCount
                (select count(distinct s) from audience_of($1, $4, $2, $3) b, unnest(b.student_ids) s) as "students!",
                count(*) filter (where exists (
                    select 1 from contact_method cm where cm.person_id = a.person_id and cm.email is not null
+                     and cm.removed_at is null
                )) as "with_email!",
                count(*) filter (where exists (
                    select 1 from contact_method cm join person p on p.id = a.person_id
                    where (cm.person_id = p.id or cm.household_id = p.household_id) and cm.phone is not null
+                     and cm.removed_at is null
                )) as "with_phone!"
            from audience_of($1, $4, $2, $3) a"#,
         a.calendar as CalendarId,
@@ -500,6 +524,33 @@ mod tests {
         let mut d = draft();
         d.body_html = "<p>About <b>{{student}}</p>".into();
         assert!(matches!(d.compose(), Err(ComposeError::Template(e)) if e.field == "Message body"));
+    }
+
+    #[test]
+    fn a_body_past_256_kb_is_refused_naming_the_field_and_one_at_the_cap_composes() {
+        let at_cap = format!("<p>{}</p>", "a".repeat(MAX_BODY_BYTES - 7));
+        assert_eq!(at_cap.len(), MAX_BODY_BYTES);
+        let mut d = draft();
+        d.body_html = at_cap.clone();
+        assert!(d.compose().is_ok());
+        let mut d = draft();
+        d.body_html = format!("{at_cap} ");
+        let e = d.compose().unwrap_err();
+        assert_eq!(
+            e,
+            ComposeError::BodyTooLong("Message body", MAX_BODY_BYTES + 1)
+        );
+        assert!(
+            e.to_string()
+                .starts_with("Message body: at most 256 KB (it has 257 KB)"),
+            "{e}"
+        );
+        let mut d = draft();
+        d.inbox_text = "é".repeat(MAX_BODY_BYTES / 2 + 1);
+        assert!(matches!(
+            d.compose(),
+            Err(ComposeError::BodyTooLong("Portal notice", _))
+        ));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Rendering leased jobs: a message's templates are loaded once per worker ([`MessageCache`]),
-//! each batch's merge data is read in one query, and every job becomes an [`Outgoing`] email, a
-//! portal [`Notice`] or the words of a call ([`voice`]).
+//! Rendering messages: a message's templates are loaded once per worker ([`MessageCache`]),
+//! each batch's merge data is read in one query, and a job becomes an [`Outgoing`] email or the
+//! words of a call ([`voice`]); a portal notice is rendered the same way when a parent reads it
+//! ([`notice`]), so it is stored without a copy of the message.
 //!
 //! What must stay true: rendering is a pure function of the stored message, the recipient row
-//! made at fan-out and the email settings, so a retried job renders the same email.
+//! made at fan-out and the email settings, so a retried job renders the same email and a notice
+//! reads the same each time it is opened.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use sqlx::PgPool;
 
 use super::email::Outgoing;
 use super::email_preferences::SmtpConfig;
-use super::queue::{LeasedJob, Notice};
+use super::queue::LeasedJob;
 use super::sent_messages;
 use super::template::{MergeData, Template};
 use super::unsubscribe::UnsubscribeKey;
@@ -61,7 +63,8 @@ pub enum RenderError {
     Template(MessageId, super::template::TemplateError),
 }
 
-async fn load(pool: &PgPool, id: MessageId) -> Result<Loaded, RenderError> {
+/// Loads and parses the message `id`.
+pub async fn load(pool: &PgPool, id: MessageId) -> Result<Loaded, RenderError> {
     let r = sqlx::query!(
         r#"select m.reason as "reason: ContactReason", m.subject, m.body_html, m.body_text,
                m.inbox_text, m.voice_script, m.dial_from, m.dial_until, m.sender_name, m.is_test,
@@ -139,10 +142,19 @@ pub async fn recipients(
     pool: &PgPool,
     jobs: &[LeasedJob],
 ) -> Result<HashMap<(MessageId, PersonId), Recipient>, sqlx::Error> {
-    let (messages, people): (Vec<MessageId>, Vec<PersonId>) = jobs
+    let pairs: Vec<(MessageId, PersonId)> = jobs
         .iter()
         .filter_map(|j| j.person_id.map(|p| (j.message_id, p)))
-        .unzip();
+        .collect();
+    recipients_of(pool, &pairs).await
+}
+
+/// The recipient rows of these (message, person) pairs, in one query.
+pub async fn recipients_of(
+    pool: &PgPool,
+    pairs: &[(MessageId, PersonId)],
+) -> Result<HashMap<(MessageId, PersonId), Recipient>, sqlx::Error> {
+    let (messages, people): (Vec<MessageId>, Vec<PersonId>) = pairs.iter().copied().unzip();
     if people.is_empty() {
         return Ok(HashMap::new());
     }
@@ -184,11 +196,21 @@ fn merge(m: &Loaded, r: Option<&Recipient>, portal_url: &str) -> MergeData {
     }
 }
 
-/// The portal notice for an inbox job.
-pub fn notice(m: &Loaded, job: &LeasedJob, r: Option<&Recipient>, portal_url: &str) -> Notice {
+/// A portal notice's words for its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeContent {
+    /// The subject line.
+    pub subject: String,
+    /// The portal notice's text.
+    pub body: String,
+    /// The message's HTML body (sanitized when shown, not here).
+    pub body_html: String,
+}
+
+/// The portal notice of message `m` for recipient `r`.
+pub fn notice(m: &Loaded, r: Option<&Recipient>, portal_url: &str) -> NoticeContent {
     let data = merge(m, r, portal_url);
-    Notice {
-        job: job.id,
+    NoticeContent {
         subject: m.subject.render(&data),
         body: m.inbox.render(&data),
         body_html: m.html.render_html(&data),

@@ -257,6 +257,7 @@ async fn email(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Writte
                       method_allowed($2, cp.enabled, cm.emergency) as allowed
                from message_recipient r
                join contact_method cm on cm.person_id = r.person_id and cm.email is not null
+                    and cm.removed_at is null
                left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
                where r.message_id = $1
            ), jobs as (
@@ -304,13 +305,14 @@ async fn phone(tx: &mut Transaction<'_, Postgres>, m: &Claimed) -> Result<Writte
                       method_allowed($2, cp.enabled, cm.emergency) as allowed
                from message_recipient r
                join contact_method cm on cm.person_id = r.person_id and cm.phone is not null
+                    and cm.removed_at is null
                left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
                where r.message_id = $1
                union all
                select r.person_id, cm.id, cm.phone, method_allowed($2, cp.enabled, cm.emergency)
                from message_recipient r
                join person p on p.id = r.person_id
-               join contact_method cm on cm.household_id = p.household_id
+               join contact_method cm on cm.household_id = p.household_id and cm.removed_at is null
                left join contact_preference cp on cp.contact_method_id = cm.id and cp.reason = $2
                where r.message_id = $1
            ), jobs as (

@@ -6,13 +6,19 @@
 //!   marks nothing, so a parent can never see or touch another household's notice.
 //! - Pages are keyset pages on (created_at, id) newest first: a page costs the same with 10 or
 //!   10,000 notices, and a notice arriving while a parent pages never shifts or repeats a row.
+//! - A notice stores no copy of its message: a page renders each notice from its message's
+//!   templates and its recipient row ([`delivery::notice`], as the inbox lane once did), loading
+//!   each message of the page once. Notices written before that keep, and show, their stored copy.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::{ContactReason, PersonId};
+use std::collections::HashMap;
+
+use super::delivery::{self, Loaded, RenderError};
+use crate::domain::{ContactReason, MessageId, PersonId};
 
 /// A notice as the portal lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,20 +91,25 @@ pub fn sanitize(html: &str) -> String {
         .to_string()
 }
 
-/// Up to `size` of a person's notices older than `after` (from the newest when `None`).
+/// What a notice whose message no longer exists shows as its subject.
+pub const GONE: &str = "This message is no longer available";
+
+/// Up to `size` of a person's notices older than `after` (from the newest when `None`), each
+/// rendered for the person; `portal_url` is what `{{portal_url}}` merges as.
 pub async fn page(
     pool: &PgPool,
     person: PersonId,
     after: Option<Cursor>,
     size: i64,
-) -> Result<Page, sqlx::Error> {
+    portal_url: &str,
+) -> Result<Page, RenderError> {
     let (at, id) = match after {
         Some(c) => (Some(c.created_at), Some(c.id)),
         None => (None, None),
     };
-    let mut notices = sqlx::query_as!(
-        PortalNotice,
-        r#"select n.id, n.reason as "reason: ContactReason", n.subject, n.body, n.body_html,
+    let mut rows = sqlx::query!(
+        r#"select n.id, n.message_id as "message_id: MessageId", n.reason as "reason: ContactReason",
+                  n.subject, n.body, n.body_html,
                   coalesce(s.name, '') as "school!", coalesce(m.sender_name, '') as "sender!",
                   n.created_at, n.read_at is not null as "read!"
            from portal_notice n
@@ -116,19 +127,68 @@ pub async fn page(
     )
     .fetch_all(pool)
     .await?;
-    let next = if notices.len() as i64 > size {
-        notices.truncate(size as usize);
-        notices.last().map(|n| Cursor {
+    let next = if rows.len() as i64 > size {
+        rows.truncate(size as usize);
+        rows.last().map(|n| Cursor {
             created_at: n.created_at,
             id: n.id,
         })
     } else {
         None
     };
-    let newest = notices.first().map(|n| Cursor {
+    let newest = rows.first().map(|n| Cursor {
         created_at: n.created_at,
         id: n.id,
     });
+    // The messages and recipient rows the page's unstored notices render from, each read once.
+    let to_render: Vec<(MessageId, PersonId)> = rows
+        .iter()
+        .filter(|n| n.subject.is_none())
+        .map(|n| (n.message_id, person))
+        .collect();
+    let recipients = delivery::recipients_of(pool, &to_render).await?;
+    let mut messages: HashMap<MessageId, Loaded> = HashMap::new();
+    for (message, _) in &to_render {
+        if messages.contains_key(message) {
+            continue;
+        }
+        match delivery::load(pool, *message).await {
+            Ok(m) => {
+                messages.insert(*message, m);
+            }
+            // Messages are never deleted; should one be, its notices say so instead of failing
+            // the whole page.
+            Err(RenderError::Db(sqlx::Error::RowNotFound)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let notices = rows
+        .into_iter()
+        .map(|n| {
+            let (subject, body, body_html) = match (n.subject, n.body) {
+                (Some(subject), Some(body)) => (subject, body, n.body_html),
+                _ => match messages.get(&n.message_id) {
+                    Some(m) => {
+                        let r = recipients.get(&(n.message_id, person));
+                        let c = delivery::notice(m, r, portal_url);
+                        (c.subject, c.body, Some(c.body_html))
+                    }
+                    None => (GONE.to_string(), String::new(), None),
+                },
+            };
+            PortalNotice {
+                id: n.id,
+                reason: n.reason,
+                subject,
+                body,
+                body_html,
+                school: n.school,
+                sender: n.sender,
+                created_at: n.created_at,
+                read: n.read,
+            }
+        })
+        .collect();
     Ok(Page {
         notices,
         newest,

@@ -147,43 +147,26 @@ pub async fn mark_sent(pool: &PgPool, worker: Uuid, ids: &[JobId]) -> Result<u64
     Ok(n as u64)
 }
 
-/// A rendered portal notice for an inbox job.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    /// The inbox job the notice delivers.
-    pub job: JobId,
-    /// The subject, rendered for the recipient.
-    pub subject: String,
-    /// The portal notice's text, rendered for the recipient.
-    pub body: String,
-    /// The message's HTML body for this recipient (sanitized when shown, not here).
-    pub body_html: String,
-}
-
-/// Writes the notices and marks their jobs sent, in one statement; returns how many jobs this
-/// worker still held (and so delivered).
+/// Writes the notices of the inbox jobs `jobs` and marks the jobs sent, in one statement; returns
+/// how many jobs this worker still held (and so delivered). A notice stores no copy of its
+/// message: the portal renders it when it is read (see `notices`).
 pub async fn deliver_notices(
     pool: &PgPool,
     worker: Uuid,
-    notices: &[Notice],
+    jobs: &[JobId],
 ) -> Result<u64, sqlx::Error> {
-    if notices.is_empty() {
+    if jobs.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<JobId> = notices.iter().map(|n| n.job).collect();
-    let subjects: Vec<&str> = notices.iter().map(|n| n.subject.as_str()).collect();
-    let bodies: Vec<&str> = notices.iter().map(|n| n.body.as_str()).collect();
-    let htmls: Vec<&str> = notices.iter().map(|n| n.body_html.as_str()).collect();
     let n = sqlx::query_scalar!(
         r#"with done as (
                update delivery_job j set status = 'sent', sent_at = now()
-               from unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) as n (job_id, subject, body, body_html)
-               where j.id = n.job_id and j.leased_by = $1 and j.status = 'leased'
+               where j.id = any($2::bigint[]) and j.leased_by = $1 and j.status = 'leased'
                  and j.device = 'inbox'
-               returning j.id, j.message_id, j.person_id, j.device, j.kind, n.subject, n.body, n.body_html
+               returning j.id, j.message_id, j.person_id, j.device, j.kind
            ), noticed as (
-               insert into portal_notice (person_id, message_id, job_id, reason, subject, body, body_html)
-               select d.person_id, d.message_id, d.id, m.reason, d.subject, d.body, d.body_html
+               insert into portal_notice (person_id, message_id, job_id, reason)
+               select d.person_id, d.message_id, d.id, m.reason
                from done d
                join message m on m.id = d.message_id
                on conflict (job_id) do nothing
@@ -197,10 +180,7 @@ pub async fn deliver_notices(
            )
            select count(*) as "n!" from done"#,
         worker,
-        &ids as &[JobId],
-        &subjects as &[&str],
-        &bodies as &[&str],
-        &htmls as &[&str],
+        jobs as &[JobId],
     )
     .fetch_one(pool)
     .await?;

@@ -115,6 +115,15 @@ pub async fn write(
         bulk::add_score_keys(w.conn).await?;
     }
 
+    // Access follows the roster: whoever this import made inactive, or left a parent of no
+    // student, is signed out when it commits.
+    let ended = crate::accounts::end_barred_sessions(w.conn).await?;
+    if ended > 0 {
+        tracing::info!(
+            sessions = ended,
+            "ended the sessions of accounts the roster now bars"
+        );
+    }
     report(progress, "Committing", 99);
     let summary = w.summary;
     tx.commit().await?;
@@ -724,9 +733,10 @@ mod contact_method {
                      left join person p on p.sourced_id = r.person
                      left join household h on h.key = r.household
                      on conflict (person_id, household_id, email, phone) do update
-                       set phone_kind = excluded.phone_kind, sms_capable = excluded.sms_capable, updated_at = now()
-                     where (contact_method.phone_kind, contact_method.sms_capable)
-                           is distinct from (excluded.phone_kind, excluded.sms_capable)
+                       set phone_kind = excluded.phone_kind, sms_capable = excluded.sms_capable,
+                           removed_at = null, updated_at = now()
+                     where (contact_method.phone_kind, contact_method.sms_capable, contact_method.removed_at)
+                           is distinct from (excluded.phone_kind, excluded.sms_capable, null)
                      returning (xmax = 0) as inserted)
                    select count(*) filter (where inserted) as "inserted!",
                           count(*) filter (where not inserted) as "updated!" from up"#,
@@ -742,7 +752,8 @@ mod contact_method {
         })
     }
 
-    /// Removes methods of the roster's people and households that the roster no longer lists.
+    /// Marks removed the methods of the roster's people and households that the roster no longer
+    /// lists. They are kept, with their preferences, consents and history, for when they return.
     pub async fn remove_stale(
         conn: &mut PgConnection,
         people: &[PersonRow],
@@ -776,8 +787,9 @@ mod contact_method {
                  from unnest($3::text[], $4::text[], $5::bool[]) as k(owner, value, is_household)
                  left join person p on not k.is_household and p.sourced_id = k.owner
                  left join household h on k.is_household and h.key = k.owner)
-               delete from contact_method cm
-               where (cm.person_id in (select id from person where sourced_id = any($1::text[]))
+               update contact_method cm set removed_at = now(), updated_at = now()
+               where cm.removed_at is null
+                 and (cm.person_id in (select id from person where sourced_id = any($1::text[]))
                       or cm.household_id in (select id from household where key = any($2::text[])))
                  and not exists (
                      select 1 from keep

@@ -329,10 +329,22 @@ async fn every_preference_change_is_recorded_with_old_new_and_who(pool: PgPool) 
         ],
         "a repeat that changes nothing is not recorded"
     );
-    // Deleting the contact method takes its history with it, without errors.
+    // The history is kept: a method that has one cannot be deleted (a re-import marks it
+    // removed instead).
     set(false, "parent@home.example").await;
-    sqlx::query!("delete from contact_method where id = $1", method)
+    let deleted = sqlx::query!("delete from contact_method where id = $1", method)
         .execute(&pool)
-        .await
-        .unwrap();
+        .await;
+    assert!(
+        deleted.is_err(),
+        "deleting a method with history is refused"
+    );
+    let kept = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from contact_preference_change where contact_method_id = $1"#,
+        method
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, 4);
 }

@@ -414,3 +414,46 @@ async fn a_phone_turned_off_for_a_reason_is_not_called_for_it_while_the_guardian
     fanout::fan_out_next(&pool).await.unwrap().unwrap();
     assert_eq!(called("general").await, ["+16125550101", "+16125550102"]);
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_method_a_reimport_removed_gets_nothing_and_its_owner_is_counted_unreached(pool: PgPool) {
+    let d = district(&pool, 60).await;
+    let gone = sqlx::query_scalar!(
+        r#"update contact_method set removed_at = now()
+           where person_id = (select gs.guardian_id from guardian_student gs
+                              join contact_method cm on cm.person_id = gs.guardian_id
+                              where gs.messenger_contact and cm.email is not null
+                              order by gs.guardian_id limit 1)
+           returning person_id as "id!""#
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(!gone.is_empty());
+    send(
+        &pool,
+        &d,
+        ContactReason::Emergency,
+        &[Device::Email, Device::Phone],
+    )
+    .await;
+    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let jobs = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from delivery_job j
+           join contact_method cm on cm.id = j.contact_method_id
+           where cm.removed_at is not null"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(jobs, 0, "nothing is sent to a removed method");
+    let unreached = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from message_unreached
+           where person_id = $1 and device = 'email' and cause = 'no_email'"#,
+        gone[0]
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unreached, 1, "their only email was removed");
+}

@@ -2,6 +2,7 @@
 //! real PostgreSQL (a fresh database per test), with maildev as the SMTP server and the local
 //! voice provider where a test needs them. Shared fixtures are `herald_testing`.
 
+mod access;
 mod accounts;
 mod contact_preferences;
 mod delivery;

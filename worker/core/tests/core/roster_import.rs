@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
+use herald_core::contact_preferences::{self as preferences, ChangedBy};
 use herald_core::dev::district::{self, DemoOptions};
+use herald_core::domain::{ContactMethodId, ContactReason, PersonId};
 use herald_core::oneroster::{self, ImportError, ImportProgress, ImportSummary, RowError};
 use sqlx::PgPool;
 
@@ -23,7 +25,7 @@ async fn import(pool: &PgPool, dir: &Path) -> Result<ImportSummary, ImportError>
 }
 
 /// Rewrites one CSV file: `edit` gets the rows (header first) to change in place.
-fn edit_csv(dir: &Path, file: &str, edit: impl FnOnce(&mut Vec<Vec<String>>)) {
+pub(crate) fn edit_csv(dir: &Path, file: &str, edit: impl FnOnce(&mut Vec<Vec<String>>)) {
     let path = dir.join(file);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -41,7 +43,7 @@ fn edit_csv(dir: &Path, file: &str, edit: impl FnOnce(&mut Vec<Vec<String>>)) {
     writer.flush().unwrap();
 }
 
-fn column(rows: &[Vec<String>], name: &str) -> usize {
+pub(crate) fn column(rows: &[Vec<String>], name: &str) -> usize {
     rows[0].iter().position(|c| c == name).unwrap()
 }
 
@@ -385,14 +387,29 @@ async fn a_changed_email_replaces_the_old_address_and_a_dropped_link_is_removed(
         }
     });
     import(&pool, dir.path()).await.unwrap();
-    let emails = sqlx::query_scalar!(
-        r#"select cm.email as "email!" from contact_method cm join person p on p.id = cm.person_id
-           where p.sourced_id = 'gdn-000001' and cm.email is not null"#
+    let emails = sqlx::query!(
+        r#"select cm.email as "email!", cm.removed_at is not null as "removed!"
+           from contact_method cm join person p on p.id = cm.person_id
+           where p.sourced_id = 'gdn-000001' and cm.email is not null
+           order by cm.removed_at nulls first"#
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(emails, vec!["new.address@example.org".to_string()]);
+    let emails: Vec<(&str, bool)> = emails
+        .iter()
+        .map(|e| (e.email.as_str(), e.removed))
+        .collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert_eq!(
+        emails[0],
+        ("new.address@example.org", false),
+        "the new address is current"
+    );
+    assert!(
+        emails[1].1,
+        "the old address is kept, marked removed: {emails:?}"
+    );
     let links = sqlx::query_scalar!(
         r#"select count(*) as "n!" from guardian_student gs join person g on g.id = gs.guardian_id
            where g.sourced_id = 'gdn-000001'"#
@@ -423,5 +440,90 @@ async fn the_foreign_keys_a_first_bulk_import_drops_and_restores_exist_by_those_
             "section_member_person_id_fkey",
             "section_member_section_id_fkey"
         ]
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_phone_left_out_of_one_export_keeps_its_opt_outs_consent_and_history_for_when_it_returns(
+    pool: PgPool,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    small_district(dir.path());
+    import(&pool, dir.path()).await.unwrap();
+    let cell = sqlx::query!(
+        r#"select p.id as "person: PersonId", p.sourced_id, cm.id as "method: ContactMethodId"
+           from contact_method cm join person p on p.id = cm.person_id
+           where p.kind = 'guardian' and cm.sms_capable
+           order by p.sourced_id limit 1"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let owner = ChangedBy::Portal("parent@home.example".into());
+    preferences::set(
+        &pool,
+        cell.person,
+        cell.method,
+        ContactReason::General,
+        false,
+        &owner,
+    )
+    .await
+    .unwrap();
+    preferences::consent_to_texts(
+        &pool,
+        cell.person,
+        cell.method,
+        |p| format!("Texts to {p}"),
+        &owner,
+    )
+    .await
+    .unwrap();
+    let listed = |pool: PgPool| async move {
+        preferences::of_person(&pool, cell.person)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.id == cell.method)
+    };
+
+    // The SIS export leaves the cell phone out: Herald stops listing it...
+    edit_csv(dir.path(), "users.csv", |rows| {
+        let sms = column(rows, "sms");
+        let row = rows.iter_mut().find(|r| r[0] == cell.sourced_id).unwrap();
+        row[sms] = String::new();
+    });
+    import(&pool, dir.path()).await.unwrap();
+    assert!(
+        listed(pool.clone()).await.is_none(),
+        "a removed phone is not listed"
+    );
+    // ...but keeps the consent and the history the district must keep.
+    let consents = preferences::consents(&pool, cell.person).await.unwrap();
+    assert_eq!(consents.len(), 1, "the consent record is kept");
+    assert!(consents[0].withdrawn.is_none());
+    let history = preferences::history(&pool, cell.person, 50).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.reason == ContactReason::General && h.new == Some(false) && h.by == owner),
+        "the opt-out stays in the history: {history:?}"
+    );
+
+    // The next export lists it again: the parent's own choices are back, not the defaults.
+    small_district(dir.path());
+    import(&pool, dir.path()).await.unwrap();
+    let back = listed(pool.clone())
+        .await
+        .expect("the phone is listed again");
+    let general = back
+        .reasons
+        .iter()
+        .find(|r| r.reason == ContactReason::General)
+        .unwrap();
+    assert!(!general.enabled, "the opt-out holds: {back:?}");
+    assert!(
+        matches!(back.texts, preferences::Texts::On { .. }),
+        "text messages stay consented: {back:?}"
     );
 }
