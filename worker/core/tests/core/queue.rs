@@ -367,6 +367,17 @@ async fn statuses_total(pool: &PgPool, id: MessageId) -> i64 {
         .unwrap()
 }
 
+/// How many of the message's jobs are sent.
+async fn sent_so_far(pool: &PgPool, id: MessageId) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from delivery_job where message_id = $1 and status = 'sent'",
+    )
+    .bind(id.0)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cancels_a_job() {
     let db = herald_testing::db::TestDb::new().await;
@@ -403,7 +414,19 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
                 })
             })
             .collect();
-        tokio::time::sleep(std::time::Duration::from_millis(round * 4)).await;
+        if round % 2 == 0 {
+            // At whatever point this many milliseconds reach...
+            tokio::time::sleep(std::time::Duration::from_millis(round * 4)).await;
+        } else {
+            // ...and, so that some cancel surely lands mid-send whatever the machine's speed,
+            // as soon as the first email is sent.
+            for _ in 0..5_000 {
+                if sent_so_far(&pool, id).await > 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
         compose::cancel(&pool, id).await.unwrap();
         let mut delivered = 0;
         for w in workers {
