@@ -27,6 +27,16 @@ SQLX_CLI_VERSION=0.8.6
 export PATH="$HOME/.cargo/bin:$PATH"
 # A CI clone is built once and thrown away: incremental caches would only take disk (a third of it).
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+# The SMTP password and the provider token are stored sealed with HERALD__SECRETS__KEY (32 random
+# bytes in base64). A deployment sets its own; here a development key is made once under target/.
+if [ -z "${HERALD__SECRETS__KEY:-}" ]; then
+  if [ ! -s "$ROOT/target/dev-secrets-key" ]; then
+    mkdir -p "$ROOT/target"
+    (umask 077 && head -c 32 /dev/urandom | base64 > "$ROOT/target/dev-secrets-key")
+  fi
+  HERALD__SECRETS__KEY=$(cat "$ROOT/target/dev-secrets-key")
+  export HERALD__SECRETS__KEY
+fi
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -166,7 +166,9 @@ pub(crate) mod ssr {
         if p.calling > 0 {
             parts.push(format!("{} with the provider now", p.calling));
         }
-        match preferences::config(&state.pool, &state.settings.dialer).await {
+        match preferences::config(&state.pool, &state.settings.dialer, &state.settings.secrets)
+            .await
+        {
             Err(DialerPreferencesError::NotConfigured(missing)) if p.due + p.waiting > 0 => {
                 parts.push(format!(
                     "{} waiting: the dialer is not set up ({} missing on Dialer Preferences)",

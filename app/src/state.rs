@@ -4,14 +4,11 @@ use herald_core::config::Config;
 use sqlx::PgPool;
 use std::sync::Arc;
 
-use crate::admin::import::ImportRegistry;
-
 /// Shared, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Config>,
-    pub imports: ImportRegistry,
     /// The bound on concurrent password checks (sign-in).
     pub password_checks: herald_core::accounts::PasswordChecks,
 }
@@ -22,7 +19,6 @@ impl AppState {
             pool,
             password_checks: herald_core::accounts::PasswordChecks::new(&settings.auth),
             settings: Arc::new(settings),
-            imports: ImportRegistry::default(),
         }
     }
 }

@@ -97,12 +97,28 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .with_state(options)
 }
 
+/// Seals any secret still stored as plain text (one saved before sealing existed).
+async fn seal_stored_secrets(pool: &sqlx::PgPool, settings: &Config) -> anyhow::Result<()> {
+    let sealed = herald_core::secrets::seal_plaintext(pool, &settings.secrets)
+        .await
+        .context("sealing stored secrets")?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed stored secrets that were plain text");
+    }
+    Ok(())
+}
+
 /// Runs the server until it is told to stop.
 pub async fn run(settings: Config, options: LeptosOptions) -> anyhow::Result<()> {
+    settings
+        .secrets
+        .check()
+        .context("checking the key for stored secrets")?;
     let pool =
         herald_core::db::connect_and_migrate(&settings.database, herald_core::db::Purpose::Web)
             .await
             .context("connecting to and migrating PostgreSQL")?;
+    seal_stored_secrets(&pool, &settings).await?;
     let addr = options.site_addr;
     let state = AppState::new(pool, settings);
     let app = router(state, options);

@@ -122,6 +122,16 @@ async fn connect() -> anyhow::Result<(Config, PgPool)> {
 
 async fn run() -> anyhow::Result<()> {
     let (config, pool) = connect().await?;
+    config
+        .secrets
+        .check()
+        .context("checking the key for stored secrets")?;
+    let sealed = herald_core::secrets::seal_plaintext(&pool, &config.secrets)
+        .await
+        .context("sealing stored secrets")?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed stored secrets that were plain text");
+    }
     herald_core::worker::run(pool, config, herald_core::shutdown::signal())
         .await
         .context("running the worker loop")
@@ -213,7 +223,7 @@ async fn set_disabled(email: &str, disabled: bool) -> anyhow::Result<()> {
 }
 
 async fn demo_dialer(api_url: &str, server_url: Option<&str>) -> anyhow::Result<()> {
-    let (_, pool) = connect().await?;
+    let (config, pool) = connect().await?;
     if let Some(server) = server_url {
         let url = format!("{}/portal", server.trim_end_matches('/'));
         let saved = email_preferences::save_portal_url(&pool, &url)
@@ -221,7 +231,7 @@ async fn demo_dialer(api_url: &str, server_url: Option<&str>) -> anyhow::Result<
             .with_context(|| format!("--server-url {server}"))?;
         println!("the portal URL is now {saved}");
     }
-    if voice_provider::use_for_demo(&pool, api_url)
+    if voice_provider::use_for_demo(&pool, api_url, &config.secrets)
         .await
         .context("setting up the demo dialer")?
     {

@@ -56,6 +56,7 @@ fn spawn_worker(url: &str, lease_seconds: u32) -> Worker {
             .env("HERALD__WORKER__SMTP_CONNECTIONS", "2")
             // A 2 s lease leaves time to start emails only with short SMTP deadlines.
             .env("HERALD__WORKER__SMTP_TIMEOUT_MS", "500")
+            .env("HERALD__SECRETS__KEY", herald_testing::SECRETS_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

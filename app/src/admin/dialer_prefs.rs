@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::prefs_form::{self, Secret, pinned_note};
+use crate::admin::prefs_form::{self, FormSecret, Secret, pinned_note};
 use crate::error::AppError;
 use crate::ui::{ErrorAlert, Loaded};
 
@@ -16,7 +16,7 @@ pub struct DialerPrefsForm {
     pub api_url: String,
     pub account_sid: String,
     /// Empty: keep the stored token.
-    pub auth_token: String,
+    pub auth_token: FormSecret,
     pub clear_token: bool,
     pub from_number: String,
     pub voice: String,
@@ -56,7 +56,7 @@ pub async fn load_dialer_prefs() -> Result<DialerPrefsView, AppError> {
         form: DialerPrefsForm {
             api_url: p.api_url,
             account_sid: p.account_sid.unwrap_or_default(),
-            auth_token: String::new(),
+            auth_token: FormSecret::default(),
             clear_token: false,
             from_number: p.from_number.unwrap_or_default(),
             voice: p.voice,
@@ -98,10 +98,12 @@ pub async fn save_dialer_prefs(form: DialerPrefsForm) -> Result<(), AppError> {
     let crate::auth::ssr::Caller { state, session, .. } = crate::auth::ssr::admin().await?.0;
     let auth_token = if form.clear_token {
         Some(secrecy::SecretString::from(String::new()))
-    } else if form.auth_token.trim().is_empty() {
+    } else if form.auth_token.expose().trim().is_empty() {
         None
     } else {
-        Some(secrecy::SecretString::from(form.auth_token.clone()))
+        Some(secrecy::SecretString::from(
+            form.auth_token.expose().to_string(),
+        ))
     };
     let update = DialerPreferencesUpdate {
         api_url: form.api_url,
@@ -118,7 +120,7 @@ pub async fn save_dialer_prefs(form: DialerPrefsForm) -> Result<(), AppError> {
         leave_voicemail: form.leave_voicemail,
         error_emails: form.error_emails,
     };
-    preferences::save(&state.pool, &update)
+    preferences::save(&state.pool, &update, &state.settings.secrets)
         .await
         .map_err(|e| match e {
             DialerPreferencesError::Invalid { field, problem } => {
@@ -162,8 +164,8 @@ fn PrefsForm(view: DialerPrefsView) -> impl IntoView {
                     label: "Auth token",
                     name: "auth_token",
                     what: "token",
-                    get: |f| f.auth_token.clone(),
-                    set: |f, v| f.auth_token = v,
+                    get: |f| f.auth_token.expose().to_string(),
+                    set: |f, v| f.auth_token = v.into(),
                     clear: |f, on| f.clear_token = on,
                 })}
                 {field("Caller ID", "from_number", "tel", |f| f.from_number.clone(), |f, v| f.from_number = v)}

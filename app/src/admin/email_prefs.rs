@@ -12,7 +12,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::prefs_form::{self, Secret, pinned_note};
+use crate::admin::prefs_form::{self, FormSecret, Secret, pinned_note};
 use crate::error::AppError;
 use crate::ui::{ErrorAlert, Loaded};
 
@@ -23,7 +23,7 @@ pub struct EmailPrefsForm {
     pub tls: String,
     pub username: String,
     /// Empty: keep the stored password.
-    pub password: String,
+    pub password: FormSecret,
     pub clear_password: bool,
     pub from_address: String,
     pub from_name: String,
@@ -84,7 +84,7 @@ pub async fn load_email_prefs() -> Result<EmailPrefsView, AppError> {
             smtp_port: p.smtp_port.to_string(),
             tls: p.tls.as_str().into(),
             username: p.username.unwrap_or_default(),
-            password: String::new(),
+            password: FormSecret::default(),
             clear_password: false,
             from_address: p.from_address,
             from_name: p.from_name,
@@ -151,10 +151,12 @@ pub async fn save_email_prefs(form: EmailPrefsForm) -> Result<(), AppError> {
         .ok_or_else(|| AppError::Invalid("TLS: choose none, STARTTLS or TLS.".into()))?;
     let password = if form.clear_password {
         Some(secrecy::SecretString::from(String::new()))
-    } else if form.password.is_empty() {
+    } else if form.password.expose().is_empty() {
         None
     } else {
-        Some(secrecy::SecretString::from(form.password.clone()))
+        Some(secrecy::SecretString::from(
+            form.password.expose().to_string(),
+        ))
     };
     let update = EmailPreferencesUpdate {
         smtp_host: form.smtp_host,
@@ -167,7 +169,7 @@ pub async fn save_email_prefs(form: EmailPrefsForm) -> Result<(), AppError> {
         reply_to: Some(form.reply_to),
         portal_url: form.portal_url,
     };
-    email_preferences::save(&state.pool, &update)
+    email_preferences::save(&state.pool, &update, &state.settings.secrets)
         .await
         .map_err(|e| match e {
             EmailPreferencesError::Invalid { field, problem } => {
@@ -218,8 +220,8 @@ fn PrefsForm(view: EmailPrefsView) -> impl IntoView {
                     label: "Password",
                     name: "password",
                     what: "password",
-                    get: |f| f.password.clone(),
-                    set: |f, v| f.password = v,
+                    get: |f| f.password.expose().to_string(),
+                    set: |f, v| f.password = v.into(),
                     clear: |f, on| f.clear_password = on,
                 })}
             </fieldset>

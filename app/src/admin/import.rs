@@ -2,8 +2,9 @@
 //! bar, then sees the summary — or every bad row, by file, line and field, with nothing written.
 //!
 //! What must stay true: the upload returns at once with an import id; the import itself runs on
-//! the server in one transaction (see `herald_core::roster`), and its progress lives in the
-//! [`ImportRegistry`] of the server process that runs it.
+//! the server in one transaction (see `herald_core::oneroster`), and its progress lives in
+//! PostgreSQL (`herald_core::oneroster::runs`), so any server answers the poll, and an import
+//! whose server stopped says it was interrupted instead of going silent.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
@@ -27,32 +28,17 @@ pub enum ImportOutcome {
     Loaded(Vec<String>),
     /// Nothing was written; every problem found.
     Rejected(Vec<String>),
-}
-
-/// The imports this server process is running or has finished, by id.
-#[cfg(feature = "ssr")]
-#[derive(Clone, Default)]
-pub struct ImportRegistry(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, ImportState>>>,
-);
-
-#[cfg(feature = "ssr")]
-impl ImportRegistry {
-    fn set(&self, id: uuid::Uuid, status: ImportState) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(id, status);
-        }
-    }
-
-    fn get(&self, id: &uuid::Uuid) -> Option<ImportState> {
-        self.0.lock().ok().and_then(|map| map.get(id).cloned())
-    }
+    /// The server running it stopped before it finished; nothing was written. The stage it had
+    /// reached.
+    Interrupted(String),
 }
 
 /// Receives a OneRoster zip and starts importing it; returns the import id to poll.
 #[server(input = MultipartFormData, endpoint = "upload_roster")]
 pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> {
-    let state = crate::auth::ssr::admin().await?.0.state;
+    let admin = crate::auth::ssr::admin().await?.0;
+    let state = admin.state;
+    let admin = admin.session;
     let mut form = data
         .into_inner()
         .ok_or_else(|| AppError::Malformed("the upload is not a multipart form.".into()))?;
@@ -84,59 +70,41 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
         ));
     }
     let max_unzipped = limits.max_unzipped_mb.saturating_mul(1024 * 1024);
-    let id = uuid::Uuid::new_v4();
-    let registry = state.imports.clone();
-    registry.set(
-        id,
-        ImportState {
+    use herald_core::oneroster::{self, ImportError, ImportProgress, runs};
+    let id = runs::start(&state.pool, admin.account.id).await?;
+    tokio::spawn(async move {
+        let (report, progress) = tokio::sync::watch::channel(ImportProgress {
             stage: "Queued".into(),
             percent: 0,
-            outcome: None,
-        },
-    );
-    tokio::spawn(async move {
-        let progress_registry = registry.clone();
-        let progress = move |p: herald_core::oneroster::ImportProgress| {
-            progress_registry.set(
-                id,
-                ImportState {
-                    stage: p.stage,
-                    percent: p.percent,
-                    outcome: None,
-                },
-            );
+        });
+        let tracker = tokio::spawn(runs::track(state.pool.clone(), id, progress));
+        let on_progress = move |p: ImportProgress| {
+            report.send_replace(p);
         };
-        let outcome = match herald_core::oneroster::import_zip_bytes(
-            &state.pool,
-            bytes,
-            max_unzipped,
-            &progress,
-        )
-        .await
-        {
-            Ok(summary) => {
-                ImportOutcome::Loaded(summary.to_string().lines().map(str::to_string).collect())
+        let result =
+            oneroster::import_zip_bytes(&state.pool, bytes, max_unzipped, &on_progress).await;
+        drop(on_progress);
+        let _ = tracker.await;
+        let (outcome, lines) = match result {
+            Ok(summary) => (
+                runs::Outcome::Loaded,
+                summary.to_string().lines().map(str::to_string).collect(),
+            ),
+            Err(e @ ImportError::Invalid { .. }) => (runs::Outcome::Rejected, e.problem_lines()),
+            Err(e @ (ImportError::Zip(_) | ImportError::TooLarge { .. })) => {
+                (runs::Outcome::Rejected, vec![e.to_string()])
             }
-            Err(e @ herald_core::oneroster::ImportError::Invalid { .. }) => {
-                ImportOutcome::Rejected(e.problem_lines())
-            }
-            Err(
-                e @ (herald_core::oneroster::ImportError::Zip(_)
-                | herald_core::oneroster::ImportError::TooLarge { .. }),
-            ) => ImportOutcome::Rejected(vec![e.to_string()]),
             Err(e) => {
                 let _ = AppError::internal("roster import", &e);
-                ImportOutcome::Rejected(vec![AppError::Unavailable.to_string()])
+                (
+                    runs::Outcome::Rejected,
+                    vec![AppError::Unavailable.to_string()],
+                )
             }
         };
-        registry.set(
-            id,
-            ImportState {
-                stage: "Finished".into(),
-                percent: 100,
-                outcome: Some(outcome),
-            },
-        );
+        if let Err(e) = runs::finish(&state.pool, id, outcome, &lines).await {
+            let _ = AppError::internal("recording the roster import's outcome", &e);
+        }
     });
     Ok(id)
 }
@@ -144,8 +112,33 @@ pub async fn upload_roster(data: MultipartData) -> Result<uuid::Uuid, AppError> 
 /// The progress of an import started by [`upload_roster`].
 #[server(endpoint = "import_status")]
 pub async fn import_status(id: uuid::Uuid) -> Result<ImportState, AppError> {
+    use herald_core::oneroster::runs::{self, Outcome, RunState};
     let state = crate::auth::ssr::admin().await?.0.state;
-    state.imports.get(&id).ok_or(AppError::NotFound)
+    Ok(
+        match runs::state(&state.pool, id)
+            .await?
+            .ok_or(AppError::NotFound)?
+        {
+            RunState::Running { stage, percent } => ImportState {
+                stage,
+                percent,
+                outcome: None,
+            },
+            RunState::Interrupted { stage, .. } => ImportState {
+                stage: "Interrupted".into(),
+                percent: 0,
+                outcome: Some(ImportOutcome::Interrupted(stage)),
+            },
+            RunState::Finished(outcome, lines) => ImportState {
+                stage: "Finished".into(),
+                percent: 100,
+                outcome: Some(match outcome {
+                    Outcome::Loaded => ImportOutcome::Loaded(lines),
+                    Outcome::Rejected => ImportOutcome::Rejected(lines),
+                }),
+            },
+        },
+    )
 }
 
 /// `/admin/roster-import`.
@@ -241,6 +234,10 @@ pub fn ImportPage() -> impl IntoView {
                         <h2>"Nothing was imported"</h2>
                         <p>"Fix these rows and upload the file again:"</p>
                         <ul class="row-errors">{rows.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+                    }.into_any(),
+                    Some(ImportOutcome::Interrupted(stage)) => view! {
+                        <h2>"The import was interrupted"</h2>
+                        <p>{format!("The server running it stopped while it was at “{stage}”. Nothing was written: an import is all or nothing. Upload the file again.")}</p>
                     }.into_any(),
                     None => ().into_any(),
                 }}

@@ -4,9 +4,36 @@
 //!
 //! What must stay true: a secret is never sent to the browser; the page only knows whether one
 //! is saved, and says so in the label ("Password (saved; type to replace)"), which tests and
-//! screen readers find the input by.
+//! screen readers find the input by. A typed secret travels in a [`FormSecret`], which no `Debug`
+//! output (a log line, a panic message) shows.
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A secret as typed into a form, on its way to the server: serialized as the plain string it
+/// is (the form posts it), and `Debug`-printed as `FormSecret(***)`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FormSecret(String);
+
+impl FormSecret {
+    /// The typed text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for FormSecret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl std::fmt::Debug for FormSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FormSecret(***)")
+    }
+}
 
 /// A labelled `<input>` showing `get` of the form and writing edits back with `set`.
 pub fn field<F: Send + Sync + 'static>(
@@ -71,4 +98,16 @@ pub fn pinned_note(pinned: Vec<String>) -> impl IntoView {
     (!pinned.is_empty()).then(|| view! {
         <p class="notice" role="note">{format!("Set by the server's environment, which wins over this page: {}.", pinned.join(", "))}</p>
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_secret_never_shows_in_debug_output() {
+        let s = FormSecret::from("hunter2".to_string());
+        assert_eq!(format!("{s:?}"), "FormSecret(***)");
+        assert_eq!(s.expose(), "hunter2");
+    }
 }

@@ -241,7 +241,9 @@ async fn fingerprint(pool: &PgPool) -> String {
                (select string_agg(coalesce(calendar_id::text, '-'), ',' order by created_at)
                   from auth_session),
                (select count(*) from person), (select count(*) from account),
-               (select count(*) from account where disabled_at is not null)
+               (select count(*) from account where disabled_at is not null),
+               (select count(*) from roster_import),
+               (select password from email_settings), (select auth_token from dialer_settings)
            ) as "f!""#
     )
     .fetch_one(pool)
@@ -528,11 +530,22 @@ async fn a_roster_upload_past_the_size_cap_is_413_and_a_zip_bomb_is_refused_whol
         .call_as("upload_roster", &kind, roster_upload(&zip), Some(&admin))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let id = r.body.trim_matches('"').to_string();
+    let state = finished_import(&app, &r.body, &admin).await;
+    assert!(
+        state.contains("came to more than the 1 MB Herald accepts"),
+        "{state}"
+    );
+    assert_eq!(people().await, before, "nothing was imported");
+}
+
+/// Polls `app` for the import whose id `upload` (the upload's answer) names until it is rejected
+/// (five seconds at most); returns its last state.
+async fn finished_import(app: &TestApp, upload: &str, cookie: &str) -> String {
+    let id = upload.trim_matches('"');
     let mut state = String::new();
     for _ in 0..100 {
         state = app
-            .call("import_status", &format!("id={id}"), Some(&admin))
+            .call("import_status", &format!("id={id}"), Some(cookie))
             .await
             .body;
         if state.contains("Rejected") {
@@ -540,11 +553,7 @@ async fn a_roster_upload_past_the_size_cap_is_413_and_a_zip_bomb_is_refused_whol
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(
-        state.contains("came to more than the 1 MB Herald accepts"),
-        "{state}"
-    );
-    assert_eq!(people().await, before, "nothing was imported");
+    state
 }
 
 /// Gives Tom Teacher a section with one student, Sam Lee, whose guardian is Pat Lee.
@@ -664,4 +673,57 @@ async fn the_export_routes_admit_district_admins_only_and_send_others_away() {
             r.body
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_server_answers_an_imports_progress_and_one_whose_server_stopped_reads_as_interrupted()
+{
+    use std::io::Write;
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    district(&pool).await;
+    // Two servers behind one load balancer: the upload goes to one, the polls to the other.
+    let (one, other) = (TestApp::spawn(pool.clone()), TestApp::spawn(pool.clone()));
+    let admin = one.sign_in("admin%40district.example", "pw-admin").await;
+    let mut zip = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zip);
+        z.start_file("users.csv", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b"sourcedId\nu-1\n").unwrap();
+        z.finish().unwrap();
+    }
+    let kind = format!("multipart/form-data; boundary={BOUNDARY}");
+    let r = one
+        .call_as(
+            "upload_roster",
+            &kind,
+            roster_upload(&zip.into_inner()),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let state = finished_import(&other, &r.body, &admin).await;
+    assert!(
+        state.contains("Rejected") && state.contains("users.csv"),
+        "{state}"
+    );
+
+    // A run whose server stopped mid-import: its heartbeat went quiet.
+    let stopped = sqlx::query_scalar!(
+        "insert into roster_import (stage, percent, heartbeat_at)
+         values ('Writing person', 40, now() - interval '5 minutes') returning id"
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let r = other
+        .call("import_status", &format!("id={stopped}"), Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("Interrupted") && r.body.contains("Writing person"),
+        "{}",
+        r.body
+    );
 }

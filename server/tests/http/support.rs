@@ -45,7 +45,8 @@ impl TestApp {
         Self::build(pool, site_root, settings)
     }
 
-    fn build(pool: PgPool, site_root: &str, settings: Config) -> Self {
+    fn build(pool: PgPool, site_root: &str, mut settings: Config) -> Self {
+        settings.secrets = herald_testing::secrets();
         let options = LeptosOptions::builder()
             .output_name("herald")
             .site_root(site_root)

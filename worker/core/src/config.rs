@@ -27,6 +27,18 @@ pub struct Config {
     /// Ops overrides for the provider fields of Dialer Preferences (`[dialer]`); empty when absent.
     #[serde(default)]
     pub dialer: DialerOverrides,
+    /// The key stored secrets are sealed with (`[secrets]`, see [`crate::secrets`]).
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+/// The key the SMTP password and the provider token are sealed with: `HERALD__SECRETS__KEY`, 32
+/// random bytes in base64. Only the environment (or a `HERALD_CONFIG` file ops keep) holds it;
+/// `./herald.sh` makes a development key under `target/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SecretsConfig {
+    /// The key, in base64; `None` when unset.
+    pub key: Option<SecretString>,
 }
 
 /// Where the database is and how many connections each process may open.

@@ -11,6 +11,8 @@
 //! - [`db`]: the connection pool and the embedded migrations.
 //! - [`domain`]: values that parse rather than validate (`EmailAddress`, `PhoneNumber`, ids,
 //!   contact reasons, devices).
+//! - [`secrets`]: the SMTP password and the provider token sealed at rest with a key from the
+//!   environment.
 //! - [`accounts`]: sign-in accounts, argon2id password hashes, server-side sessions, the
 //!   failed-attempt throttle.
 //! - [`oneroster`]: the OneRoster CSV importer (all-or-nothing, set-based, idempotent).
@@ -43,5 +45,6 @@ pub mod heartbeat;
 pub mod logging;
 pub mod messaging;
 pub mod oneroster;
+pub mod secrets;
 pub mod shutdown;
 pub mod worker;

@@ -18,6 +18,7 @@
 
 mod check;
 mod parse;
+pub mod runs;
 mod source;
 mod store;
 

@@ -674,7 +674,13 @@ async fn email_lane(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
             if let Some((_, old)) = mailer.take() {
                 old.close().await;
             }
-            match email_preferences::smtp_config(&worker.pool, &worker.settings.smtp).await {
+            match email_preferences::smtp_config(
+                &worker.pool,
+                &worker.settings.smtp,
+                &worker.settings.secrets,
+            )
+            .await
+            {
                 Ok(config) => {
                     mailer = Some((
                         stamp,

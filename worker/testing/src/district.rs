@@ -119,6 +119,7 @@ pub const MAX_ATTEMPTS: i32 = 6;
 
 pub fn settings(lease_seconds: i64) -> Config {
     let mut s = Config::load_from(|_| None).unwrap();
+    s.secrets = crate::secrets();
     s.worker.lease_seconds = lease_seconds;
     s.worker.poll_ms = 50;
     s.worker.backoff_seconds = 1;

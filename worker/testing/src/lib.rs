@@ -10,9 +10,21 @@
 //! - [`maildev`]: a real third-party SMTP server started for one test.
 //! - [`faulty_link`]: a TCP link in front of a real server that can be made to stop answering.
 //! - [`voice`]: the local voice provider and Herald's callback endpoint, served in-process.
+//! - [`secrets`]: the key the tests' stored secrets are sealed with.
 
 pub mod db;
 pub mod district;
 pub mod faulty_link;
 pub mod maildev;
 pub mod voice;
+
+/// The key the tests seal stored secrets with, as `HERALD__SECRETS__KEY` takes it (never a real
+/// deployment's: those come from the environment).
+pub const SECRETS_KEY: &str = "dGVzdHMtb25seS1rZXktMzItYnl0ZXMtbG9uZy4uLi4=";
+
+/// [`SECRETS_KEY`] as settings.
+pub fn secrets() -> herald_core::config::SecretsConfig {
+    herald_core::config::SecretsConfig {
+        key: Some(secrecy::SecretString::from(SECRETS_KEY.to_string())),
+    }
+}

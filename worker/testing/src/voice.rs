@@ -95,6 +95,7 @@ impl Voice {
 /// Config for a dialing test worker.
 pub fn settings() -> Config {
     let mut s = Config::load_from(|_| None).unwrap();
+    s.secrets = crate::secrets();
     s.worker.lease_seconds = 60;
     s.worker.poll_ms = 50;
     s.worker.backoff_seconds = 60;

@@ -52,6 +52,7 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
             .env("DATABASE_URL", format!("{}/{db}", support::server_base()?))
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_SITE_ROOT", &site)
+            .env("HERALD__SECRETS__KEY", herald_testing::SECRETS_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null()),

@@ -157,7 +157,7 @@ async fn email_bench(
     let d = draft(calendar, &[Device::Email], grades);
     compose::create(pool, &d.compose()?, sender).await?;
     fanout::fan_out_next(pool).await?;
-    let config = email_preferences::smtp_config(pool, &settings.smtp).await?;
+    let config = email_preferences::smtp_config(pool, &settings.smtp, &settings.secrets).await?;
     let mailer = email::Mailer::new(
         config,
         settings.worker.smtp_connections,
@@ -348,6 +348,7 @@ async fn memory_run(
             .env("DATABASE_URL", url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_SITE_ROOT", &site)
+            .env("HERALD__SECRETS__KEY", herald_testing::SECRETS_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -363,6 +364,7 @@ async fn memory_run(
             .env("DATABASE_URL", url)
             .env("HERALD__SMTP__HOST", smtp_host)
             .env("HERALD__SMTP__PORT", smtp_port.to_string())
+            .env("HERALD__SECRETS__KEY", herald_testing::SECRETS_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -49,16 +49,21 @@ pub const DEMO_AUTH_TOKEN: &str = "local-voice-provider-token";
 /// The demo caller id.
 pub const DEMO_CALLER_ID: &str = "+15555550199";
 
-/// Points Dialer Preferences at a local provider with the demo account, unless an account SID is
-/// already set. Returns whether it did.
-pub async fn use_for_demo(pool: &sqlx::PgPool, api_url: &str) -> Result<bool, sqlx::Error> {
+/// Points Dialer Preferences at a local provider with the demo account (its token sealed like
+/// any other), unless an account SID is already set. Returns whether it did.
+pub async fn use_for_demo(
+    pool: &sqlx::PgPool,
+    api_url: &str,
+    secrets: &crate::config::SecretsConfig,
+) -> Result<bool, crate::secrets::SecretsError> {
+    let token = secrets.seal(crate::secrets::Field::ProviderToken, DEMO_AUTH_TOKEN)?;
     let n = sqlx::query!(
         "update dialer_settings set api_url = $1, account_sid = $2, auth_token = $3,
              from_number = $4, updated_at = now()
          where account_sid is null",
         api_url,
         DEMO_ACCOUNT_SID,
-        DEMO_AUTH_TOKEN,
+        token,
         DEMO_CALLER_ID,
     )
     .execute(pool)

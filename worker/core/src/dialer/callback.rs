@@ -98,9 +98,10 @@ async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Applied, Refused> {
-    let account = preferences::account(&state.pool, &state.settings.dialer)
-        .await
-        .map_err(Refused::NoToken)?;
+    let account =
+        preferences::account(&state.pool, &state.settings.dialer, &state.settings.secrets)
+            .await
+            .map_err(Refused::NoToken)?;
     let portal = email_preferences::portal_url(&state.pool, &state.settings.smtp).await?;
     let url = format!("{}{PATH}?{query}", email_preferences::origin(&portal));
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)

@@ -3,7 +3,9 @@
 //!
 //! What must stay true:
 //! - The auth token is write-only: [`DialerPreferences`] only says whether one is set, and
-//!   [`DialerConfig`] keeps it in a `SecretString`.
+//!   [`DialerConfig`] keeps it in a `SecretString`. It is stored sealed ([`crate::secrets`]) and
+//!   cleared when the API URL changes, so a saved token only ever goes to the provider it was
+//!   entered for.
 //! - Saving checks every field and names the one at fault; nothing is saved when one is wrong.
 //! - A [`DialerConfig`] is complete: without an account SID, token and caller id there is none,
 //!   and phone jobs wait.
@@ -13,8 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::config::DialerOverrides;
+use crate::config::{DialerOverrides, SecretsConfig};
 use crate::domain::{DialWindow, EmailAddress, PhoneNumber};
+use crate::secrets::Field;
 
 /// The `<Say>` voices offered: provider voice name, what the page shows, its language.
 pub const VOICES: &[(&str, &str, &str)] = &[
@@ -187,10 +190,12 @@ pub fn parse_error_emails(raw: &str) -> Result<Vec<EmailAddress>, DialerPreferen
         .collect()
 }
 
-/// Checks and saves the preferences.
+/// Checks and saves the preferences. A new token is stored sealed; the stored one is cleared
+/// when the API URL changes and no new one is given.
 pub async fn save(
     pool: &PgPool,
     u: &DialerPreferencesUpdate,
+    secrets: &SecretsConfig,
 ) -> Result<(), DialerPreferencesError> {
     let api_url = u.api_url.trim().trim_end_matches('/');
     check_api_url(api_url)?;
@@ -249,13 +254,22 @@ pub async fn save(
         .into_iter()
         .map(EmailAddress::into_inner)
         .collect();
-    let token = u
-        .auth_token
-        .as_ref()
-        .map(|t| t.expose_secret().trim().to_string());
+    // A new token is sealed; "" clears; none keeps the stored one, unless the API URL changes:
+    // a token is for one provider, and keeping it would let a new URL receive it.
+    let token = match u.auth_token.as_ref().map(|t| t.expose_secret().trim()) {
+        Some("") => Some(String::new()),
+        Some(t) => Some(
+            secrets
+                .seal(Field::ProviderToken, t)
+                .map_err(|e| invalid("Auth token", e.to_string()))?,
+        ),
+        None => None,
+    };
     sqlx::query!(
         "update dialer_settings set api_url = $1, account_sid = $2,
-             auth_token = case when $3::text is null then auth_token when $3 = '' then null else $3 end,
+             auth_token = case when $3::text is null
+                               then case when dialer_settings.api_url = $1 then auth_token end
+                               when $3 = '' then null else $3 end,
              from_number = $4, voice = $5, calls_per_second = $6, calling_from = $7,
              calling_until = $8, ring_seconds = $9, retry_minutes = $10, max_calls = $11,
              leave_voicemail = $12, error_emails = $13, updated_at = now()",
@@ -325,21 +339,31 @@ pub struct DialerConfig {
 pub async fn account(
     pool: &PgPool,
     o: &DialerOverrides,
+    secrets: &SecretsConfig,
 ) -> Result<ProviderAccount, DialerPreferencesError> {
     let r = sqlx::query!("select api_url, account_sid, auth_token from dialer_settings")
         .fetch_one(pool)
         .await?;
-    account_from(o, r.api_url, r.account_sid, r.auth_token)
+    account_from(o, secrets, r.api_url, r.account_sid, r.auth_token)
 }
 
 fn account_from(
     o: &DialerOverrides,
+    secrets: &SecretsConfig,
     api_url: String,
     sid: Option<String>,
     token: Option<String>,
 ) -> Result<ProviderAccount, DialerPreferencesError> {
     let sid = o.account_sid.clone().or(sid);
-    let token = o.auth_token.clone().or(token.map(SecretString::from));
+    let token = match (&o.auth_token, token) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(stored)) => Some(
+            secrets
+                .open(Field::ProviderToken, &stored)
+                .map_err(|e| invalid("Auth token", e.to_string()))?,
+        ),
+        (None, None) => None,
+    };
     let mut missing = Vec::new();
     if sid.is_none() {
         missing.push("Account SID");
@@ -366,6 +390,7 @@ fn account_from(
 pub async fn config(
     pool: &PgPool,
     o: &DialerOverrides,
+    secrets: &SecretsConfig,
 ) -> Result<DialerConfig, DialerPreferencesError> {
     let r = sqlx::query!(
         "select api_url, account_sid, auth_token, from_number, voice, calls_per_second,
@@ -375,7 +400,7 @@ pub async fn config(
     .fetch_one(pool)
     .await?;
     let from = o.from_number.clone().or(r.from_number);
-    let account = account_from(o, r.api_url, r.account_sid, r.auth_token);
+    let account = account_from(o, secrets, r.api_url, r.account_sid, r.auth_token);
     let (account, from) = match (account, from) {
         (Ok(a), Some(f)) => (a, f),
         (Err(DialerPreferencesError::NotConfigured(mut m)), None) => {
@@ -421,6 +446,7 @@ mod tests {
     fn a_missing_token_and_caller_id_are_both_named() {
         let e = account_from(
             &DialerOverrides::default(),
+            &SecretsConfig::default(),
             "http://x".into(),
             Some("AC1".into()),
             None,
@@ -442,6 +468,7 @@ mod tests {
         };
         let a = account_from(
             &o,
+            &SecretsConfig::default(),
             "http://127.0.0.1:8089".into(),
             Some("ACpage".into()),
             None,

@@ -4,7 +4,9 @@
 //!
 //! What must stay true:
 //! - The password is write-only: [`EmailPreferences`] (what the admin page reads) only says
-//!   whether one is set, and [`SmtpConfig`] keeps it in a `SecretString`.
+//!   whether one is set, and [`SmtpConfig`] keeps it in a `SecretString`. It is stored sealed
+//!   ([`crate::secrets`]) and cleared when the host changes, so a saved password only ever goes to
+//!   the relay it was entered for.
 //! - An ops override always wins over the stored value, for the page's display and for sending.
 //! - A bad stored or overridden value is an [`EmailPreferencesError::Invalid`] naming the field.
 
@@ -14,8 +16,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::config::SmtpOverrides;
+use crate::config::{SecretsConfig, SmtpOverrides};
 use crate::domain::EmailAddress;
+use crate::secrets::Field;
 
 /// How the SMTP connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,8 +204,13 @@ fn check_url(field: &'static str, url: &str) -> Result<(), EmailPreferencesError
     Ok(())
 }
 
-/// Checks and saves the preferences.
-pub async fn save(pool: &PgPool, u: &EmailPreferencesUpdate) -> Result<(), EmailPreferencesError> {
+/// Checks and saves the preferences. A new password is stored sealed ([`crate::secrets`]); the
+/// stored one is cleared when the host changes and no new one is given.
+pub async fn save(
+    pool: &PgPool,
+    u: &EmailPreferencesUpdate,
+    secrets: &SecretsConfig,
+) -> Result<(), EmailPreferencesError> {
     let host = u.smtp_host.trim();
     if host.is_empty() || host.contains(char::is_whitespace) {
         return Err(invalid("SMTP host", "enter a host name or IP address"));
@@ -235,10 +243,22 @@ pub async fn save(pool: &PgPool, u: &EmailPreferencesUpdate) -> Result<(), Email
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let password = u.password.as_ref().map(|p| p.expose_secret().to_string());
+    // A new password is sealed; "" clears; none keeps the stored one, unless the host changes:
+    // a password is for one relay, and keeping it would let a new host receive it.
+    let password = match u.password.as_ref().map(|p| p.expose_secret()) {
+        Some("") => Some(String::new()),
+        Some(p) => Some(
+            secrets
+                .seal(Field::SmtpPassword, p)
+                .map_err(|e| invalid("SMTP password", e.to_string()))?,
+        ),
+        None => None,
+    };
     sqlx::query!(
         "update email_settings set smtp_host = $1, smtp_port = $2, tls = $3, username = $4,
-             password = case when $5::text is null then password when $5 = '' then null else $5 end,
+             password = case when $5::text is null
+                             then case when smtp_host = $1 then password end
+                             when $5 = '' then null else $5 end,
              from_address = $6, from_name = $7, reply_to = $8, portal_url = $9, updated_at = now()",
         host,
         i32::from(u.smtp_port),
@@ -331,10 +351,11 @@ pub fn origin(url: &str) -> &str {
     }
 }
 
-/// Loads the effective SMTP settings.
+/// Loads the effective SMTP settings, opening the stored password with `secrets`.
 pub async fn smtp_config(
     pool: &PgPool,
     o: &SmtpOverrides,
+    secrets: &SecretsConfig,
 ) -> Result<SmtpConfig, EmailPreferencesError> {
     let r = sqlx::query!(
         "select smtp_host, smtp_port, tls, username, password, from_address, from_name, reply_to,
@@ -352,10 +373,15 @@ pub async fn smtp_config(
     let from_name = pick(o.from_name.clone(), r.from_name);
     let reply_to = pick(o.reply_to.clone(), r.reply_to.unwrap_or_default());
     let portal_url = pick(o.portal_url.clone(), r.portal_url);
-    let password = o
-        .password
-        .clone()
-        .or_else(|| r.password.map(SecretString::from));
+    let password = match (&o.password, r.password) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(stored)) => Some(
+            secrets
+                .open(Field::SmtpPassword, &stored)
+                .map_err(|e| invalid("SMTP password", e.to_string()))?,
+        ),
+        (None, None) => None,
+    };
     let mailbox = |field: &'static str, name: Option<String>, addr: &str| {
         addr.parse::<Address>()
             .map(|a| Mailbox::new(name, a))

@@ -497,9 +497,13 @@ struct Dialer {
 }
 
 async fn load(worker: &Worker) -> Result<Dialer, String> {
-    let config = dialer_preferences::config(&worker.pool, &worker.settings.dialer)
-        .await
-        .map_err(|e| e.to_string())?;
+    let config = dialer_preferences::config(
+        &worker.pool,
+        &worker.settings.dialer,
+        &worker.settings.secrets,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let provider = TwilioVoice::new(config.account.clone()).map_err(|e| e.to_string())?;
     Ok(Dialer { config, provider })
 }

@@ -599,9 +599,10 @@ async fn closing_the_mailer_never_waits_on_a_relay_that_stopped_answering(pool: 
     let smtp = Maildev::start().await;
     let link = FaultyLink::start(smtp.smtp_port).await;
     use_smtp(&pool, link.port).await;
-    let config = email_preferences::smtp_config(&pool, &SmtpOverrides::default())
-        .await
-        .unwrap();
+    let config =
+        email_preferences::smtp_config(&pool, &SmtpOverrides::default(), &Default::default())
+            .await
+            .unwrap();
     let mailer = Mailer::new(config, 1, Duration::from_secs(5));
     let out = Outgoing {
         to: "maria@example.org".into(),

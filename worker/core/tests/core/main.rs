@@ -14,6 +14,7 @@ mod notices;
 mod people_search;
 mod queue;
 mod roster_import;
+mod secrets;
 mod sent_messages;
 mod start_up;
 mod utilization;

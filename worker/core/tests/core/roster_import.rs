@@ -527,3 +527,69 @@ async fn a_phone_left_out_of_one_export_keeps_its_opt_outs_consent_and_history_f
         "text messages stay consented: {back:?}"
     );
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn an_import_run_reports_its_progress_and_reads_as_interrupted_once_its_heartbeat_goes_quiet(
+    pool: PgPool,
+) {
+    use herald_core::oneroster::runs::{self, RunState};
+    let run = runs::start(&pool, admin_account(&pool).await)
+        .await
+        .unwrap();
+    let (report, progress) = tokio::sync::watch::channel(ImportProgress {
+        stage: "Queued".into(),
+        percent: 0,
+    });
+    let tracker = tokio::spawn(runs::track(pool.clone(), run, progress));
+    report.send_replace(ImportProgress {
+        stage: "Writing person".into(),
+        percent: 40,
+    });
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = runs::state(&pool, run).await.unwrap();
+        if matches!(&seen, Some(RunState::Running { percent: 40, .. })) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen,
+        Some(RunState::Running {
+            stage: "Writing person".into(),
+            percent: 40
+        })
+    );
+    // The server stops: no more heartbeats.
+    tracker.abort();
+    sqlx::query!(
+        "update roster_import set heartbeat_at = now() - interval '31 seconds' where id = $1",
+        run
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(matches!(
+        runs::state(&pool, run).await.unwrap(),
+        Some(RunState::Interrupted { stage, .. }) if stage == "Writing person"
+    ));
+    drop(report);
+    // An unknown run is no run.
+    assert_eq!(
+        runs::state(&pool, uuid::Uuid::new_v4()).await.unwrap(),
+        None
+    );
+}
+
+async fn admin_account(pool: &PgPool) -> herald_core::domain::AccountId {
+    herald_core::accounts::create(
+        pool,
+        &herald_core::domain::EmailAddress::parse("admin@district.example").unwrap(),
+        "Ada Admin",
+        &secrecy::SecretString::from("pw".to_string()),
+        herald_core::accounts::Role::DistrictAdmin,
+        None,
+    )
+    .await
+    .unwrap()
+}
