@@ -166,7 +166,9 @@ start_stack() {
   env "$@" "$bin/herald-worker" run \
     >"$logs/worker.log" 2>&1 &
   STACK_PIDS+=($!)
-  LEPTOS_SITE_ADDR="127.0.0.1:$server" LEPTOS_SITE_ROOT=target/site "$bin/herald-server" \
+  # SERVER_OPS_LISTEN, when set, is the server's ops listener (Prometheus /metrics).
+  env ${SERVER_OPS_LISTEN:+HERALD__OPS__LISTEN="$SERVER_OPS_LISTEN"} \
+    LEPTOS_SITE_ADDR="127.0.0.1:$server" LEPTOS_SITE_ROOT=target/site "$bin/herald-server" \
     >"$logs/server.log" 2>&1 &
   local server_pid=$!
   STACK_PIDS+=("$server_pid")
@@ -259,12 +261,14 @@ cmd_run() {
   accounts=$(load_demo "$bin" "$ROOT/target/demo-district" 8089 -)
   trap stop_stack EXIT
   trap 'exit 0' INT TERM
-  start_stack "$bin" "$ROOT/target" 3000 1025 1080 8089
+  SERVER_OPS_LISTEN=127.0.0.1:9464 start_stack "$bin" "$ROOT/target" 3000 1025 1080 8089 \
+    HERALD__OPS__LISTEN=127.0.0.1:9465
   cat <<EOF
 
   Herald           http://127.0.0.1:3000
   Mail (maildev)   http://127.0.0.1:1080   (SMTP on 127.0.0.1:1025)
   Voice provider   http://127.0.0.1:8089   (local; calls listed at /local/calls)
+  Metrics          http://127.0.0.1:9464/metrics (server), http://127.0.0.1:9465/metrics and /healthz (worker)
   Database         $DATABASE_URL
   Logs             target/server.log, worker.log, maildev.log, voice-provider.log
 

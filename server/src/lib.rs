@@ -14,6 +14,7 @@
 //! - [`headers`]: the security headers (Content-Security-Policy with the page's nonce, framing,
 //!   sniffing, referrer) every answer carries.
 //! - [`multipart`]: refuses a multipart server-function call without a boundary.
+//! - [`ops`]: request latency by route, and the ops listener's Prometheus `/metrics`.
 //! - [`unsubscribe`]: the one-click unsubscribe pages (RFC 8058).
 //! - [`exports`]: downloads and extracts (the Delivery Report as CSV, the Utilization Report as
 //!   CSV or HTML).
@@ -26,6 +27,7 @@ pub mod csrf;
 pub mod exports;
 pub mod headers;
 pub mod multipart;
+pub mod ops;
 pub mod unsubscribe;
 
 use anyhow::Context;
@@ -86,6 +88,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
                 move || shell(options.clone())
             },
         )
+        .route_layer(axum::middleware::from_fn(ops::track))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn(assets::cache_control))
         // Pages and server-function answers, compressed for browsers that accept it; a
@@ -120,6 +123,15 @@ pub async fn run(settings: Config, options: LeptosOptions) -> anyhow::Result<()>
             .context("connecting to and migrating PostgreSQL")?;
     seal_stored_secrets(&pool, &settings).await?;
     let addr = options.site_addr;
+    herald_core::metrics::install();
+    if let Some(ops) = settings.ops.listen.clone() {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ops::serve(&ops, pool).await {
+                tracing::error!(error = format!("{e:#}"), "the ops listener stopped");
+            }
+        });
+    }
     let state = AppState::new(pool, settings);
     let app = router(state, options);
     let listener = tokio::net::TcpListener::bind(addr)

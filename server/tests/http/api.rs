@@ -623,3 +623,34 @@ async fn sign_ins_beyond_the_free_password_checks_are_told_herald_is_busy_not_ru
         "a busy answer checked no password"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ops_listener_reports_latency_by_route_and_never_by_a_raw_url() {
+    use tower::ServiceExt;
+    herald_core::metrics::install();
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    let app = TestApp::spawn(pool.clone());
+    let r = app.call("search_people", "query=lee", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    app.get("/no-such-page-9f3a", None).await;
+    app.call("no_such_function_9f3a", "", None).await;
+    let res = herald_server::ops::router(pool)
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(res.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        body.contains(
+            r#"herald_http_request_seconds_count{route="/api/search_people",status="401"}"#
+        ),
+        "{body}"
+    );
+    assert!(body.contains(r#"route="unmatched""#), "{body}");
+    assert!(!body.contains("9f3a"), "no raw URL becomes a label: {body}");
+    assert!(body.contains("herald_queue_jobs{"), "{body}");
+}

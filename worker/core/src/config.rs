@@ -30,6 +30,17 @@ pub struct Config {
     /// The key stored secrets are sealed with (`[secrets]`, see [`crate::secrets`]).
     #[serde(default)]
     pub secrets: SecretsConfig,
+    /// Where the process answers ops (`[ops]`): Prometheus `/metrics`, and a worker's `/healthz`.
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// The ops listener: `HERALD__OPS__LISTEN`, e.g. `127.0.0.1:9464`; none when unset. Each process
+/// (a server, a worker) needs its own address, and it should not be reachable from the internet.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OpsConfig {
+    /// `host:port` to listen on.
+    pub listen: Option<String>,
 }
 
 /// The key the SMTP password and the provider token are sealed with: `HERALD__SECRETS__KEY`, 32

@@ -27,6 +27,7 @@
 //! - [`heartbeat`]: which workers are running (their check-ins), for the pages' warning and
 //!   `herald-worker status`.
 //! - [`logging`]: the `tracing` setup every binary shares.
+//! - [`metrics`]: the figures ops watch, rendered for Prometheus.
 //! - [`shutdown`]: the stop signal (SIGTERM or Ctrl-C) every long-running binary waits for.
 //! - [`dev`]: development stand-ins: the demo district, its sign-ins, a local voice provider.
 //!
@@ -44,6 +45,7 @@ pub mod domain;
 pub mod heartbeat;
 pub mod logging;
 pub mod messaging;
+pub mod metrics;
 pub mod oneroster;
 pub mod secrets;
 pub mod shutdown;

@@ -40,6 +40,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub mod liveness;
+pub mod ops;
 mod phone;
 
 use crate::accounts;
@@ -188,7 +189,12 @@ impl Worker {
     /// Fans out every due message; returns how many.
     pub async fn fan_out(&self) -> Result<usize, WorkerError> {
         let mut n = 0;
-        while let Some(f) = fanout::fan_out_next(&self.pool).await? {
+        loop {
+            let started = std::time::Instant::now();
+            let Some(f) = fanout::fan_out_next(&self.pool).await? else {
+                break;
+            };
+            crate::metrics::fan_out(started.elapsed());
             tracing::info!(message = ?f.message_id, recipients = f.recipients, email = f.email_jobs,
                 inbox = f.inbox_jobs, phone = f.phone_jobs, unreached = f.unreached, "fanned out");
             self.clocks.tick(Lane::Scheduler);
@@ -314,7 +320,7 @@ impl Worker {
                         }
                     }
                     Sending::Failed(failure) => {
-                        self.record_failure(&job, &failure).await?;
+                        self.record_failure(Device::Email, &job, &failure).await?;
                         0
                     }
                 };
@@ -377,9 +383,13 @@ impl Worker {
         }
         // A send still going STOP_GRACE after a stop request is abandoned and its job handed
         // back: at worst the email goes twice, never not at all.
+        let started = std::time::Instant::now();
         tokio::select! {
             r = mailer.send(&msg) => match r {
-                Ok(()) => Sending::Sent,
+                Ok(()) => {
+                    crate::metrics::smtp_send(started.elapsed());
+                    Sending::Sent
+                }
                 Err(SendError::Email(f)) => Sending::Failed(f),
                 Err(SendError::Relay { cause, text }) => Sending::RelayDown(cause, text),
             },
@@ -387,7 +397,12 @@ impl Worker {
         }
     }
 
-    async fn record_failure(&self, job: &LeasedJob, failure: &Failure) -> Result<(), WorkerError> {
+    async fn record_failure(
+        &self,
+        device: Device,
+        job: &LeasedJob,
+        failure: &Failure,
+    ) -> Result<(), WorkerError> {
         let w = &self.settings.worker;
         let outcome = queue::fail(
             &self.pool,
@@ -400,6 +415,7 @@ impl Worker {
         .await?;
         match outcome {
             FailOutcome::Retrying => {
+                crate::metrics::retry(device);
                 tracing::warn!(job = %job.id, attempt = job.attempts, %failure, "delivery will be retried")
             }
             FailOutcome::Failed => tracing::warn!(job = %job.id, %failure, "delivery failed"),
@@ -454,6 +470,13 @@ pub async fn run(
         (lane, task)
     });
     let beat = tokio::spawn(heartbeat(worker.clone(), stop_rx.clone()));
+    crate::metrics::install();
+    let ops = worker
+        .settings
+        .ops
+        .listen
+        .clone()
+        .map(|addr| tokio::spawn(ops::serve(addr, worker.clone())));
     let stuck = watch_lanes(&worker, &lanes, stop).await;
     match &stuck {
         None => tracing::info!("stop requested; finishing what is in flight"),
@@ -496,6 +519,9 @@ pub async fn run(
     }
     if let Err(e) = beat.await {
         tracing::error!(error = %e, "the heartbeat panicked");
+    }
+    if let Some(ops) = ops {
+        ops.abort();
     }
     match stuck {
         None => {

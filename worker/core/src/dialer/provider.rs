@@ -228,14 +228,16 @@ impl TwilioVoice {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<CallState, ProviderError> {
+        let started = std::time::Instant::now();
         let resp = req
             .basic_auth(
                 &self.account.account_sid,
                 Some(self.account.auth_token.expose_secret()),
             )
             .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(describe_transport(&e)))?;
+            .await;
+        crate::metrics::provider_request(started.elapsed());
+        let resp = resp.map_err(|e| ProviderError::Unavailable(describe_transport(&e)))?;
         let status = resp.status();
         let retry_after = resp
             .headers()

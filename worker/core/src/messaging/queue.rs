@@ -43,6 +43,8 @@ pub struct LeasedJob {
     pub attempts: i32,
     /// The lease deadline: after it, another worker may take the job.
     pub lease_until: DateTime<Utc>,
+    /// The job was leased from a worker whose lease ran out (a takeover).
+    pub taken_over: bool,
 }
 
 /// Takes up to `limit` due jobs of one device for `worker`, for `lease_seconds`. A due job whose
@@ -57,10 +59,12 @@ pub async fn lease(
     limit: i64,
     max_attempts: i32,
 ) -> Result<Vec<LeasedJob>, sqlx::Error> {
-    sqlx::query_as!(
+    let jobs = sqlx::query_as!(
         LeasedJob,
         r#"with picked as (
-               select id, status = 'leased' and attempts >= $5 as given_up from delivery_job
+               select id, status = 'leased' and attempts >= $5 as given_up,
+                      status = 'leased' as taken_over
+               from delivery_job
                where device = $1 and status in ('queued', 'leased', 'retrying') and due_at <= now()
                order by due_at
                limit $4
@@ -94,7 +98,7 @@ pub async fn lease(
            returning j.id as "id: JobId", j.message_id as "message_id: MessageId",
                j.kind as "kind: JobKind", j.person_id as "person_id: PersonId", j.contact_method_id,
                j.target,
-               j.attempts, j.due_at as lease_until"#,
+               j.attempts, j.due_at as lease_until, picked.taken_over as "taken_over!""#,
         device as Device,
         worker,
         lease_seconds as f64,
@@ -102,7 +106,9 @@ pub async fn lease(
         max_attempts,
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    crate::metrics::takeovers(device, jobs.iter().filter(|j| j.taken_over).count() as u64);
+    Ok(jobs)
 }
 
 /// Marks a job this worker holds as handed to the SMTP server or the voice provider, just before

@@ -205,7 +205,10 @@ impl Worker {
             match self.prepare(pass, &job).await? {
                 Prepared::Ready(window, call) => ready.push((job, window, call)),
                 Prepared::WaitUntil(t) => waiting.entry(t).or_default().push(job.id),
-                Prepared::Fail(f) => self.record_failure(&job, &Failure::Fatal(f)).await?,
+                Prepared::Fail(f) => {
+                    self.record_failure(Device::Phone, &job, &Failure::Fatal(f))
+                        .await?
+                }
             }
         }
         for (until, ids) in &waiting {
@@ -386,7 +389,9 @@ impl Worker {
         let detail = e.to_string();
         let report = match &e {
             ProviderError::Refused(_) => {
-                return self.record_failure(job, &Failure::Fatal(detail)).await;
+                return self
+                    .record_failure(Device::Phone, job, &Failure::Fatal(detail))
+                    .await;
             }
             ProviderError::Credentials(_) => Some(Cause::Credentials),
             ProviderError::Configuration(_) | ProviderError::NoSuchCall(_) => {
@@ -405,7 +410,8 @@ impl Worker {
         if let Some(cause) = report {
             error_reports::record(&self.pool, Device::Phone, cause, &detail, Some(job.id)).await?;
         }
-        self.record_failure(job, &Failure::Retryable(detail)).await
+        self.record_failure(Device::Phone, job, &Failure::Retryable(detail))
+            .await
     }
 
     /// Hangs up calls whose jobs were canceled. Returns how many the provider ended.

@@ -145,6 +145,10 @@ async fn a_notice_stores_no_copy_of_a_200_kb_body_yet_reads_as_rendered_for_its_
     .await
     .unwrap();
     assert!(bytes < 200, "{bytes} bytes per notice");
+    // Ops see them among the jobs ended.
+    let metrics = herald_core::metrics::render(&pool).await.unwrap();
+    let line = format!("herald_jobs_ended{{device=\"inbox\",outcome=\"sent\"}} {delivered}");
+    assert!(metrics.contains(&line), "{line} in {metrics}");
 
     // A guardian's portal shows the whole body, merged for them.
     let (guardian, name) = sqlx::query!(

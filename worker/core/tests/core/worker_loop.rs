@@ -1,4 +1,4 @@
-//! The worker loop against a real PostgreSQL.
+//! The worker loop against a real PostgreSQL, with its ops listener (`/metrics`, `/healthz`).
 
 use std::time::Duration;
 
@@ -7,6 +7,29 @@ use herald_core::config::Config;
 use herald_core::domain::EmailAddress;
 use secrecy::SecretString;
 use sqlx::PgPool;
+
+/// A free local address for a worker's ops listener.
+fn ops_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// GETs `path` on the ops listener at `addr` once it answers (five seconds at most): the status
+/// and the body.
+async fn ops_get(addr: &str, path: &str) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("http://{addr}{path}")).send().await {
+            let status = r.status().as_u16();
+            return (status, r.text().await.unwrap_or_default());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the ops listener at {addr} never answered");
+}
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn the_worker_removes_expired_sessions_and_stops_when_asked(pool: PgPool) {
@@ -55,7 +78,9 @@ async fn a_running_worker_checks_in_and_checks_out_when_it_stops(pool: PgPool) {
         heartbeat::status(&pool).await.unwrap(),
         Workers::Silent { last_seen: None }
     );
-    let settings = Config::load_from(|_| None).unwrap();
+    let mut settings = Config::load_from(|_| None).unwrap();
+    let ops = ops_address();
+    settings.ops.listen = Some(ops.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn(herald_core::worker::run(pool.clone(), settings, async {
         let _ = stop_rx.await;
@@ -69,6 +94,17 @@ async fn a_running_worker_checks_in_and_checks_out_when_it_stops(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(seen, Some(Workers::Running(1)), "checked in within 5 s");
+    // A worker whose lanes make progress is healthy, and says how quiet each lane is.
+    assert_eq!(ops_get(&ops, "/healthz").await, (200, "ok\n".to_string()));
+    let (status, metrics) = ops_get(&ops, "/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "herald_lane_quiet_seconds{lane=\"email\"}",
+        "herald_queue_jobs{device=\"email\",state=\"due\"} 0",
+        "herald_jobs_ended{device=\"inbox\",outcome=\"sent\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     let host: String = sqlx::query_scalar!("select host from worker_heartbeat")
         .fetch_one(&pool)
         .await
@@ -143,6 +179,8 @@ async fn a_worker_whose_lanes_make_no_progress_says_it_is_stuck_and_stops_with_a
     settings.worker.smtp_timeout_ms = 500;
     settings.worker.lane_deadline_seconds = 2;
     settings.worker.check().expect("settings a worker accepts");
+    let ops = ops_address();
+    settings.ops.listen = Some(ops.clone());
     // Every lane leases from (or fans out into) the job table: while another session holds it
     // locked, none of them finishes a pass, though the process and its heartbeat run on.
     let mut locker = pool.begin().await.unwrap();
@@ -166,6 +204,10 @@ async fn a_worker_whose_lanes_make_no_progress_says_it_is_stuck_and_stops_with_a
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let why = stuck.expect("the worker recorded a stuck lane within 10 s");
+    // A supervisor's health check says so too, naming the lane.
+    let (status, body) = ops_get(&ops, "/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("lane showed no progress"), "{body}");
     assert!(
         why.contains("lane showed no progress for 2 s (the deadline is 2 s)")
             || why.contains("lane showed no progress for 3 s (the deadline is 2 s)"),
