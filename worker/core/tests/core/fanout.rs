@@ -418,13 +418,17 @@ async fn a_phone_turned_off_for_a_reason_is_not_called_for_it_while_the_guardian
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_method_a_reimport_removed_gets_nothing_and_its_owner_is_counted_unreached(pool: PgPool) {
     let d = district(&pool, 60).await;
+    // A guardian the message reaches: a messenger contact of a student of its calendar.
     let gone = sqlx::query_scalar!(
         r#"update contact_method set removed_at = now()
            where person_id = (select gs.guardian_id from guardian_student gs
+                              join enrollment e on e.student_id = gs.student_id
+                                   and e.calendar_id = $1
                               join contact_method cm on cm.person_id = gs.guardian_id
                               where gs.messenger_contact and cm.email is not null
                               order by gs.guardian_id limit 1)
-           returning person_id as "id!""#
+           returning person_id as "id!""#,
+        d.calendar as herald_core::domain::CalendarId
     )
     .fetch_all(&pool)
     .await
@@ -447,6 +451,17 @@ async fn a_method_a_reimport_removed_gets_nothing_and_its_owner_is_counted_unrea
     .await
     .unwrap();
     assert_eq!(jobs, 0, "nothing is sent to a removed method");
+    let recipient = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from message_recipient where person_id = $1"#,
+        gone[0]
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        recipient, 1,
+        "the guardian is among the message's recipients"
+    );
     let unreached = sqlx::query_scalar!(
         r#"select count(*) as "n!" from message_unreached
            where person_id = $1 and device = 'email' and cause = 'no_email'"#,
