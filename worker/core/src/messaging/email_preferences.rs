@@ -5,8 +5,8 @@
 //! What must stay true:
 //! - The password is write-only: [`EmailPreferences`] (what the admin page reads) only says
 //!   whether one is set, and [`SmtpConfig`] keeps it in a `SecretString`. It is stored sealed
-//!   ([`crate::secrets`]) and cleared when the host changes, so a saved password only ever goes to
-//!   the relay it was entered for.
+//!   ([`crate::secrets`]) and cleared when the host or the TLS mode changes, so a saved password
+//!   only ever goes to the relay it was entered for, the way it was entered for.
 //! - An ops override always wins over the stored value, for the page's display and for sending.
 //! - A bad stored or overridden value is an [`EmailPreferencesError::Invalid`] naming the field.
 
@@ -205,7 +205,7 @@ fn check_url(field: &'static str, url: &str) -> Result<(), EmailPreferencesError
 }
 
 /// Checks and saves the preferences. A new password is stored sealed ([`crate::secrets`]); the
-/// stored one is cleared when the host changes and no new one is given.
+/// stored one is cleared when the host or the TLS mode changes and no new one is given.
 pub async fn save(
     pool: &PgPool,
     u: &EmailPreferencesUpdate,
@@ -243,8 +243,9 @@ pub async fn save(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    // A new password is sealed; "" clears; none keeps the stored one, unless the host changes:
-    // a password is for one relay, and keeping it would let a new host receive it.
+    // A new password is sealed; "" clears; none keeps the stored one, unless the host or the TLS
+    // mode changes: a password is for one relay over one kind of connection, and keeping it would
+    // let a new host receive it, or send it in clear text once TLS is turned off.
     let password = match u.password.as_ref().map(|p| p.expose_secret()) {
         Some("") => Some(String::new()),
         Some(p) => Some(
@@ -257,7 +258,7 @@ pub async fn save(
     sqlx::query!(
         "update email_settings set smtp_host = $1, smtp_port = $2, tls = $3, username = $4,
              password = case when $5::text is null
-                             then case when smtp_host = $1 then password end
+                             then case when smtp_host = $1 and tls = $3 then password end
                              when $5 = '' then null else $5 end,
              from_address = $6, from_name = $7, reply_to = $8, portal_url = $9, updated_at = now()",
         host,

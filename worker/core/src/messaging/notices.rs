@@ -91,7 +91,7 @@ pub fn sanitize(html: &str) -> String {
         .to_string()
 }
 
-/// What a notice whose message no longer exists shows as its subject.
+/// What a notice whose message no longer exists (or no longer renders) shows as its subject.
 pub const GONE: &str = "This message is no longer available";
 
 /// Up to `size` of a person's notices older than `after` (from the newest when `None`), each
@@ -157,8 +157,12 @@ pub async fn page(
                 messages.insert(*message, m);
             }
             // Messages are never deleted; should one be, its notices say so instead of failing
-            // the whole page.
+            // the whole page. A stored template that no longer parses (it did when composed)
+            // costs its own notices, not the parent's whole list.
             Err(RenderError::Db(sqlx::Error::RowNotFound)) => {}
+            Err(e @ RenderError::Template(..)) => {
+                tracing::error!(error = %e, "a notice's message does not render");
+            }
             Err(e) => return Err(e),
         }
     }

@@ -103,6 +103,11 @@ pub async fn write(
     if bulk_members {
         bulk::add_section_member_keys(w.conn).await?;
     }
+    // Who teaches whom follows the file: an enrollment the export no longer lists (dropped, or
+    // marked tobedeleted) in one of its classes is removed, and with it a teacher's view of that
+    // student (`people_taught_by`).
+    let removed = section_member::remove_stale(w.conn, &roster.sections, &roster.members).await?;
+    w.removed("section_member", removed);
     w.chunked("assignment", &roster.line_items, assignment::upsert)
         .await?;
     analyze::assignment(w.conn).await?;
@@ -851,6 +856,31 @@ mod enrollment {
 
 mod section_member {
     use super::*;
+
+    /// Removes the enrollments of the roster's classes that the roster no longer lists.
+    pub async fn remove_stale(
+        conn: &mut PgConnection,
+        sections: &[(Class, i32)],
+        members: &[MemberRow],
+    ) -> Result<u64, sqlx::Error> {
+        let classes: Vec<&str> = sections
+            .iter()
+            .map(|(c, _)| c.sourced_id.as_str())
+            .collect();
+        let listed: Vec<&str> = members.iter().map(|m| m.sourced_id.as_str()).collect();
+        Ok(sqlx::query!(
+            r#"with keep as (select unnest($2::text[]) as sourced_id)
+               delete from section_member m
+               using section s
+               where s.id = m.section_id and s.sourced_id = any($1::text[])
+                 and not exists (select 1 from keep where keep.sourced_id = m.sourced_id)"#,
+            &classes as &[&str],
+            &listed as &[&str]
+        )
+        .execute(conn)
+        .await?
+        .rows_affected())
+    }
 
     pub fn upsert<'a>(conn: &'a mut PgConnection, rows: &'a [MemberRow]) -> Fut<'a> {
         Box::pin(async move {

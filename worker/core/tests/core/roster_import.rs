@@ -593,3 +593,49 @@ async fn admin_account(pool: &PgPool) -> herald_core::domain::AccountId {
     .await
     .unwrap()
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn an_enrollment_dropped_from_the_export_ends_its_teachers_view_of_that_student(
+    pool: PgPool,
+) {
+    use herald_core::directory::{self, PeopleScope};
+    let dir = tempfile::tempdir().unwrap();
+    small_district(dir.path());
+    import(&pool, dir.path()).await.unwrap();
+    // A student in exactly one class, and that class's teacher.
+    let pair = sqlx::query!(
+        r#"select s.sourced_id as "enrollment!", s.person_id as "student!: PersonId",
+                  t.person_id as "teacher!: PersonId"
+           from section_member s
+           join section_member t on t.section_id = s.section_id and t.role = 'teacher'
+           where s.role = 'student'
+             and (select count(*) from section_member o
+                  where o.person_id = s.person_id and o.role = 'student') = 1
+           order by s.sourced_id limit 1"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let scope = PeopleScope::TaughtBy(pair.teacher);
+    assert!(
+        directory::in_scope(&pool, pair.student, scope)
+            .await
+            .unwrap()
+    );
+
+    edit_csv(dir.path(), "enrollments.csv", |rows| {
+        rows.retain(|r| r[0] != pair.enrollment);
+    });
+    let summary = import(&pool, dir.path()).await.unwrap();
+    assert_eq!(
+        summary.table("section_member").unwrap().updated,
+        1,
+        "the one removed enrollment"
+    );
+    assert!(
+        !directory::in_scope(&pool, pair.student, scope)
+            .await
+            .unwrap(),
+        "the teacher no longer sees a student they no longer teach"
+    );
+}

@@ -123,7 +123,7 @@ async fn a_saved_smtp_password_and_token_are_stored_sealed_and_open_only_with_th
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_new_smtp_host_or_provider_url_saved_without_a_new_secret_clears_the_stored_one(
+async fn a_new_smtp_host_tls_mode_or_provider_url_saved_without_a_new_secret_clears_the_stored_one(
     pool: PgPool,
 ) {
     let key = herald_testing::secrets();
@@ -137,6 +137,19 @@ async fn a_new_smtp_host_or_provider_url_saved_without_a_new_secret_clears_the_s
         .unwrap();
     let (password, token) = stored(&pool).await;
     assert!(password.is_some() && token.is_some());
+
+    // Turning TLS off does not send the old password in clear text.
+    let mut plain = email_update("smtp.district.example", None);
+    plain.tls = TlsMode::None;
+    email::save(&pool, &plain, &key).await.unwrap();
+    assert!(!email::load(&pool).await.unwrap().password_set);
+    email::save(
+        &pool,
+        &email_update("smtp.district.example", Some("relay-pw")),
+        &key,
+    )
+    .await
+    .unwrap();
 
     // A new host or URL does not get the old secret.
     email::save(&pool, &email_update("smtp.elsewhere.example", None), &key)
