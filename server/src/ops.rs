@@ -8,7 +8,7 @@
 //! set: a call to a server function that does not exist is `unmatched`.
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -17,30 +17,29 @@ use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 
 /// The paths of the server functions the app registers.
-static SERVER_FNS: LazyLock<Arc<HashSet<String>>> = LazyLock::new(|| {
-    Arc::new(
-        leptos::server_fn::axum::server_fn_paths()
-            .map(|(path, _)| path.to_string())
-            .collect(),
-    )
+static SERVER_FNS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_string())
+        .collect()
 });
 
 /// Records the request's latency under its route's pattern.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let pattern = req
+    let route = match req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let path = req.uri().path().to_string();
-    let res = next.run(req).await;
-    let status = res.status();
-    let route = match pattern.as_deref() {
+        .map(MatchedPath::as_str)
+    {
         // One route serves every server function: label each by its own path, if it exists.
-        Some("/api/{*fn_name}") if SERVER_FNS.contains(&path) => path,
+        Some("/api/{*fn_name}") if SERVER_FNS.contains(req.uri().path()) => {
+            req.uri().path().to_string()
+        }
         Some("/api/{*fn_name}") | None => "unmatched".to_string(),
         Some(p) => p.to_string(),
     };
+    let res = next.run(req).await;
+    let status = res.status();
     herald_core::metrics::http_request(route, status.as_u16(), started.elapsed());
     res
 }
@@ -61,7 +60,7 @@ async fn metrics(pool: &PgPool) -> Response {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
+                herald_core::metrics::CONTENT_TYPE,
             )],
             text,
         )

@@ -26,6 +26,9 @@ use sqlx::PgPool;
 use crate::domain::Device;
 use crate::messaging::queue;
 
+/// The `Content-Type` of what [`render`] writes: Prometheus' text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Latency buckets, in seconds: from a fast SQL round trip to a slow relay's deadline.

@@ -75,7 +75,7 @@ async fn metrics(worker: &Worker) -> Response {
                 "How long each lane of this worker has shown no progress",
                 &quiet,
             );
-            let kind = "text/plain; version=0.0.4; charset=utf-8";
+            let kind = crate::metrics::CONTENT_TYPE;
             ([(axum::http::header::CONTENT_TYPE, kind)], text).into_response()
         }
         Err(e) => {
