@@ -87,7 +87,8 @@ pub async fn sign_in(
             return Err(AppError::Busy);
         }
     };
-    match accounts::sign_in(&state.pool, &state.settings.auth, &email, &password).await {
+    let from = ssr::client_address(&state.settings.auth).await?;
+    match accounts::sign_in(&state.pool, &state.settings.auth, &email, &password, from).await {
         Ok((account, token)) => {
             ssr::set_session_cookie(&token, &state.settings.auth).await?;
             let role = ssr::ui_role(account.role);
@@ -183,12 +184,14 @@ pub fn SignOutButton() -> impl IntoView {
 /// Server-side session handling shared by every server function.
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    use axum::extract::ConnectInfo;
     use axum::http::{HeaderMap, HeaderValue, header};
     use herald_core::accounts::{self, Role, SessionAccount, SessionToken};
     use herald_core::config::AuthConfig;
     use herald_core::directory::PeopleScope;
     use herald_core::domain::PersonId;
     use leptos::prelude::*;
+    use std::net::{IpAddr, SocketAddr};
 
     use super::UiRole;
     use crate::error::AppError;
@@ -223,6 +226,40 @@ pub mod ssr {
             tracing::error!("AppState missing from the Leptos context");
             AppError::Unavailable
         })
+    }
+
+    /// The address the request came from. With `auth.forwarded_hops` proxies in front, it is the
+    /// `X-Forwarded-For` entry that many places from the right (the one the outermost trusted
+    /// proxy appended; entries left of it are whatever the client sent); otherwise, or when the
+    /// header does not hold that many entries, the connection's peer.
+    pub async fn client_address(auth: &AuthConfig) -> Result<IpAddr, AppError> {
+        let headers: HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::internal("reading request headers", &e))?;
+        let ConnectInfo(peer): ConnectInfo<SocketAddr> = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::internal("reading the client's address", &e))?;
+        Ok(forwarded_client(&headers, auth.forwarded_hops).unwrap_or(peer.ip()))
+    }
+
+    /// The client in `X-Forwarded-For` behind `hops` trusted proxies, if the header says.
+    fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+        if hops == 0 {
+            return None;
+        }
+        let entries: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let entry = entries.get(entries.len().checked_sub(hops)?)?;
+        // A proxy may write `ip:port` (or `[ipv6]:port`).
+        entry
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
     }
 
     /// The session token in the request's cookie, if any.
@@ -417,6 +454,25 @@ pub mod ssr {
             );
             assert_eq!(cookie_value(&h, COOKIE).as_deref(), Some("abc"));
             assert_eq!(cookie_value(&h, "missing"), None);
+        }
+
+        #[test]
+        fn the_client_is_the_entry_the_outermost_trusted_proxy_appended() {
+            let mut h = HeaderMap::new();
+            h.append(
+                "x-forwarded-for",
+                HeaderValue::from_static("203.0.113.9, 198.51.100.7"),
+            );
+            h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2:4431"));
+            let at = |hops| forwarded_client(&h, hops).map(|a| a.to_string());
+            assert_eq!(at(0), None, "no trusted proxy: the header is ignored");
+            assert_eq!(at(1).as_deref(), Some("10.0.0.2"));
+            assert_eq!(at(2).as_deref(), Some("198.51.100.7"));
+            assert_eq!(at(3).as_deref(), Some("203.0.113.9"));
+            assert_eq!(at(4), None, "fewer entries than proxies: the peer decides");
+            let mut junk = HeaderMap::new();
+            junk.append("x-forwarded-for", HeaderValue::from_static("unknown"));
+            assert_eq!(forwarded_client(&junk, 1), None);
         }
     }
 }

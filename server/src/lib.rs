@@ -138,6 +138,9 @@ pub async fn run(settings: Config, options: LeptosOptions) -> anyhow::Result<()>
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!("Herald is listening on http://{addr}");
+    // The peer's address is the sign-in throttle's key (`auth.forwarded_hops` says when a proxy's
+    // X-Forwarded-For is to be believed instead).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(herald_core::shutdown::signal())
         .await

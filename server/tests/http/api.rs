@@ -583,6 +583,51 @@ async fn every_answer_carries_a_content_security_policy_and_may_not_be_framed() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_throttle_believes_x_forwarded_for_only_from_a_trusted_proxy() {
+    let db = TestDb::new().await;
+    add_admin(&db.pool).await;
+    let wrong = "email=admin%40district.example&password=guess";
+    let right = "email=admin%40district.example&password=pw-admin";
+    // No proxy is trusted: a client naming a new address each time is still the one it is.
+    let direct = TestApp::spawn(db.pool.clone());
+    for n in 0..5 {
+        let r = direct
+            .call_forwarded("sign_in", wrong, &format!("203.0.113.{n}"))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    let r = direct
+        .call_forwarded("sign_in", wrong, "203.0.113.99")
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+
+    // Behind one trusted proxy, the entry it appended is the client: another client is not
+    // held back by those failures...
+    let proxied = TestApp::spawn_with(db.pool.clone(), |s| s.auth.forwarded_hops = 1);
+    let r = proxied
+        .call_forwarded("sign_in", wrong, "198.51.100.7")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    // ...and what a client writes left of that entry changes nothing.
+    for n in 0..4 {
+        let spoofed = format!("10.9.9.{n}, 198.51.100.7");
+        let r = proxied.call_forwarded("sign_in", wrong, &spoofed).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    let r = proxied
+        .call_forwarded("sign_in", right, "10.9.9.9, 198.51.100.7")
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    let r = proxied.call_forwarded("sign_in", right, "192.0.2.80").await;
+    assert!(
+        r.headers.contains_key(header::SET_COOKIE),
+        "{} {}",
+        r.status,
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_beyond_the_free_password_checks_are_told_herald_is_busy_not_run() {
     let db = TestDb::new().await;
     add_admin(&db.pool).await;

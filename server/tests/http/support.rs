@@ -7,12 +7,14 @@
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
+use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use herald_app::state::AppState;
 use herald_core::config::Config;
 use herald_core::domain::PersonId;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
+use std::net::SocketAddr;
 use tower::ServiceExt;
 
 /// The server's router over one test's database.
@@ -57,7 +59,12 @@ impl TestApp {
         }
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Reply {
+    /// Sends `req` as a client at 127.0.0.1 would, unless it already names its peer.
+    pub async fn send(&self, mut req: Request<Body>) -> Reply {
+        if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
+        }
         // A hung request fails the test, naming it, instead of stalling the suite (one was seen
         // once in a full CI run and never again; see the issue 3 note).
         let what = format!("{} {}", req.method(), req.uri());
@@ -106,6 +113,18 @@ impl TestApp {
             req = req.header(header::COOKIE, c);
         }
         self.send(req.body(body.into()).unwrap()).await
+    }
+
+    /// Calls server function `function` with `form` through a proxy that says the client is
+    /// `forwarded_for` (`X-Forwarded-For`).
+    pub async fn call_forwarded(&self, function: &str, form: &str, forwarded_for: &str) -> Reply {
+        let req = Request::post(format!("/api/{function}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "herald.test")
+            .header(header::ORIGIN, "http://herald.test")
+            .header("x-forwarded-for", forwarded_for);
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
     }
 
     /// GET `path` as a browser that accepts `encodings` (`Accept-Encoding`).

@@ -5,8 +5,12 @@
 //! - a password is only ever stored as an argon2id PHC string;
 //! - the session cookie carries a random token whose SHA-256 alone is stored, so reading the
 //!   database does not yield a usable cookie;
-//! - an email with `max_failures` failed attempts inside the window is refused *before* its
-//!   password is checked, whether or not an account exists for it (no account probing);
+//! - the throttle is checked and the attempt counted in one locked step *before* the password is
+//!   checked, whether or not an account exists for the email (no account probing), and refuses:
+//!   an email after `max_failures` failures from one address; an address after
+//!   `max_failures_per_address` failures for any emails (spraying); an email after
+//!   `max_failures_per_account` failures from anywhere, except from an address that signed in to
+//!   it within `known_address_days` (so guessing from elsewhere cannot lock its owner out);
 //! - an unknown email costs the same argon2 work as a wrong password;
 //! - access follows the roster: an account the SQL function `account_bar` bars (disabled by an
 //!   admin, its person inactive, a parent linked to no student) cannot sign in and none of its
@@ -20,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use std::net::IpAddr;
 
 use crate::config::AuthConfig;
 use crate::domain::{AccountId, CalendarId, EmailAddress, PersonId};
@@ -129,8 +134,8 @@ pub enum AccountError {
     /// The password was right, and something bars the account from signing in.
     #[error("this account may not sign in ({0:?})")]
     Barred(Bar),
-    /// The email has reached `max_failures` failed attempts inside the throttle window.
-    #[error("too many failed sign-ins for this email; try again in {minutes} minutes")]
+    /// One of the throttle's limits is reached (see the module's rules).
+    #[error("too many failed sign-ins; try again in {minutes} minutes")]
     Throttled {
         /// The throttle window in minutes (`failure_window_minutes`), shown as the wait.
         minutes: i64,
@@ -189,18 +194,21 @@ pub async fn create(
     insert_account(pool, email, display_name, &hash, role, person_id).await
 }
 
-/// Checks the throttle and the password, and opens a session.
+/// Checks the throttle and the password of a sign-in from the client address `from`, and opens
+/// a session.
 pub async fn sign_in(
     pool: &PgPool,
     settings: &AuthConfig,
     email: &str,
     password: &SecretString,
+    from: IpAddr,
 ) -> Result<(Account, SessionToken), AccountError> {
     let email = email.trim().to_lowercase();
-    let window_start = Utc::now() - Duration::minutes(settings.failure_window_minutes);
-    // The attempt is counted before the password is checked, in one locked step per email, so
-    // parallel guesses cannot all slip in under the limit; a success clears the count.
-    if !reserve_attempt(pool, &email, window_start, settings.max_failures).await? {
+    let from = throttled_as(from);
+    // The attempt is counted before the password is checked, in one locked step per email and
+    // address, so parallel guesses cannot all slip in under the limits; a success clears the
+    // email's count.
+    if !reserve_attempt(pool, settings, &email, from).await? {
         return Err(AccountError::Throttled {
             minutes: settings.failure_window_minutes,
         });
@@ -220,6 +228,7 @@ pub async fn sign_in(
                 return Err(AccountError::Barred(bar));
             }
             clear_failures(pool, &email).await?;
+            remember_address(pool, &email, from).await?;
             let token = SessionToken::generate();
             let expires = Utc::now() + Duration::hours(settings.session_hours);
             insert_session(pool, &token, account.id, expires).await?;
@@ -396,7 +405,8 @@ pub async fn set_session_calendar(
     Ok(())
 }
 
-/// Removes expired sessions and failures older than the throttle window.
+/// Removes expired sessions, failures older than the throttle window and sign-in addresses
+/// older than `known_address_days`.
 pub async fn purge_expired(pool: &PgPool, settings: &AuthConfig) -> Result<u64, AccountError> {
     let sessions = sqlx::query!("delete from auth_session where expires_at <= now()")
         .execute(pool)
@@ -406,6 +416,13 @@ pub async fn purge_expired(pool: &PgPool, settings: &AuthConfig) -> Result<u64, 
     sqlx::query!("delete from sign_in_failure where failed_at < $1", cutoff)
         .execute(pool)
         .await?;
+    let known_cutoff = Utc::now() - Duration::days(settings.known_address_days);
+    sqlx::query!(
+        "delete from sign_in_known_address where signed_in_at < $1",
+        known_cutoff
+    )
+    .execute(pool)
+    .await?;
     Ok(sessions)
 }
 
@@ -506,36 +523,74 @@ impl PasswordChecks {
     }
 }
 
-/// Counts a sign-in attempt for `email` unless `max` attempts since `since` are already on
-/// record: `false` when the email is throttled. Attempts for one email are serialised by a
-/// transaction-scoped advisory lock, so the count and the insert are one step.
+/// The address a sign-in from `from` is throttled and remembered under: an IPv4 address (also
+/// one written as IPv6) as it is, an IPv6 address by its /64, the block one household or phone
+/// is given, so that rotating through it does not make a stranger many.
+fn throttled_as(from: IpAddr) -> IpAddr {
+    match from {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+        v4 => v4,
+    }
+}
+
+/// Counts a sign-in attempt for `email` from `from` unless one of the throttle's limits is
+/// reached: `false` when it is. Attempts for one email, and for one address, are serialised by
+/// transaction-scoped advisory locks (always the email's first, so two attempts never wait on
+/// each other in a cycle), so the counts and the insert are one step.
 async fn reserve_attempt(
     pool: &PgPool,
+    settings: &AuthConfig,
     email: &str,
-    since: DateTime<Utc>,
-    max: i64,
+    from: IpAddr,
 ) -> Result<bool, AccountError> {
+    let since = Utc::now() - Duration::minutes(settings.failure_window_minutes);
+    let known_since = Utc::now() - Duration::days(settings.known_address_days);
+    let from = from.to_string();
     let mut tx = pool.begin().await?;
     sqlx::query_scalar!(
-        r#"select 1 as "locked!" from pg_advisory_xact_lock(hashtext('sign_in:' || $1))"#,
-        email
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let recent = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from sign_in_failure where email = $1 and failed_at > $2"#,
+        r#"select 1 as "locked!"
+           from pg_advisory_xact_lock(hashtext('sign_in:' || $1)) as by_email,
+                pg_advisory_xact_lock(hashtext('sign_in_from:' || $2::text)) as by_address"#,
         email,
-        since
+        from
     )
     .fetch_one(&mut *tx)
     .await?;
-    if recent >= max {
+    let recent = sqlx::query!(
+        r#"select count(*) filter (where email = $1 and address = $2::text::inet) as "pair!",
+                  count(*) filter (where address = $2::text::inet) as "address!",
+                  count(*) filter (where email = $1) as "account!",
+                  exists (select 1 from sign_in_known_address k
+                          where k.email = $1 and k.address = $2::text::inet
+                            and k.signed_in_at > $4) as "known!"
+           from sign_in_failure
+           where failed_at > $3 and (email = $1 or address = $2::text::inet)"#,
+        email,
+        from,
+        since,
+        known_since
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let throttled = recent.pair >= settings.max_failures
+        || recent.address >= settings.max_failures_per_address
+        || (recent.account >= settings.max_failures_per_account && !recent.known);
+    if throttled {
         tx.commit().await?;
         return Ok(false);
     }
-    sqlx::query!("insert into sign_in_failure (email) values ($1)", email)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "insert into sign_in_failure (email, address) values ($1, $2::text::inet)",
+        email,
+        from
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -547,9 +602,32 @@ async fn clear_failures(pool: &PgPool, email: &str) -> Result<(), AccountError> 
     Ok(())
 }
 
+/// Records that `email` signed in from `from` just now.
+async fn remember_address(pool: &PgPool, email: &str, from: IpAddr) -> Result<(), AccountError> {
+    sqlx::query!(
+        "insert into sign_in_known_address (email, address) values ($1, $2::text::inet)
+         on conflict (email, address) do update set signed_in_at = now()",
+        email,
+        from.to_string()
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_throttled_by_its_64_block_and_ipv4_as_it_is() {
+        let at = |a: &str| throttled_as(a.parse().unwrap()).to_string();
+        assert_eq!(at("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(at("2001:db8:1:2::1"), at("2001:db8:1:2:ffff::9"));
+        assert_ne!(at("2001:db8:1:2::1"), at("2001:db8:1:3::1"));
+        assert_eq!(at("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(at("203.0.113.9"), "203.0.113.9");
+    }
 
     #[test]
     fn a_hashed_password_verifies_and_a_wrong_one_does_not() {

@@ -82,8 +82,19 @@ pub struct ImportConfig {
 pub struct AuthConfig {
     /// How long a sign-in lasts, in hours.
     pub session_hours: i64,
-    /// Failed sign-ins allowed per email inside the window before sign-in is refused for it.
+    /// Failed sign-ins allowed for one email from one client address inside the window.
     pub max_failures: i64,
+    /// Failed sign-ins allowed from one client address, whatever the emails, inside the window.
+    pub max_failures_per_address: i64,
+    /// Failed sign-ins allowed for one email from all addresses inside the window; an address
+    /// the email signed in from within `known_address_days` is not held back by it.
+    pub max_failures_per_account: i64,
+    /// How long a successful sign-in's address stays known to its email, in days.
+    pub known_address_days: i64,
+    /// How many reverse proxies in front of the server append to `X-Forwarded-For`: the client
+    /// address is the entry that many places from the right. 0 (the default) ignores the header
+    /// and takes the connection's peer address, which a client cannot forge.
+    pub forwarded_hops: usize,
     /// Length of the failed-sign-in window, in minutes.
     pub failure_window_minutes: i64,
     /// Whether the session cookie is marked `Secure` (sent only over HTTPS); on in production.

@@ -11,6 +11,7 @@
 //! - [`faulty_link`]: a TCP link in front of a real server that can be made to stop answering.
 //! - [`voice`]: the local voice provider and Herald's callback endpoint, served in-process.
 //! - [`secrets`]: the key the tests' stored secrets are sealed with.
+//! - [`HOME`]: the client address a test signs in from when it does not care which.
 
 pub mod db;
 pub mod district;
@@ -28,3 +29,6 @@ pub fn secrets() -> herald_core::config::SecretsConfig {
         key: Some(secrecy::SecretString::from(SECRETS_KEY.to_string())),
     }
 }
+
+/// The client address a test's sign-ins come from unless the test is about addresses.
+pub const HOME: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));

@@ -17,6 +17,10 @@ fn settings() -> AuthConfig {
     AuthConfig {
         session_hours: 12,
         max_failures: 10,
+        max_failures_per_address: 100,
+        max_failures_per_account: 100,
+        known_address_days: 90,
+        forwarded_hops: 0,
         failure_window_minutes: 15,
         secure_cookies: false,
         concurrent_password_checks: 4,
@@ -84,6 +88,7 @@ async fn sign_in(
         &settings(),
         email,
         &SecretString::from("pw".to_string()),
+        herald_testing::HOME,
     )
     .await
 }

@@ -11,6 +11,10 @@ fn settings() -> AuthConfig {
     AuthConfig {
         session_hours: 12,
         max_failures: 3,
+        max_failures_per_address: 5,
+        max_failures_per_account: 6,
+        known_address_days: 90,
+        forwarded_hops: 0,
         failure_window_minutes: 15,
         secure_cookies: false,
         concurrent_password_checks: 4,
@@ -44,6 +48,7 @@ async fn signing_in_opens_a_session_that_names_the_account(pool: PgPool) {
         &settings(),
         " ada@district.EXAMPLE ",
         &secret("right password"),
+        herald_testing::HOME,
     )
     .await
     .unwrap();
@@ -64,6 +69,7 @@ async fn the_database_stores_only_a_hash_of_the_session_token(pool: PgPool) {
         &settings(),
         "ada@district.example",
         &secret("right password"),
+        herald_testing::HOME,
     )
     .await
     .unwrap();
@@ -83,14 +89,21 @@ async fn the_database_stores_only_a_hash_of_the_session_token(pool: PgPool) {
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_wrong_password_and_an_unknown_email_are_refused_alike(pool: PgPool) {
     admin(&pool).await;
-    let wrong =
-        accounts::sign_in(&pool, &settings(), "ada@district.example", &secret("nope")).await;
+    let wrong = accounts::sign_in(
+        &pool,
+        &settings(),
+        "ada@district.example",
+        &secret("nope"),
+        herald_testing::HOME,
+    )
+    .await;
     assert!(matches!(wrong, Err(AccountError::InvalidCredentials)));
     let unknown = accounts::sign_in(
         &pool,
         &settings(),
         "nobody@district.example",
         &secret("nope"),
+        herald_testing::HOME,
     )
     .await;
     assert!(matches!(unknown, Err(AccountError::InvalidCredentials)));
@@ -105,8 +118,14 @@ async fn a_wrong_password_and_an_unknown_email_are_refused_alike(pool: PgPool) {
 async fn repeated_failures_throttle_the_email_even_with_the_right_password(pool: PgPool) {
     admin(&pool).await;
     for _ in 0..3 {
-        let r =
-            accounts::sign_in(&pool, &settings(), "ada@district.example", &secret("guess")).await;
+        let r = accounts::sign_in(
+            &pool,
+            &settings(),
+            "ada@district.example",
+            &secret("guess"),
+            herald_testing::HOME,
+        )
+        .await;
         assert!(matches!(r, Err(AccountError::InvalidCredentials)));
     }
     let r = accounts::sign_in(
@@ -114,6 +133,7 @@ async fn repeated_failures_throttle_the_email_even_with_the_right_password(pool:
         &settings(),
         "ada@district.example",
         &secret("right password"),
+        herald_testing::HOME,
     )
     .await;
     assert!(
@@ -121,23 +141,149 @@ async fn repeated_failures_throttle_the_email_even_with_the_right_password(pool:
         "{r:?}"
     );
     // Another email is not affected.
-    let other =
-        accounts::sign_in(&pool, &settings(), "someone@district.example", &secret("x")).await;
+    let other = accounts::sign_in(
+        &pool,
+        &settings(),
+        "someone@district.example",
+        &secret("x"),
+        herald_testing::HOME,
+    )
+    .await;
     assert!(matches!(other, Err(AccountError::InvalidCredentials)));
+}
+
+fn at(address: &str) -> std::net::IpAddr {
+    address.parse().unwrap()
+}
+
+/// How a sign-in as Ada from `from` ends.
+async fn ada(pool: &PgPool, password: &str, from: &str) -> &'static str {
+    attempt(pool, "ada@district.example", password, from).await
+}
+
+/// How a sign-in as `email` from `from` ends.
+async fn attempt(pool: &PgPool, email: &str, password: &str, from: &str) -> &'static str {
+    match accounts::sign_in(pool, &settings(), email, &secret(password), at(from)).await {
+        Ok(_) => "signed in",
+        Err(AccountError::InvalidCredentials) => "wrong password",
+        Err(AccountError::Throttled { .. }) => "throttled",
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn guesses_from_one_address_never_keep_the_owner_out_from_another(pool: PgPool) {
+    admin(&pool).await;
+    for _ in 0..3 {
+        ada(&pool, "guess", "203.0.113.9").await;
+    }
+    assert_eq!(
+        ada(&pool, "right password", "203.0.113.9").await,
+        "throttled",
+        "the guessing address is held back, even with the right password"
+    );
+    assert_eq!(
+        ada(&pool, "right password", "198.51.100.7").await,
+        "signed in",
+        "the owner, elsewhere, is not"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn many_addresses_guessing_one_account_hold_back_new_addresses_but_not_one_its_owner_used(
+    pool: PgPool,
+) {
+    admin(&pool).await;
+    // The owner signed in from home once.
+    assert_eq!(
+        ada(&pool, "right password", "192.0.2.50").await,
+        "signed in"
+    );
+    // Two strangers' addresses use up the account's ceiling (6) at 3 guesses each.
+    for stranger in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..3 {
+            assert_eq!(
+                attempt(&pool, "ada@district.example", "guess", stranger).await,
+                "wrong password"
+            );
+        }
+    }
+    assert_eq!(
+        ada(&pool, "guess", "203.0.113.3").await,
+        "throttled",
+        "a third stranger is held back by the account's ceiling"
+    );
+    assert_eq!(
+        ada(&pool, "right password", "198.51.100.7").await,
+        "throttled",
+        "so is an address the owner never signed in from"
+    );
+    assert_eq!(
+        ada(&pool, "right password", "192.0.2.50").await,
+        "signed in",
+        "but not the owner's own address"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn one_address_spraying_many_emails_is_throttled_whatever_the_email(pool: PgPool) {
+    admin(&pool).await;
+    // Five failures (the address's limit) over five emails, one each.
+    for n in 0..5 {
+        let email = format!("guess{n}@district.example");
+        assert_eq!(
+            attempt(&pool, &email, "password1", "203.0.113.9").await,
+            "wrong password"
+        );
+    }
+    assert_eq!(
+        ada(&pool, "right password", "203.0.113.9").await,
+        "throttled",
+        "a sixth email from that address is refused before its password is checked"
+    );
+    assert_eq!(
+        ada(&pool, "right password", "198.51.100.7").await,
+        "signed in",
+        "another address is not affected"
+    );
+}
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn addresses_in_one_ipv6_64_block_share_one_throttle(pool: PgPool) {
+    admin(&pool).await;
+    for host in 1..=3 {
+        let from = format!("2001:db8:1:2::{host}");
+        ada(&pool, "guess", &from).await;
+    }
+    assert_eq!(
+        ada(&pool, "right password", "2001:db8:1:2::ffff").await,
+        "throttled"
+    );
+    assert_eq!(
+        ada(&pool, "right password", "2001:db8:1:3::1").await,
+        "signed in"
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_success_clears_earlier_failures(pool: PgPool) {
     admin(&pool).await;
     for _ in 0..2 {
-        let _ =
-            accounts::sign_in(&pool, &settings(), "ada@district.example", &secret("guess")).await;
+        let _ = accounts::sign_in(
+            &pool,
+            &settings(),
+            "ada@district.example",
+            &secret("guess"),
+            herald_testing::HOME,
+        )
+        .await;
     }
     accounts::sign_in(
         &pool,
         &settings(),
         "ada@district.example",
         &secret("right password"),
+        herald_testing::HOME,
     )
     .await
     .unwrap();
@@ -152,12 +298,24 @@ async fn a_success_clears_earlier_failures(pool: PgPool) {
 async fn signing_out_or_expiry_ends_the_session(pool: PgPool) {
     admin(&pool).await;
     let s = settings();
-    let (_, a) = accounts::sign_in(&pool, &s, "ada@district.example", &secret("right password"))
-        .await
-        .unwrap();
-    let (_, b) = accounts::sign_in(&pool, &s, "ada@district.example", &secret("right password"))
-        .await
-        .unwrap();
+    let (_, a) = accounts::sign_in(
+        &pool,
+        &s,
+        "ada@district.example",
+        &secret("right password"),
+        herald_testing::HOME,
+    )
+    .await
+    .unwrap();
+    let (_, b) = accounts::sign_in(
+        &pool,
+        &s,
+        "ada@district.example",
+        &secret("right password"),
+        herald_testing::HOME,
+    )
+    .await
+    .unwrap();
     accounts::sign_out(&pool, &a).await.unwrap();
     assert!(
         accounts::session_account(&pool, &a)
@@ -221,6 +379,7 @@ fn parallel_guesses_cannot_slip_past_the_throttle_together() {
                     &settings(),
                     "ada@district.example",
                     &secret(&format!("guess {i}")),
+                    herald_testing::HOME,
                 )
                 .await
             })

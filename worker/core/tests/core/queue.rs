@@ -367,17 +367,6 @@ async fn statuses_total(pool: &PgPool, id: MessageId) -> i64 {
         .unwrap()
 }
 
-/// How many of the message's jobs are sent.
-async fn sent_so_far(pool: &PgPool, id: MessageId) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from delivery_job where message_id = $1 and status = 'sent'",
-    )
-    .bind(id.0)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cancels_a_job() {
     let db = herald_testing::db::TestDb::new().await;
@@ -387,16 +376,26 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
     for round in 0..8u64 {
         let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
         fanout::fan_out_next(&pool).await.unwrap().unwrap();
+        // Odd rounds stop every worker once it has delivered a batch and leased the next one,
+        // so a cancel surely lands mid-send holding leased jobs, whatever the machine's speed:
+        // 4 workers × 2 leases × 3 jobs never exceed the 30 jobs, so each gets both batches.
+        let gate = (round % 2 == 1).then(|| std::sync::Arc::new(tokio::sync::Barrier::new(5)));
         let workers: Vec<_> = (0..4)
             .map(|_| {
-                let pool = pool.clone();
+                let (pool, gate) = (pool.clone(), gate.clone());
                 tokio::spawn(async move {
                     let me = Uuid::new_v4();
                     let (mut delivered, mut refused) = (0u64, 0);
+                    let mut paused = false;
                     loop {
                         let jobs = queue::lease(&pool, Device::Email, me, 300, 3, MAX_ATTEMPTS)
                             .await
                             .unwrap();
+                        if let Some(gate) = gate.as_ref().filter(|_| delivered > 0 && !paused) {
+                            gate.wait().await; // holding leased jobs...
+                            gate.wait().await; // ...until the cancel is done.
+                            paused = true;
+                        }
                         if jobs.is_empty() {
                             return (delivered, refused);
                         }
@@ -414,20 +413,16 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
                 })
             })
             .collect();
-        if round % 2 == 0 {
-            // At whatever point this many milliseconds reach...
-            tokio::time::sleep(std::time::Duration::from_millis(round * 4)).await;
+        if let Some(gate) = &gate {
+            gate.wait().await;
         } else {
-            // ...and, so that some cancel surely lands mid-send whatever the machine's speed,
-            // as soon as the first email is sent.
-            for _ in 0..5_000 {
-                if sent_so_far(&pool, id).await > 0 {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
+            // Even rounds cancel at whatever point this many milliseconds reach.
+            tokio::time::sleep(std::time::Duration::from_millis(round * 4)).await;
         }
         compose::cancel(&pool, id).await.unwrap();
+        if let Some(gate) = &gate {
+            gate.wait().await;
+        }
         let mut delivered = 0;
         for w in workers {
             let (d, r) = w.await.unwrap();

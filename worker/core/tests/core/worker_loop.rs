@@ -39,12 +39,17 @@ async fn the_worker_removes_expired_sessions_and_stops_when_asked(pool: PgPool) 
     accounts::create(&pool, &email, "Ada", &pw, Role::DistrictAdmin, None)
         .await
         .unwrap();
-    let (_, live) = accounts::sign_in(&pool, &settings.auth, "ada@district.example", &pw)
-        .await
-        .unwrap();
-    let (_, old) = accounts::sign_in(&pool, &settings.auth, "ada@district.example", &pw)
-        .await
-        .unwrap();
+    let sign_in = || {
+        accounts::sign_in(
+            &pool,
+            &settings.auth,
+            "ada@district.example",
+            &pw,
+            herald_testing::HOME,
+        )
+    };
+    let (_, live) = sign_in().await.unwrap();
+    let (_, old) = sign_in().await.unwrap();
     sqlx::query!(
         "update auth_session set expires_at = now() - interval '1 minute' where token_hash = (select token_hash from auth_session order by created_at desc limit 1)"
     )
