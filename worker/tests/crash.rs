@@ -65,6 +65,37 @@ fn spawn_worker(url: &str, lease_seconds: u32) -> Worker {
     )
 }
 
+/// Jobs of the message that have ended (sent, failed or canceled).
+async fn ended(pool: &PgPool, id: MessageId) -> i64 {
+    let tally = sent_messages::tally(pool, id).await.unwrap();
+    tally.iter().map(|t| t.sent + t.failed + t.canceled).sum()
+}
+
+/// Jobs of the message leased (by a live worker or a dead one) that run out after `after`.
+async fn leased_until_after(
+    pool: &PgPool,
+    id: MessageId,
+    after: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from delivery_job
+         where message_id = $1 and status = 'leased' and due_at > $2",
+    )
+    .bind(id.0)
+    .bind(after)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The database's clock.
+async fn db_now(pool: &PgPool) -> chrono::DateTime<chrono::Utc> {
+    sqlx::query_scalar("select now()")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// Jobs not yet ended; a message not yet fanned out has no tally and counts as pending.
 async fn pending(pool: &PgPool, id: MessageId) -> i64 {
     let tally = sent_messages::tally(pool, id).await.unwrap();
@@ -87,11 +118,11 @@ async fn wait_until_done(pool: &PgPool, id: MessageId, within: Duration) {
 
 /// How many times maildev received each Message-ID.
 async fn received(smtp: &Maildev, expected: usize) -> HashMap<String, usize> {
-    let mails = smtp.wait_for(expected, Duration::from_secs(30)).await;
-    // Give stragglers (a duplicate in flight) a moment to land.
+    smtp.wait_for(expected, Duration::from_secs(30)).await;
+    // Give stragglers (a duplicate in flight) a moment to land; every worker is already killed.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut seen = HashMap::new();
-    for m in smtp.emails().await.iter().chain(mails.iter().take(0)) {
+    for m in smtp.emails().await.iter() {
         let id = m["headers"]["message-id"].as_str().unwrap().to_string();
         *seen.entry(id).or_insert(0) += 1;
     }
@@ -141,27 +172,41 @@ async fn killing_the_worker_mid_send_loses_nothing_and_doubles_no_notice(pool: P
     );
     let url = database_url(&pool).await;
 
+    // Each round's worker is killed only once it has delivered something since the last kill
+    // and holds leased jobs: the kill lands mid-send, between deliveries, every time.
     let mut kills = 0;
-    for round in 0..6 {
+    let mut leased_at_kills = Vec::new();
+    for _ in 0..6 {
+        let before = ended(&pool, id).await;
+        // A lease this worker takes runs out more than 2 s after it started; a dead one's not.
+        let its_own = db_now(&pool).await + chrono::TimeDelta::seconds(2);
         let mut w = spawn_worker(&url, 2);
-        tokio::time::sleep(Duration::from_millis(300 + 100 * round)).await;
-        let done = pending(&pool, id).await == 0;
-        // SIGKILL: no chance to release leases or finish SMTP exchanges.
-        w.kill();
-        if done {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let leased = loop {
+            let leased = leased_until_after(&pool, id, its_own).await;
+            if ended(&pool, id).await > before && leased > 0 {
+                break leased;
+            }
+            assert!(Instant::now() < deadline, "the worker never got going");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if pending(&pool, id).await < 200 {
             break;
         }
+        // SIGKILL: no chance to release leases or finish SMTP exchanges.
+        w.kill();
         kills += 1;
+        leased_at_kills.push(leased);
     }
     assert!(
         kills >= 3,
-        "the worker was killed mid-run several times ({kills})"
+        "the worker was killed mid-send several times ({kills})"
     );
-    let leased_after_kills: i64 =
-        sqlx::query_scalar("select count(*) from delivery_job where status = 'leased'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let leased_after_kills = leased_until_after(&pool, id, chrono::DateTime::UNIX_EPOCH).await;
+    assert!(
+        leased_after_kills > 0,
+        "the last kill left leases held by a dead worker"
+    );
     let mut last = spawn_worker(&url, 2);
     wait_until_done(&pool, id, Duration::from_secs(120)).await;
     last.kill();
@@ -180,7 +225,7 @@ async fn killing_the_worker_mid_send_loses_nothing_and_doubles_no_notice(pool: P
     );
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     eprintln!(
-        "crash test: {kills} kills, {leased_after_kills} jobs left leased by dead workers, {} emails, {duplicates} resent after a kill",
+        "crash test: {kills} kills holding {leased_at_kills:?} leased jobs, {leased_after_kills} left leased by dead workers, {} emails, {duplicates} resent after a kill",
         expected.len()
     );
 }

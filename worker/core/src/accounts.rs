@@ -643,7 +643,22 @@ mod tests {
 
     #[test]
     fn the_decoy_hash_is_well_formed_so_unknown_emails_cost_a_full_verification() {
-        assert!(PasswordHash::new(DECOY_HASH).is_ok());
+        let decoy = PasswordHash::new(DECOY_HASH).unwrap();
+        // The same algorithm, version and cost parameters as every real hash.
+        let real_phc = hash_password(&SecretString::from("x".to_string())).unwrap();
+        let real = PasswordHash::new(&real_phc).unwrap();
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(
+            decoy.params.to_string(),
+            real.params.to_string(),
+            "m, t and p"
+        );
+        assert_eq!(
+            decoy.hash.map(|h| h.len()),
+            real.hash.map(|h| h.len()),
+            "output length"
+        );
     }
 
     #[test]

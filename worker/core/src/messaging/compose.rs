@@ -555,21 +555,29 @@ mod tests {
 
     #[test]
     fn the_phone_needs_a_script_and_a_dial_window() {
-        let mut d = draft();
-        d.devices = vec![Device::Phone];
-        assert_eq!(
-            d.clone().compose().unwrap_err(),
-            ComposeError::PhoneNeedsScriptAndWindow
-        );
-        d.voice_script = "This is {{school}}.".into();
-        d.dial_window = Some(
-            DialWindow::new(
-                NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-                NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
-            )
-            .unwrap(),
-        );
-        assert!(d.compose().is_ok());
+        let window = DialWindow::new(
+            NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+        )
+        .unwrap();
+        for (script, window, ok) in [
+            ("", None, false),
+            ("This is {{school}}.", None, false),
+            ("", Some(window), false),
+            ("This is {{school}}.", Some(window), true),
+        ] {
+            let mut d = draft();
+            d.devices = vec![Device::Phone];
+            d.voice_script = script.into();
+            d.dial_window = window;
+            match d.compose() {
+                Ok(_) => assert!(ok, "{script:?} {window:?} was accepted"),
+                Err(e) => {
+                    assert!(!ok, "{script:?} {window:?}: {e}");
+                    assert_eq!(e, ComposeError::PhoneNeedsScriptAndWindow);
+                }
+            }
+        }
     }
 
     #[test]

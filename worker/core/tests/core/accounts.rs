@@ -77,8 +77,11 @@ async fn the_database_stores_only_a_hash_of_the_session_token(pool: PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(stored.len(), 32);
-    assert_ne!(stored, token.expose().as_bytes());
+    // Exactly the SHA-256 of the cookie's value, which is not the token nor its decoded bytes.
+    use sha2::Digest;
+    let expected = sha2::Sha256::digest(token.expose().as_bytes()).to_vec();
+    assert_eq!(stored, expected);
+    assert_ne!(Some(stored), hex::decode(token.expose()).ok());
     let hash: String = sqlx::query_scalar!("select password_hash from account")
         .fetch_one(&pool)
         .await
@@ -268,30 +271,36 @@ async fn addresses_in_one_ipv6_64_block_share_one_throttle(pool: PgPool) {
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_success_clears_earlier_failures(pool: PgPool) {
     admin(&pool).await;
-    for _ in 0..2 {
-        let _ = accounts::sign_in(
-            &pool,
-            &settings(),
-            "ada@district.example",
-            &secret("guess"),
-            herald_testing::HOME,
-        )
-        .await;
-    }
-    accounts::sign_in(
-        &pool,
-        &settings(),
-        "ada@district.example",
-        &secret("right password"),
-        herald_testing::HOME,
-    )
-    .await
-    .unwrap();
-    let failures: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_failure"#)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(failures, 0);
+    let failures = |email: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from sign_in_failure where email = $1"#,
+                email
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(ada(&pool, "guess", "192.0.2.1").await, "wrong password");
+    assert_eq!(ada(&pool, "guess", "203.0.113.9").await, "wrong password");
+    assert_eq!(
+        attempt(&pool, "bo@district.example", "guess", "192.0.2.1").await,
+        "wrong password"
+    );
+    assert_eq!(failures("ada@district.example").await, 2);
+    assert_eq!(ada(&pool, "right password", "192.0.2.1").await, "signed in");
+    assert_eq!(
+        failures("ada@district.example").await,
+        0,
+        "Ada's failures from every address are cleared"
+    );
+    assert_eq!(
+        failures("bo@district.example").await,
+        1,
+        "another email's are not"
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]

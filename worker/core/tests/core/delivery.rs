@@ -7,7 +7,7 @@ use herald_testing::maildev;
 
 use std::time::Duration;
 
-use herald_core::domain::{ContactReason, Device};
+use herald_core::domain::{ContactReason, Device, MessageId};
 use herald_core::messaging::unsubscribe::{self, UnsubscribeKey};
 use herald_core::messaging::{compose, sent_messages};
 use herald_core::worker;
@@ -488,6 +488,9 @@ async fn a_stopping_worker_hands_back_every_job_it_holds(pool: PgPool) {
     let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
     let mut s = settings(300);
     s.worker.smtp_connections = 2;
+    // Connecting would time out only long after the stop (and its grace), so the sends are
+    // still in flight when they are abandoned.
+    s.worker.smtp_timeout_ms = 60_000;
     worker::run(pool.clone(), s, tokio::time::sleep(Duration::from_secs(2)))
         .await
         .unwrap();
@@ -497,6 +500,20 @@ async fn a_stopping_worker_hands_back_every_job_it_holds(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(leased, 0, "nothing stays leased after a clean stop");
+    // The worker did hold jobs when the stop came (a lease leaves its worker's id), and each is
+    // back as it was before: queued, the attempt not counted, due now.
+    let back = sqlx::query!(
+        r#"select count(*) as "held!",
+                  count(*) filter (where status = 'queued' and attempts = 0
+                                   and due_at <= now()) as "as_before!"
+           from delivery_job where message_id = $1 and leased_by is not null"#,
+        id as MessageId
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(back.held > 0, "the worker held jobs when it stopped");
+    assert_eq!(back.as_before, back.held);
     let email = sent_messages::tally(&pool, id).await.unwrap()[0];
     assert_eq!(email.sent, 0);
 }

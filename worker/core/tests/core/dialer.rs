@@ -508,6 +508,7 @@ async fn two_workers_together_never_exceed_the_calls_per_second_cap(pool: PgPool
     println!("20 calls by two workers at a cap of 5/s: {rate:.2} calls/s over {overall:.2} s");
     assert!(rate <= 5.0, "rate {rate}");
     let mut to: Vec<String> = v.calls().await.iter().map(|c| form(c, "to")).collect();
+    assert_eq!(to.len(), 20, "20 calls were placed, no more");
     to.sort();
     to.dedup();
     assert_eq!(to.len(), 20, "no number was called twice");
@@ -730,6 +731,7 @@ async fn a_cancel_racing_the_placing_of_a_call_always_ends_canceled_with_the_cal
     let d = district(&pool, 40).await;
     let s = voice::settings();
     let v = voice::start(&pool, &s, 20, 50.0).await;
+    let (mut cancel_first, mut placing_first) = (0, 0);
     for round in 0..12 {
         let m = phone_message(&pool, &d).await;
         dial_only(&pool, m, &["+15555558005"]).await;
@@ -740,12 +742,27 @@ async fn a_cancel_racing_the_placing_of_a_call_always_ends_canceled_with_the_cal
             answered_by: None,
             duration_seconds: None,
         };
-        let (placed, canceled) = tokio::join!(
-            calls::mark_calling(&pool, worker, job, call, &state, Duration::from_secs(600)),
-            compose::cancel(&pool, m),
-        );
+        let mark = calls::mark_calling(&pool, worker, job, call, &state, Duration::from_secs(600));
+        // A third of the rounds race; the rest take each order in turn, so that both
+        // outcomes are met whatever the interleaving of the races.
+        let (placed, canceled) = match round % 3 {
+            0 => tokio::join!(mark, compose::cancel(&pool, m)),
+            1 => {
+                let placed = mark.await;
+                (placed, compose::cancel(&pool, m).await)
+            }
+            _ => {
+                let canceled = compose::cancel(&pool, m).await;
+                (mark.await, canceled)
+            }
+        };
         let placed = placed.unwrap();
         let canceled = canceled.unwrap();
+        if canceled == 1 {
+            cancel_first += 1;
+        } else {
+            placing_first += 1;
+        }
         let r = sqlx::query!(
             r#"select j.status::text as "status!", c.hangup_requested_at is not null as "hangup!",
                       t.canceled
@@ -770,6 +787,10 @@ async fn a_cancel_racing_the_placing_of_a_call_always_ends_canceled_with_the_cal
             "round {round}"
         );
     }
+    assert!(
+        cancel_first > 0 && placing_first > 0,
+        "both sides won some rounds: the cancel {cancel_first}, the placing {placing_first}"
+    );
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
@@ -913,6 +934,7 @@ async fn two_workers_looking_up_overdue_calls_or_hanging_up_never_take_the_same_
         .map(|h| h.call)
         .collect();
     taken.sort();
+    assert_eq!(taken.len(), 8, "every hang-up taken, none twice");
     taken.dedup();
     assert_eq!(taken.len(), 8, "every hang-up taken exactly once");
     assert!(

@@ -43,6 +43,21 @@ async fn a_guardian_of_several_students_gets_one_email_naming_all_of_them(pool: 
     )
     .await;
     assert!(multi > 0, "the demo district has guardians of siblings");
+    // Each row names exactly the recipient's own enrolled students, none left out.
+    let wrong = count(
+        &pool,
+        &format!(
+            "select count(*) from message_recipient r
+             where r.message_id = '{id}'
+               and array(select distinct gs.student_id from guardian_student gs
+                         join enrollment e on e.student_id = gs.student_id
+                         where gs.guardian_id = r.person_id and gs.messenger_contact
+                         order by 1)
+                   <> array(select distinct s from unnest(r.student_ids) s order by 1)"
+        ),
+    )
+    .await;
+    assert_eq!(wrong, 0, "every recipient's students, exactly");
     let dup_emails = count(
         &pool,
         "select count(*) from (select target from delivery_job where device = 'email' group by target having count(*) > 1) x",
@@ -124,8 +139,25 @@ async fn opted_out_and_missing_addresses_are_recorded_as_unreached(pool: PgPool)
     assert!(attendance_jobs >= 1);
 }
 
+/// The email method of some guardian who will be a recipient, marked for emergencies or not.
+async fn a_recipients_email(pool: &PgPool, marked: bool) -> uuid::Uuid {
+    sqlx::query_scalar!(
+        "select cm.id from contact_method cm
+         join guardian_student gs on gs.guardian_id = cm.person_id and gs.messenger_contact
+         join enrollment e on e.student_id = gs.student_id
+         where cm.email is not null and cm.emergency = $1
+         order by cm.id limit 1",
+        marked
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn emergency_messages_go_only_to_methods_marked_for_emergency(pool: PgPool) {
+async fn emergency_messages_go_to_methods_marked_for_emergency_or_opted_in_and_never_to_one_opted_out(
+    pool: PgPool,
+) {
     let d = district(&pool, 60).await;
     // Unmark half the emails for emergencies, and opt everyone out of General (which must not
     // matter for an emergency).
@@ -141,6 +173,20 @@ async fn emergency_messages_go_only_to_methods_marked_for_emergency(pool: PgPool
     .execute(&pool)
     .await
     .unwrap();
+    // One parent opted an unmarked email in to emergencies, another a marked one out.
+    let opted_in = a_recipients_email(&pool, false).await;
+    let opted_out = a_recipients_email(&pool, true).await;
+    for (method, enabled) in [(opted_in, true), (opted_out, false)] {
+        sqlx::query!(
+            "insert into contact_preference (contact_method_id, reason, enabled)
+             values ($1, 'emergency', $2)",
+            method,
+            enabled
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
     let id = send(
         &pool,
         &d,
@@ -149,13 +195,29 @@ async fn emergency_messages_go_only_to_methods_marked_for_emergency(pool: PgPool
     )
     .await;
     let f = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    assert!(f.email_jobs > 0 && f.phone_jobs > 0);
+    let jobs_to = |method: uuid::Uuid| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from delivery_job where contact_method_id = $1"#,
+                method
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(jobs_to(opted_in).await, 1, "the unmarked email opted in");
+    assert_eq!(jobs_to(opted_out).await, 0, "the marked email opted out");
     let unmarked_jobs = count(
         &pool,
-        "select count(*) from delivery_job j join contact_method cm on cm.id = j.contact_method_id where not cm.emergency",
+        "select count(*) from delivery_job j join contact_method cm on cm.id = j.contact_method_id
+         where not cm.emergency and not exists (select 1 from contact_preference p
+             where p.contact_method_id = cm.id and p.reason = 'emergency' and p.enabled)",
     )
     .await;
-    assert_eq!(unmarked_jobs, 0);
-    assert!(f.email_jobs > 0 && f.phone_jobs > 0);
+    assert_eq!(unmarked_jobs, 0, "no other unmarked method");
     let not_emergency = count(
         &pool,
         &format!("select count(*) from message_unreached where message_id = '{}' and cause = 'not_emergency_contact'", id),
@@ -175,6 +237,21 @@ async fn a_shared_household_phone_is_called_once(pool: PgPool) {
     )
     .await;
     assert!(household_phones_called > 0);
+    // The precondition: some household phone is reachable through two or more recipients.
+    let shared = count(
+        &pool,
+        "select count(*) from (
+             select cm.id from contact_method cm
+             join person p on p.household_id = cm.household_id
+             join message_recipient r on r.person_id = p.id
+             where cm.household_id is not null
+             group by cm.id having count(distinct r.person_id) > 1) x",
+    )
+    .await;
+    assert!(
+        shared > 0,
+        "some household phone is shared by two recipients"
+    );
     let twice = count(
         &pool,
         "select count(*) from (select target from delivery_job group by target having count(*) > 1) x",
@@ -201,7 +278,7 @@ async fn grade_level_filters_narrow_the_audience(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    audience.grades = vec![grade];
+    audience.grades = vec![grade.clone()];
     let some = herald_core::messaging::compose::audience_count(&pool, &audience)
         .await
         .unwrap();
@@ -209,7 +286,17 @@ async fn grade_level_filters_narrow_the_audience(pool: PgPool) {
         some.people > 0 && some.people < all.people,
         "{some:?} vs {all:?}"
     );
-    assert!(all.with_email <= all.people);
+    // Exactly the guardians (messenger contacts) of that grade's enrolled students.
+    let of_grade = count(
+        &pool,
+        &format!(
+            "select count(distinct gs.guardian_id) from guardian_student gs
+             join enrollment e on e.student_id = gs.student_id
+             where gs.messenger_contact and e.grade_level = '{grade}'"
+        ),
+    )
+    .await;
+    assert_eq!(some.people as i64, of_grade, "{some:?}");
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]

@@ -220,15 +220,62 @@ async fn a_fatal_failure_stops_at_once_and_keeps_the_server_text(pool: PgPool) {
 async fn released_jobs_are_due_at_once_and_the_lease_costs_no_attempt(pool: PgPool) {
     inbox_message(&pool).await;
     let me = Uuid::new_v4();
+    // A fresh job first, then one that failed once and is due again.
     let jobs = queue::lease(&pool, Device::Inbox, me, 60, 5, MAX_ATTEMPTS)
         .await
         .unwrap();
-    let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+    let ids = notices(&jobs);
+    assert_eq!(ids.len(), 5);
+    sqlx::query!(
+        "update delivery_job set attempts = 2 where id = $1",
+        ids[0] as JobId
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "update delivery_job set due_at = now() + interval '1 hour' where id = any($1)",
+        &ids as &[JobId]
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     assert_eq!(queue::release(&pool, me, &ids).await.unwrap(), 5);
-    let again = queue::lease(&pool, Device::Inbox, Uuid::new_v4(), 60, 5, MAX_ATTEMPTS)
-        .await
-        .unwrap();
-    assert!(again.iter().all(|j| j.attempts == 1));
+    let rows = sqlx::query!(
+        r#"select id as "id: JobId", status::text as "status!", attempts,
+                  due_at <= now() as "due!", handed_at is null as "unhanded!"
+           from delivery_job where id = any($1) order by id"#,
+        &ids as &[JobId]
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for r in &rows {
+        let (status, attempts) = if r.id == ids[0] {
+            ("retrying", 1)
+        } else {
+            ("queued", 0)
+        };
+        assert_eq!(
+            (r.status.as_str(), r.attempts, r.due, r.unhanded),
+            (status, attempts, true, true),
+            "{:?}",
+            r.id
+        );
+    }
+    // Due at once: leasing every due job takes them back.
+    let again = queue::lease(
+        &pool,
+        Device::Inbox,
+        Uuid::new_v4(),
+        60,
+        10_000,
+        MAX_ATTEMPTS,
+    )
+    .await
+    .unwrap();
+    let back: HashSet<JobId> = notices(&again).into_iter().collect();
+    assert!(ids.iter().all(|id| back.contains(id)), "{ids:?}");
 }
 
 /// A message's jobs by status, and how many of them are handed over.
