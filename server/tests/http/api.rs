@@ -260,6 +260,49 @@ async fn a_parent_opening_the_admin_shell_lands_on_the_portal() {
     assert!(portal.body.contains("User Notices"), "{}", portal.body);
 }
 
+/// A phone job of a new message, placed with the provider as the phone lane does: its call's
+/// id and the job's id.
+async fn a_placed_call(pool: &PgPool, sid: &str) -> (uuid::Uuid, herald_core::domain::JobId) {
+    use chrono::NaiveTime;
+    use herald_core::dialer::{calls, provider};
+    use herald_core::domain::{ContactReason, Device, DialWindow};
+    use herald_core::messaging::{compose, fanout, queue};
+    let d = herald_testing::district::district(pool, 10).await;
+    let mut draft =
+        herald_testing::district::draft(d.calendar, ContactReason::General, &[Device::Phone]);
+    let all_day = (NaiveTime::MIN, NaiveTime::from_hms_opt(23, 59, 59).unwrap());
+    draft.dial_window = Some(DialWindow::new(all_day.0, all_day.1).unwrap());
+    compose::create(pool, &draft.compose().unwrap(), &d.sender)
+        .await
+        .unwrap();
+    fanout::fan_out_next(pool).await.unwrap().unwrap();
+    let worker = uuid::Uuid::new_v4();
+    let job = queue::lease(pool, Device::Phone, worker, 60, 1, 5)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(queue::hand_over(pool, worker, job.id).await.unwrap());
+    let call = calls::start_call(pool, job.id, job.attempts).await.unwrap();
+    let state = provider::CallState {
+        sid: sid.into(),
+        status: provider::CallStatus::Queued,
+        answered_by: None,
+        duration_seconds: None,
+    };
+    let placed = calls::mark_calling(
+        pool,
+        worker,
+        job.id,
+        call,
+        &state,
+        std::time::Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(placed, calls::Placed::Calling);
+    (call, job.id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_refuses_unsigned_ones()
  {
@@ -272,43 +315,53 @@ async fn the_server_takes_signed_voice_status_callbacks_from_another_site_and_re
     .execute(&pool)
     .await
     .unwrap();
+    let sid = "CA00000000000000000000000000000002";
+    let (call, job) = a_placed_call(&pool, sid).await;
+    let status = || async {
+        sqlx::query_scalar!(
+            r#"select status::text as "s!" from delivery_job where id = $1"#,
+            job as herald_core::domain::JobId
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
     let app = TestApp::spawn(pool.clone());
-    let call = uuid::Uuid::new_v4();
-    let path = format!("/dialer/status?call={call}");
-    // The URL the provider was given: the portal URL's site (the default portal URL here).
-    let url = format!("http://127.0.0.1:3000{path}");
-    let params = vec![
-        (
-            "CallSid".to_string(),
-            "CA00000000000000000000000000000002".to_string(),
-        ),
-        ("CallStatus".to_string(), "completed".to_string()),
-        ("SequenceNumber".to_string(), "3".to_string()),
-    ];
-    let body = serde_urlencoded::to_string(&params).unwrap();
-    let post = |signature: Option<String>| {
+    let post = |call: uuid::Uuid, token: Option<&str>| {
+        let path = format!("/dialer/status?call={call}");
+        // The URL the provider was given: the portal URL's site (the default portal URL here).
+        let url = format!("http://127.0.0.1:3000{path}");
+        let params = vec![
+            ("CallSid".to_string(), sid.to_string()),
+            ("CallStatus".to_string(), "completed".to_string()),
+            ("SequenceNumber".to_string(), "3".to_string()),
+        ];
         let mut req = Request::post(path.as_str())
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::HOST, "herald.test")
             .header("sec-fetch-site", "cross-site")
             .header(header::ORIGIN, "https://api.twilio.com");
-        if let Some(s) = signature {
-            req = req.header("X-Twilio-Signature", s);
+        if let Some(token) = token {
+            let signature = herald_core::dialer::provider::signature(token, &url, &params);
+            req = req.header("X-Twilio-Signature", signature);
         }
-        req.body(Body::from(body.clone())).unwrap()
+        let body = serde_urlencoded::to_string(&params).unwrap();
+        req.body(Body::from(body)).unwrap()
     };
-    let signed = herald_core::dialer::provider::signature("callback-token", &url, &params);
     // An unknown call: accepted (the provider must not retry) and ignored.
-    assert_eq!(
-        app.send(post(Some(signed))).await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(app.send(post(None)).await.status, StatusCode::FORBIDDEN);
-    let wrong = herald_core::dialer::provider::signature("other-token", &url, &params);
-    assert_eq!(
-        app.send(post(Some(wrong))).await.status,
-        StatusCode::FORBIDDEN
-    );
+    let unknown = uuid::Uuid::new_v4();
+    let r = app.send(post(unknown, Some("callback-token"))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // Unsigned, or signed with another token: refused, and the call is still going.
+    let r = app.send(post(call, None)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.send(post(call, Some("other-token"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(status().await, "calling");
+    // Signed: the call's end is recorded through the server's own router.
+    let r = app.send(post(call, Some("callback-token"))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(status().await, "sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,6 +104,25 @@ pub async fn send(
     compose::create(pool, &composed, &d.sender).await.unwrap()
 }
 
+/// Saves a test send of a General message by `devices`, rendered for the audience's first
+/// member, to the sender alone: the message and that member.
+pub async fn test_send(
+    pool: &PgPool,
+    d: &District,
+    devices: &[Device],
+) -> (MessageId, compose::AudienceMember) {
+    let draft = draft(d.calendar, ContactReason::General, devices);
+    let member = compose::audience_members(pool, &draft.audience(), "", 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let composed = draft.compose().unwrap();
+    let id = compose::create_test(pool, &composed, &d.sender, member.person_id)
+        .await
+        .unwrap();
+    (id, member)
+}
+
 /// Fans out every message that is due, as the worker's scheduler would.
 pub async fn fan_out_all(pool: &PgPool) {
     while herald_core::messaging::fanout::fan_out_next(pool)

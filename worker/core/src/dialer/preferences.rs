@@ -443,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_token_and_caller_id_are_both_named() {
+    fn a_missing_token_is_named() {
         let e = account_from(
             &DialerOverrides::default(),
             &SecretsConfig::default(),
@@ -480,8 +480,16 @@ mod tests {
     }
 
     #[test]
-    fn every_voice_has_a_language() {
-        assert_eq!(voice_language("Polly.Lupe"), "es-US");
-        assert_eq!(voice_language("Polly.Joanna"), "en-US");
+    fn every_voice_has_its_own_language() {
+        for (voice, _, language) in VOICES {
+            assert_eq!(voice_language(voice), *language, "{voice}");
+        }
+        let names: std::collections::HashSet<_> = VOICES.iter().map(|v| v.0).collect();
+        assert_eq!(names.len(), VOICES.len(), "each voice offered once");
+        assert!(
+            VOICES.iter().any(|v| v.2 == "es-US"),
+            "not only the fallback"
+        );
+        assert_eq!(voice_language("Polly.Unknown"), "en-US");
     }
 }

@@ -1020,3 +1020,52 @@ mod score {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bulk;
+    use sqlx::{PgConnection, PgPool};
+
+    /// The bulk tables' foreign keys: name, definition, validated.
+    async fn keys(conn: &mut PgConnection) -> Vec<(String, String, bool)> {
+        sqlx::query!(
+            r#"select conname::text as "name!", pg_get_constraintdef(oid) as "definition!",
+                      convalidated as "valid!"
+               from pg_constraint
+               where contype = 'f' and conrelid in ('score'::regclass, 'section_member'::regclass)
+               order by 1"#
+        )
+        .fetch_all(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.name, k.definition, k.valid))
+        .collect()
+    }
+
+    // Against the real schema: a first import into empty tables takes this path only from
+    // 100,000 rows, too many for a test import.
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn the_keys_a_first_bulk_import_drops_come_back_exactly_as_the_schema_declares(
+        pool: PgPool,
+    ) {
+        let mut conn = pool.acquire().await.unwrap();
+        let declared = keys(&mut conn).await;
+        let names: Vec<&str> = declared.iter().map(|k| k.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "score_assignment_id_fkey",
+                "score_student_id_fkey",
+                "section_member_person_id_fkey",
+                "section_member_section_id_fkey"
+            ]
+        );
+        bulk::drop_score_keys(&mut conn).await.unwrap();
+        bulk::drop_section_member_keys(&mut conn).await.unwrap();
+        assert!(keys(&mut conn).await.is_empty(), "all four dropped");
+        bulk::add_score_keys(&mut conn).await.unwrap();
+        bulk::add_section_member_keys(&mut conn).await.unwrap();
+        assert_eq!(keys(&mut conn).await, declared);
+    }
+}

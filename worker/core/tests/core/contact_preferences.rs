@@ -202,8 +202,10 @@ async fn the_history_marks_an_admins_change_that_overrode_the_parents_choice(poo
     );
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn text_consent_keeps_the_words_agreed_to_and_only_one_is_in_force(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_consent_keeps_the_words_agreed_to_and_only_one_is_in_force() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
     let (parent, _) = two_households(&pool).await;
     let by = portal("parent@demo.herald.test");
     let mine = contact_preferences::of_person(&pool, parent).await.unwrap();

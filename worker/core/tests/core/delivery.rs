@@ -438,19 +438,7 @@ async fn a_test_send_reaches_only_the_sender_rendered_for_the_chosen_recipient(p
     let smtp = Maildev::start().await;
     use_smtp(&pool, smtp.smtp_port).await;
     let d = district(&pool, 20).await;
-    let draft = district::draft(d.calendar, ContactReason::General, &[Device::Email]);
-    let member = compose::audience_members(&pool, &draft.audience(), "", 1)
-        .await
-        .unwrap()
-        .remove(0);
-    let id = compose::create_test(
-        &pool,
-        &draft.compose().unwrap(),
-        &d.sender,
-        member.person_id,
-    )
-    .await
-    .unwrap();
+    let (id, member) = district::test_send(&pool, &d, &[Device::Email]).await;
     run_worker_until_finished(&pool, id).await;
     let got = smtp.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);

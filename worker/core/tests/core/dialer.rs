@@ -1078,3 +1078,33 @@ async fn a_hang_up_the_provider_keeps_failing_is_given_up_an_hour_after_the_canc
     .unwrap();
     assert_eq!(done, [true, false], "only the hour-old request is given up");
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn a_dialer_missing_its_token_or_caller_id_names_exactly_what_is_missing(pool: PgPool) {
+    use herald_core::config::DialerOverrides;
+    use herald_core::dialer::preferences;
+    let s = voice::settings();
+    voice::start(&pool, &s, 20, 50.0).await;
+    let missing = |pool: PgPool| async move {
+        match preferences::config(
+            &pool,
+            &DialerOverrides::default(),
+            &herald_testing::secrets(),
+        )
+        .await
+        {
+            Err(preferences::DialerPreferencesError::NotConfigured(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    };
+    sqlx::query!("update dialer_settings set from_number = null")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(missing(pool.clone()).await, ["Caller ID"]);
+    sqlx::query!("update dialer_settings set auth_token = null")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(missing(pool.clone()).await, ["Auth token", "Caller ID"]);
+}

@@ -133,8 +133,10 @@ async fn cancel_selected_skips_finished_messages_and_records_the_jobs_it_cancele
     );
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_cancel_racing_workers_never_both_delivers_and_cancels_a_job(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_racing_workers_never_both_delivers_and_cancels_a_job() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
     let d = district(&pool, 30).await;
     let mut mixed = 0;
     for round in 0..12u64 {

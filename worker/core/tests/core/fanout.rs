@@ -299,8 +299,10 @@ async fn grade_level_filters_narrow_the_audience(pool: PgPool) {
     assert_eq!(some.people as i64, of_grade, "{some:?}");
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn a_message_is_fanned_out_once_when_four_workers_race_for_it(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_is_fanned_out_once_when_four_workers_race_for_it() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
     let d = district(&pool, 60).await;
     send(&pool, &d, ContactReason::General, &[Device::Inbox]).await;
     let racers: Vec<_> = (0..4)

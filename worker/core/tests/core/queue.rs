@@ -32,8 +32,10 @@ fn notices(jobs: &[queue::LeasedJob]) -> Vec<JobId> {
     jobs.iter().map(|j| j.id).collect()
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn four_workers_leasing_at_once_never_hold_the_same_job(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_workers_leasing_at_once_never_hold_the_same_job() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
     let (_, total) = inbox_message(&pool).await;
     let workers: Vec<_> = (0..4)
         .map(|_| {
@@ -517,29 +519,59 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
     );
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn cancel_racing_workers_never_cancels_a_delivered_job(pool: PgPool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_racing_workers_never_cancels_a_delivered_job() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
     let (id, _) = inbox_message(&pool).await;
-    let worker = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let me = Uuid::new_v4();
-            loop {
-                let jobs = queue::lease(&pool, Device::Inbox, me, 60, 3, MAX_ATTEMPTS)
-                    .await
-                    .unwrap();
-                if jobs.is_empty() {
-                    break;
+    // Each of four workers delivers a batch, leases the next and waits there for the cancel:
+    // it lands mid-send, with notices written and jobs held (4 × 2 × 3 jobs, fewer than the
+    // message has, so each gets both batches).
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(5));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, gate) = (pool.clone(), gate.clone());
+            tokio::spawn(async move {
+                let me = Uuid::new_v4();
+                for round in 0.. {
+                    let jobs = queue::lease(&pool, Device::Inbox, me, 60, 3, MAX_ATTEMPTS)
+                        .await
+                        .unwrap();
+                    if round == 1 {
+                        gate.wait().await;
+                        gate.wait().await;
+                    }
+                    if jobs.is_empty() {
+                        break;
+                    }
+                    queue::deliver_notices(&pool, me, &notices(&jobs))
+                        .await
+                        .unwrap();
                 }
-                queue::deliver_notices(&pool, me, &notices(&jobs))
-                    .await
-                    .unwrap();
-            }
+            })
         })
+        .collect();
+    gate.wait().await;
+    let inbox_sent = || async {
+        sent_messages::tally(&pool, id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.device == Device::Inbox)
+            .unwrap()
+            .sent
     };
-    tokio::task::yield_now().await;
+    let sent_before = inbox_sent().await;
     compose::cancel(&pool, id).await.unwrap();
-    worker.await.unwrap();
+    gate.wait().await;
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(
+        inbox_sent().await,
+        sent_before,
+        "no job held at the cancel was delivered after it"
+    );
     let bad: i64 = sqlx::query_scalar(
         "select count(*) from delivery_job j join portal_notice n on n.job_id = j.id where j.status <> 'sent'",
     )
@@ -558,6 +590,10 @@ async fn cancel_racing_workers_never_cancels_a_delivered_job(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(inbox.sent, notices);
+    assert!(
+        inbox.sent >= 12 && inbox.canceled > 0,
+        "the cancel landed mid-send: {inbox:?}"
+    );
     assert_eq!(inbox.pending(), 0);
 }
 

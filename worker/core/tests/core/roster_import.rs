@@ -421,29 +421,6 @@ async fn a_changed_email_replaces_the_old_address_and_a_dropped_link_is_removed(
 }
 
 #[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn the_foreign_keys_a_first_bulk_import_drops_and_restores_exist_by_those_names(
-    pool: PgPool,
-) {
-    let names = sqlx::query_scalar!(
-        r#"select conname::text as "name!" from pg_constraint
-           where contype = 'f' and conrelid in ('score'::regclass, 'section_member'::regclass)
-           order by 1"#
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(
-        names,
-        [
-            "score_assignment_id_fkey",
-            "score_student_id_fkey",
-            "section_member_person_id_fkey",
-            "section_member_section_id_fkey"
-        ]
-    );
-}
-
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
 async fn a_phone_left_out_of_one_export_keeps_its_opt_outs_consent_and_history_for_when_it_returns(
     pool: PgPool,
 ) {

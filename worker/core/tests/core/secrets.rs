@@ -179,10 +179,10 @@ async fn a_new_smtp_host_tls_mode_or_provider_url_saved_without_a_new_secret_cle
     assert_eq!(smtp.password.unwrap().expose_secret(), "new-pw");
 }
 
-#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
-async fn secrets_stored_as_plain_text_are_sealed_once_at_start_up_when_four_processes_race(
-    pool: PgPool,
-) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secrets_stored_as_plain_text_are_sealed_once_at_start_up_when_four_processes_race() {
+    let db = herald_testing::db::TestDb::new().await;
+    let pool = db.pool.clone();
     sqlx::query!("update email_settings set password = 'legacy-pw'")
         .execute(&pool)
         .await
