@@ -661,6 +661,23 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_password_check_waits_for_a_free_turn_and_is_busy_without_one() {
+        let settings = crate::config::Config::load_from(|_| None).unwrap().auth;
+        let checks = PasswordChecks::new(&AuthConfig {
+            concurrent_password_checks: 1,
+            password_check_wait_ms: 0,
+            ..settings
+        });
+        let first = checks.admit().await.expect("a free turn");
+        assert!(matches!(checks.admit().await, Err(AccountError::Busy)));
+        drop(first);
+        assert!(
+            checks.admit().await.is_ok(),
+            "free again once the first ends"
+        );
+    }
+
     #[test]
     fn session_tokens_do_not_show_in_debug_output() {
         let t = SessionToken::generate();

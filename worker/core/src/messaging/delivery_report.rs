@@ -371,6 +371,57 @@ mod tests {
     }
 
     #[test]
+    fn percent_done_counts_sent_failed_and_canceled_as_ended() {
+        let c = DeviceCounts {
+            device: Device::Email,
+            total: 8,
+            sent: 2,
+            failed: 1,
+            canceled: 1,
+            queued: 2,
+            in_progress: 1,
+            retrying: 1,
+            answered_by_person: 0,
+            answered_by_machine: 0,
+        };
+        assert_eq!(c.percent_done(), 50);
+        let none = DeviceCounts {
+            total: 0,
+            sent: 0,
+            failed: 0,
+            canceled: 0,
+            queued: 0,
+            in_progress: 0,
+            retrying: 0,
+            ..c
+        };
+        assert_eq!(none.percent_done(), 100, "nothing to do is done");
+    }
+
+    #[test]
+    fn the_csv_header_names_every_column_a_line_has() {
+        let header = String::from_utf8(csv_header()).unwrap();
+        assert_eq!(header.trim_end(), CSV_HEADER.join(","));
+        let row = RecipientRow {
+            job: JobId(1),
+            person: "Ana Diaz".into(),
+            students: "Ben Diaz".into(),
+            target: "ana@home.example".into(),
+            status: JobStatus::Sent,
+            at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            attempts: 1,
+            error: None,
+            call: None,
+        };
+        let line = csv_lines(Device::Email, &[row], chrono_tz::UTC);
+        let fields = csv::Reader::from_reader(line.as_slice())
+            .headers()
+            .unwrap()
+            .len();
+        assert_eq!(fields, CSV_HEADER.len());
+    }
+
+    #[test]
     fn csv_cells_that_a_spreadsheet_would_run_are_quoted_as_text() {
         let row = RecipientRow {
             job: JobId(1),

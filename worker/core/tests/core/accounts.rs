@@ -405,3 +405,34 @@ fn parallel_guesses_cannot_slip_past_the_throttle_together() {
         assert_eq!((checked, throttled), (3, 9));
     });
 }
+
+#[sqlx::test(migrator = "herald_core::db::MIGRATOR")]
+async fn purging_forgets_failures_past_the_window_and_addresses_past_their_days_only(pool: PgPool) {
+    sqlx::query!(
+        "insert into sign_in_failure (email, address, failed_at) values
+             ('old@district.example', '192.0.2.1', now() - interval '20 minutes'),
+             ('new@district.example', '192.0.2.1', now() - interval '1 minute')"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "insert into sign_in_known_address (email, address, signed_in_at) values
+             ('old@district.example', '192.0.2.1', now() - interval '100 days'),
+             ('new@district.example', '192.0.2.1', now() - interval '1 day')"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    accounts::purge_expired(&pool, &settings()).await.unwrap();
+    let failures: Vec<String> = sqlx::query_scalar!("select email from sign_in_failure")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, ["new@district.example"], "15-minute window");
+    let known: Vec<String> = sqlx::query_scalar!("select email from sign_in_known_address")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(known, ["new@district.example"], "90 days");
+}

@@ -106,7 +106,17 @@ async fn opted_out_and_missing_addresses_are_recorded_as_unreached(pool: PgPool)
     .await
     .unwrap();
     let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
-    fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let f = fanout::fan_out_next(&pool).await.unwrap().unwrap();
+    let rows = count(
+        &pool,
+        &format!("select count(*) from message_unreached where message_id = '{id}'"),
+    )
+    .await;
+    assert!(rows >= 2);
+    assert_eq!(
+        f.unreached as i64, rows,
+        "the fan-out reports what it recorded"
+    );
     let cause = |p: uuid::Uuid| {
         let pool = pool.clone();
         async move {
