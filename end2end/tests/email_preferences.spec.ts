@@ -25,7 +25,12 @@ test("an invalid portal URL is refused with the field named", async ({ page }) =
   await expectSignedInAsAdmin(page);
   await page.getByRole("link", { name: "Email Preferences" }).click();
   await hydrated(page);
+  const saved = await page.getByLabel("Portal URL").inputValue();
   await page.getByLabel("Portal URL").fill("portal.district.org");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("alert")).toContainText("Portal URL: must start with https:// or http://");
+  // Refused means unchanged: a reload shows what was stored before.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel("Portal URL")).toHaveValue(saved);
 });

@@ -12,9 +12,14 @@ test("dialer preferences come back after a reload, the token is never shown, and
   await page.getByRole("link", { name: "Dialer Preferences" }).click();
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "Dialer Preferences" })).toBeVisible();
+  const savedCallerId = await page.getByLabel("Caller ID").inputValue();
   await page.getByLabel("Caller ID").fill("555-0100");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("alert")).toContainText("Caller ID: '555-0100' is not a 10-digit North American number");
+  // Refused means unchanged: a reload shows what was stored before.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel("Caller ID")).toHaveValue(savedCallerId);
 
   await page.getByLabel("Caller ID").fill("(555) 555-0199");
   await page.getByLabel("Auth token (saved; type to replace)").fill("local-voice-provider-token");

@@ -11,15 +11,24 @@ async function openCompose(page: Page) {
   await expect(page.getByTestId("audience-count")).toContainText("recipients");
 }
 
-test("a bad merge field is refused with the field and place named, and nothing is sent", async ({ page }) => {
+test("a bad merge field is refused with the field and place named, and nothing is sent", async ({ page, request }) => {
   await signIn(page, ADMIN);
   await expectSignedInAsAdmin(page);
   await chooseParentsCalendar(page);
+  const subject = `Refused ${Date.now()}`;
+  const mailsBefore = (await (await request.get(`${MAILDEV}/email`)).json()).length;
   await openCompose(page);
+  await page.getByLabel("Subject").fill(subject);
   await page.getByLabel("Message body (HTML email)").fill("<p>Dear {{guardain}}</p>");
   await page.getByRole("button", { name: "Send now" }).click();
   await expect(page.getByRole("alert")).toContainText("Message body, line 1, column 9: unknown merge field 'guardain'");
   await expect(page).toHaveURL(/\/compose$/);
+  // Nothing was saved or sent: Sent Messages does not list it and no email went out.
+  await page.getByRole("link", { name: "Sent Messages" }).click();
+  await hydrated(page);
+  await expect(page.locator("table.grid tbody tr").first()).toBeVisible();
+  await expect(page.locator("table.grid")).not.toContainText(subject);
+  expect((await (await request.get(`${MAILDEV}/email`)).json()).length).toBe(mailsBefore);
 });
 
 test("a sent message is counted per device, arrives by email, and shows on the parent's portal", async ({ page, request }) => {
@@ -71,10 +80,20 @@ test("the Sent Messages list links each message to its delivery status", async (
   await signIn(page, ADMIN);
   await expectSignedInAsAdmin(page);
   await chooseParentsCalendar(page);
+  // A message of this test's own, so the row it opens does not depend on earlier specs.
+  const subject = `Library closed ${Date.now()}`;
+  await openCompose(page);
+  await page.getByLabel("Subject").fill(subject);
+  await page.getByLabel("Message body (HTML email)").fill("<p>The library is closed today.</p>");
+  await page.getByRole("button", { name: "Send now" }).click();
+  await expect(page).toHaveURL(/\/admin\/messenger\/messages\//);
+  const ownUrl = page.url();
   await page.getByRole("link", { name: "Sent Messages" }).click();
   await hydrated(page);
-  const first = page.locator("table.grid tbody tr").first();
-  await expect(first).toContainText("Finished");
-  await first.locator("a").click();
+  const row = page.locator("table.grid tbody tr", { hasText: subject });
+  await expect(row).toHaveCount(1);
+  await row.locator("a").click();
   await expect(page.getByRole("heading", { name: "Delivery" })).toBeVisible();
+  expect(new URL(page.url()).pathname).toBe(new URL(ownUrl).pathname);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(subject);
 });
