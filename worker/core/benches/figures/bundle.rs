@@ -62,7 +62,7 @@ pub async fn bench(scale: Scale) -> anyhow::Result<()> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()?;
-    wait_for(&http, &base).await?;
+    support::wait_for_server(&http, &base).await?;
 
     println!("a parent's first visit, signing in and reading the portal ({ACCEPT}):");
     println!(
@@ -304,14 +304,4 @@ fn encoding(res: &reqwest::Response) -> String {
 
 fn kb(bytes: usize) -> String {
     format!("{:.1} KB", bytes as f64 / 1024.0)
-}
-
-async fn wait_for(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    for _ in 0..100 {
-        if http.get(format!("{base}/sign-in")).send().await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    bail!("the server did not start")
 }

@@ -15,10 +15,12 @@
 //!
 //! # Layout
 //! - [`support`]: the scale, databases, the bench admin, latency sampling.
-//! - [`import`], [`pipeline`], [`dialer`], [`portal`], [`reports`], [`bundle`]: one benchmark
-//!   each; each module's doc says what it prints and the environment variables that size it.
+//! - [`import`], [`pipeline`], [`dialer`], [`portal`], [`reports`], [`bundle`], [`chaos`]: one
+//!   benchmark each (the last, fault drills); each module's doc says what it prints and the
+//!   environment variables that size it.
 
 mod bundle;
+mod chaos;
 mod dialer;
 mod import;
 mod pipeline;
@@ -30,8 +32,8 @@ use anyhow::bail;
 use support::Scale;
 
 /// The benchmarks by name, in README's order.
-const NAMES: [&str; 6] = [
-    "import", "pipeline", "dialer", "portal", "reports", "bundle",
+const NAMES: [&str; 7] = [
+    "import", "pipeline", "dialer", "portal", "reports", "bundle", "chaos",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +68,7 @@ fn main() -> anyhow::Result<()> {
                 "portal" => portal::bench(scale).await?,
                 "reports" => reports::bench(scale).await?,
                 "bundle" => bundle::bench(scale).await?,
+                "chaos" => chaos::bench(scale).await?,
                 other => bail!("no benchmark is called '{other}'"),
             }
         }

@@ -184,6 +184,17 @@ pub fn built_site(scale: Scale) -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((bins, root().join("target/site")))
 }
 
+/// Waits until a server started at `base` answers its sign-in page.
+pub async fn wait_for_server(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if http.get(format!("{base}/sign-in")).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("the server at {base} did not start")
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
