@@ -752,3 +752,36 @@ async fn the_ops_listener_reports_latency_by_route_and_never_by_a_raw_url() {
     assert!(!body.contains("9f3a"), "no raw URL becomes a label: {body}");
     assert!(body.contains("herald_queue_jobs{"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_page_carries_the_page_policy_with_a_calendar_chosen() {
+    let db = TestDb::new().await;
+    let d = herald_testing::district::district(&db.pool, 10).await;
+    let app = TestApp::spawn(db.pool.clone());
+    let cookie = app.sign_in("principal%40district.example", "pw").await;
+    let chose = app
+        .call(
+            "choose_calendar",
+            &format!("calendar_id={}", d.calendar),
+            Some(&cookie),
+        )
+        .await;
+    assert!(chose.status.is_success(), "{}", chose.body);
+    for path in [
+        "/admin",
+        "/admin/people",
+        "/admin/messenger/compose",
+        "/admin/messenger/sent-messages",
+    ] {
+        let page = app.get(path, Some(&cookie)).await;
+        let policy = page.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            policy.contains("'nonce-"),
+            "{path} ({}): {policy}",
+            page.status
+        );
+    }
+}
