@@ -426,8 +426,7 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
         let id = send(&pool, &d, ContactReason::General, &[Device::Email]).await;
         fanout::fan_out_next(&pool).await.unwrap().unwrap();
         // Odd rounds stop every worker once it has delivered a batch and leased the next one,
-        // so a cancel surely lands mid-send holding leased jobs, whatever the machine's speed:
-        // 4 workers × 2 leases × 3 jobs never exceed the 30 jobs, so each gets both batches.
+        // so a cancel surely lands mid-send holding leased jobs, whatever the machine's speed.
         let gate = (round % 2 == 1).then(|| std::sync::Arc::new(tokio::sync::Barrier::new(5)));
         let workers: Vec<_> = (0..4)
             .map(|_| {
@@ -440,7 +439,10 @@ async fn a_cancel_racing_four_workers_handing_over_never_both_delivers_and_cance
                         let jobs = queue::lease(&pool, Device::Email, me, 300, 3, MAX_ATTEMPTS)
                             .await
                             .unwrap();
-                        if let Some(gate) = gate.as_ref().filter(|_| delivered > 0 && !paused) {
+                        // Every worker arrives once: holding leased jobs after a delivered
+                        // batch, or (started late, the others ahead) finding none.
+                        let arrive = !paused && (delivered > 0 || jobs.is_empty());
+                        if let Some(gate) = gate.as_ref().filter(|_| arrive) {
                             gate.wait().await; // holding leased jobs...
                             gate.wait().await; // ...until the cancel is done.
                             paused = true;
@@ -525,8 +527,7 @@ async fn cancel_racing_workers_never_cancels_a_delivered_job() {
     let pool = db.pool.clone();
     let (id, _) = inbox_message(&pool).await;
     // Each of four workers delivers a batch, leases the next and waits there for the cancel:
-    // it lands mid-send, with notices written and jobs held (4 × 2 × 3 jobs, fewer than the
-    // message has, so each gets both batches).
+    // it lands mid-send, with notices written and jobs held.
     let gate = std::sync::Arc::new(tokio::sync::Barrier::new(5));
     let workers: Vec<_> = (0..4)
         .map(|_| {
@@ -537,7 +538,8 @@ async fn cancel_racing_workers_never_cancels_a_delivered_job() {
                     let jobs = queue::lease(&pool, Device::Inbox, me, 60, 3, MAX_ATTEMPTS)
                         .await
                         .unwrap();
-                    if round == 1 {
+                    // Every worker arrives once: after its first batch, or on finding none.
+                    if round == 1 || (round == 0 && jobs.is_empty()) {
                         gate.wait().await;
                         gate.wait().await;
                     }
@@ -591,7 +593,7 @@ async fn cancel_racing_workers_never_cancels_a_delivered_job() {
         .unwrap();
     assert_eq!(inbox.sent, notices);
     assert!(
-        inbox.sent >= 12 && inbox.canceled > 0,
+        inbox.sent > 0 && inbox.canceled > 0,
         "the cancel landed mid-send: {inbox:?}"
     );
     assert_eq!(inbox.pending(), 0);
