@@ -17,7 +17,7 @@
 //! Run: `cargo bench -p herald-core --bench figures -- chaos` (the release binaries; small: the
 //! debug ones `./herald.sh test` builds).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,13 +117,11 @@ async fn sign_in_flood(
             admin_page(&http, &base, &cookie).await?;
             page.push(t.elapsed());
         }
-        let mut answers: HashMap<&str, usize> = HashMap::new();
+        let mut answers: BTreeMap<&str, usize> = BTreeMap::new();
         for f in flood {
             *answers.entry(answer(f.await??)).or_default() += 1;
         }
         let took = started.elapsed().as_secs_f64();
-        let mut answers: Vec<_> = answers.into_iter().collect();
-        answers.sort();
         println!(
             "sign-in flood, {attempts} attempts at once {what}: answered in {took:.1} s: {}",
             answers

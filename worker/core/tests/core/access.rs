@@ -14,17 +14,14 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 fn settings() -> AuthConfig {
+    // The limits the tests count against; the rest as herald.toml has them.
     AuthConfig {
-        session_hours: 12,
         max_failures: 10,
         max_failures_per_address: 100,
         max_failures_per_account: 100,
-        known_address_days: 90,
-        forwarded_hops: 0,
-        failure_window_minutes: 15,
-        secure_cookies: false,
-        concurrent_password_checks: 4,
-        password_check_wait_ms: 2000,
+        ..herald_core::config::Config::load_from(|_| None)
+            .expect("default settings load")
+            .auth
     }
 }
 
